@@ -1,0 +1,30 @@
+#include "cpu_ops.h"
+
+static const ds_backend k_cpu_backend = {
+    .name = "cpu",
+    .fn = {
+        [DS_OP_LINEAR_FWD] = ds_cpu_linear_forward,
+        [DS_OP_LINEAR_BWD] = ds_cpu_linear_backward,
+        [DS_OP_LAYERNORM_FWD] = ds_cpu_layernorm_forward,
+        [DS_OP_LAYERNORM_BWD] = ds_cpu_layernorm_backward,
+        [DS_OP_GELU_FWD] = ds_cpu_gelu_forward,
+        [DS_OP_GELU_BWD] = ds_cpu_gelu_backward,
+        [DS_OP_TANH_FWD] = ds_cpu_tanh_forward,
+        [DS_OP_TANH_BWD] = ds_cpu_tanh_backward,
+        [DS_OP_SOFTMAX_FWD] = ds_cpu_softmax_forward,
+        [DS_OP_SOFTMAX_BWD] = ds_cpu_softmax_backward,
+        [DS_OP_ATTENTION_FWD] = ds_cpu_attention_forward,
+        [DS_OP_ATTENTION_BWD] = ds_cpu_attention_backward,
+        [DS_OP_DROPOUT_FWD] = ds_cpu_dropout_forward,
+        [DS_OP_DROPOUT_BWD] = ds_cpu_dropout_backward,
+        [DS_OP_EMBEDDING_FWD] = ds_cpu_embedding_forward,
+        [DS_OP_EMBEDDING_BWD] = ds_cpu_embedding_backward,
+        [DS_OP_CROSS_ENTROPY_FWD] = ds_cpu_cross_entropy_forward,
+        [DS_OP_CROSS_ENTROPY_BWD] = ds_cpu_cross_entropy_backward,
+        [DS_OP_ADAMW] = ds_cpu_adamw,
+    },
+};
+// The table is an array of DS_OP_COUNT slots; tests/cpu/test_op_table.c checks every slot is set.
+_Static_assert(sizeof(k_cpu_backend.fn) / sizeof(k_cpu_backend.fn[0]) == DS_OP_COUNT, "cpu table size");
+
+const ds_backend *ds_backend_cpu(void) { return &k_cpu_backend; }

@@ -1,0 +1,28 @@
+// The CPU reference ops (plain C + OpenMP + OpenBLAS). Each takes ds_context* and the op's args
+// struct (kernels/ops.h) as const void*, so that it fits a slot of the backend table.
+#ifndef DS_CPU_OPS_H
+#define DS_CPU_OPS_H
+
+#include "../ops.h"
+
+ds_status ds_cpu_linear_forward(ds_context *ctx, const void *args);       // linear.c
+ds_status ds_cpu_linear_backward(ds_context *ctx, const void *args);      // linear.c
+ds_status ds_cpu_layernorm_forward(ds_context *ctx, const void *args);    // layernorm.c
+ds_status ds_cpu_layernorm_backward(ds_context *ctx, const void *args);   // layernorm.c
+ds_status ds_cpu_gelu_forward(ds_context *ctx, const void *args);         // activations.c
+ds_status ds_cpu_gelu_backward(ds_context *ctx, const void *args);        // activations.c
+ds_status ds_cpu_tanh_forward(ds_context *ctx, const void *args);         // activations.c
+ds_status ds_cpu_tanh_backward(ds_context *ctx, const void *args);        // activations.c
+ds_status ds_cpu_softmax_forward(ds_context *ctx, const void *args);      // softmax.c
+ds_status ds_cpu_softmax_backward(ds_context *ctx, const void *args);     // softmax.c
+ds_status ds_cpu_attention_forward(ds_context *ctx, const void *args);    // attention.c
+ds_status ds_cpu_attention_backward(ds_context *ctx, const void *args);   // attention.c
+ds_status ds_cpu_dropout_forward(ds_context *ctx, const void *args);      // dropout.c
+ds_status ds_cpu_dropout_backward(ds_context *ctx, const void *args);     // dropout.c
+ds_status ds_cpu_embedding_forward(ds_context *ctx, const void *args);    // embedding.c
+ds_status ds_cpu_embedding_backward(ds_context *ctx, const void *args);   // embedding.c
+ds_status ds_cpu_cross_entropy_forward(ds_context *ctx, const void *args);   // cross_entropy.c
+ds_status ds_cpu_cross_entropy_backward(ds_context *ctx, const void *args);  // cross_entropy.c
+ds_status ds_cpu_adamw(ds_context *ctx, const void *args);                // adamw.c
+
+#endif

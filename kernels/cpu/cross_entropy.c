@@ -1,0 +1,11 @@
+// Placeholder until this family's reference op lands; every call reports unsupported.
+#include "cpu_ops.h"
+
+ds_status ds_cpu_cross_entropy_forward(ds_context *ctx, const void *args) {
+    (void)args;
+    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "ds_cpu_cross_entropy_forward: not implemented yet");
+}
+ds_status ds_cpu_cross_entropy_backward(ds_context *ctx, const void *args) {
+    (void)args;
+    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "ds_cpu_cross_entropy_backward: not implemented yet");
+}

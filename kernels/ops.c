@@ -1,0 +1,63 @@
+#include "ops.h"
+
+const char *ds_op_name(ds_op op) {
+    static const char *const names[] = {
+        [DS_OP_LINEAR_FWD] = "linear_forward",
+        [DS_OP_LINEAR_BWD] = "linear_backward",
+        [DS_OP_LAYERNORM_FWD] = "layernorm_forward",
+        [DS_OP_LAYERNORM_BWD] = "layernorm_backward",
+        [DS_OP_GELU_FWD] = "gelu_forward",
+        [DS_OP_GELU_BWD] = "gelu_backward",
+        [DS_OP_TANH_FWD] = "tanh_forward",
+        [DS_OP_TANH_BWD] = "tanh_backward",
+        [DS_OP_SOFTMAX_FWD] = "softmax_forward",
+        [DS_OP_SOFTMAX_BWD] = "softmax_backward",
+        [DS_OP_ATTENTION_FWD] = "attention_forward",
+        [DS_OP_ATTENTION_BWD] = "attention_backward",
+        [DS_OP_DROPOUT_FWD] = "dropout_forward",
+        [DS_OP_DROPOUT_BWD] = "dropout_backward",
+        [DS_OP_EMBEDDING_FWD] = "embedding_forward",
+        [DS_OP_EMBEDDING_BWD] = "embedding_backward",
+        [DS_OP_CROSS_ENTROPY_FWD] = "cross_entropy_forward",
+        [DS_OP_CROSS_ENTROPY_BWD] = "cross_entropy_backward",
+        [DS_OP_ADAMW] = "adamw",
+    };
+    _Static_assert(sizeof(names) / sizeof(names[0]) == DS_OP_COUNT, "op names out of step with ds_op");
+    return (unsigned)op < DS_OP_COUNT ? names[op] : "?";
+}
+
+const ds_backend *ds_backend_for(ds_device_kind kind) {
+    return kind == DS_DEVICE_CUDA ? ds_backend_cuda() : ds_backend_cpu();
+}
+
+bool ds_backend_supports(const ds_backend *b, ds_op op) {
+    return b != NULL && (unsigned)op < DS_OP_COUNT && b->fn[op] != NULL;
+}
+
+ds_status ds_op_run(ds_context *ctx, ds_op op, const ds_tensor *on, const void *args) {
+    const ds_backend *b = ds_backend_for(on->device.kind);
+    if (!ds_backend_supports(b, op))
+        return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "op %s is not available on the %s backend",
+                          ds_op_name(op), b ? b->name : "?");
+    return b->fn[op](ctx, args);
+}
+
+ds_status ds_linear_forward(ds_context *c, const ds_linear_fwd_args *a) { return ds_op_run(c, DS_OP_LINEAR_FWD, &a->x, a); }
+ds_status ds_linear_backward(ds_context *c, const ds_linear_bwd_args *a) { return ds_op_run(c, DS_OP_LINEAR_BWD, &a->dy, a); }
+ds_status ds_layernorm_forward(ds_context *c, const ds_layernorm_fwd_args *a) { return ds_op_run(c, DS_OP_LAYERNORM_FWD, &a->x, a); }
+ds_status ds_layernorm_backward(ds_context *c, const ds_layernorm_bwd_args *a) { return ds_op_run(c, DS_OP_LAYERNORM_BWD, &a->dy, a); }
+ds_status ds_gelu_forward(ds_context *c, const ds_unary_fwd_args *a) { return ds_op_run(c, DS_OP_GELU_FWD, &a->x, a); }
+ds_status ds_gelu_backward(ds_context *c, const ds_unary_bwd_args *a) { return ds_op_run(c, DS_OP_GELU_BWD, &a->dy, a); }
+ds_status ds_tanh_forward(ds_context *c, const ds_unary_fwd_args *a) { return ds_op_run(c, DS_OP_TANH_FWD, &a->x, a); }
+ds_status ds_tanh_backward(ds_context *c, const ds_unary_bwd_args *a) { return ds_op_run(c, DS_OP_TANH_BWD, &a->dy, a); }
+ds_status ds_softmax_forward(ds_context *c, const ds_softmax_fwd_args *a) { return ds_op_run(c, DS_OP_SOFTMAX_FWD, &a->x, a); }
+ds_status ds_softmax_backward(ds_context *c, const ds_softmax_bwd_args *a) { return ds_op_run(c, DS_OP_SOFTMAX_BWD, &a->dy, a); }
+ds_status ds_attention_forward(ds_context *c, const ds_attention_fwd_args *a) { return ds_op_run(c, DS_OP_ATTENTION_FWD, &a->q, a); }
+ds_status ds_attention_backward(ds_context *c, const ds_attention_bwd_args *a) { return ds_op_run(c, DS_OP_ATTENTION_BWD, &a->dout, a); }
+ds_status ds_dropout_forward(ds_context *c, const ds_dropout_fwd_args *a) { return ds_op_run(c, DS_OP_DROPOUT_FWD, &a->x, a); }
+ds_status ds_dropout_backward(ds_context *c, const ds_dropout_bwd_args *a) { return ds_op_run(c, DS_OP_DROPOUT_BWD, &a->dy, a); }
+ds_status ds_embedding_forward(ds_context *c, const ds_embedding_fwd_args *a) { return ds_op_run(c, DS_OP_EMBEDDING_FWD, &a->table, a); }
+ds_status ds_embedding_backward(ds_context *c, const ds_embedding_bwd_args *a) { return ds_op_run(c, DS_OP_EMBEDDING_BWD, &a->dout, a); }
+ds_status ds_cross_entropy_forward(ds_context *c, const ds_cross_entropy_fwd_args *a) { return ds_op_run(c, DS_OP_CROSS_ENTROPY_FWD, &a->logits, a); }
+ds_status ds_cross_entropy_backward(ds_context *c, const ds_cross_entropy_bwd_args *a) { return ds_op_run(c, DS_OP_CROSS_ENTROPY_BWD, &a->logits, a); }
+ds_status ds_adamw_step(ds_context *c, const ds_adamw_args *a) { return ds_op_run(c, DS_OP_ADAMW, &a->param, a); }

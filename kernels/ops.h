@@ -1,0 +1,249 @@
+// The op API: one args struct per op, one typed entry point per op, dispatched by the device of
+// the op's tensors through one table per backend. Model code calls only these entry points.
+//
+// Conventions for every op:
+// - Tensors are contiguous. On the CPU, float tensors are all F32 or all F64 within one call
+//   (F64 exists for the finite-difference gradient checks); CUDA adds BF16 where it says so.
+// - Index tensors (token ids, targets, masks) are I32.
+// - A tensor whose .data is NULL is "absent" where the field says it may be.
+// - Backward ops overwrite input gradients (dx) and, for parameter gradients (dw, db, dgamma,
+//   dbeta, dtable), add into them when .accumulate is true (gradient accumulation over
+//   micro-batches) or overwrite them when false.
+// - Errors (shape, dtype, device mismatch, out-of-range index) are returned as a ds_status with
+//   the message in ctx->err; nothing is written in that case.
+#ifndef DS_OPS_H
+#define DS_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../runtime/base/context.h"
+#include "../runtime/base/tensor.h"
+
+typedef enum ds_op {
+    DS_OP_LINEAR_FWD = 0,
+    DS_OP_LINEAR_BWD,
+    DS_OP_LAYERNORM_FWD,
+    DS_OP_LAYERNORM_BWD,
+    DS_OP_GELU_FWD,
+    DS_OP_GELU_BWD,
+    DS_OP_TANH_FWD,
+    DS_OP_TANH_BWD,
+    DS_OP_SOFTMAX_FWD,
+    DS_OP_SOFTMAX_BWD,
+    DS_OP_ATTENTION_FWD,
+    DS_OP_ATTENTION_BWD,
+    DS_OP_DROPOUT_FWD,
+    DS_OP_DROPOUT_BWD,
+    DS_OP_EMBEDDING_FWD,
+    DS_OP_EMBEDDING_BWD,
+    DS_OP_CROSS_ENTROPY_FWD,
+    DS_OP_CROSS_ENTROPY_BWD,
+    DS_OP_ADAMW,
+    DS_OP_COUNT
+} ds_op;
+
+const char *ds_op_name(ds_op op);
+
+// ---- linear: y = x w^T + b (torch.nn.Linear layout) ----
+typedef struct ds_linear_fwd_args {
+    ds_tensor x;  // (N, K)
+    ds_tensor w;  // (M, K)
+    ds_tensor b;  // (M), may be absent
+    ds_tensor y;  // (N, M) out
+} ds_linear_fwd_args;
+
+typedef struct ds_linear_bwd_args {
+    ds_tensor x;   // (N, K) forward input
+    ds_tensor w;   // (M, K)
+    ds_tensor dy;  // (N, M)
+    ds_tensor dx;  // (N, K) out, may be absent (first layer)
+    ds_tensor dw;  // (M, K) out
+    ds_tensor db;  // (M) out, may be absent
+    bool accumulate;  // dw/db += instead of =
+} ds_linear_bwd_args;
+
+// ---- layer norm over the last dim, biased variance (torch.nn.LayerNorm) ----
+typedef struct ds_layernorm_fwd_args {
+    ds_tensor x;      // (N, C)
+    ds_tensor gamma;  // (C)
+    ds_tensor beta;   // (C)
+    ds_tensor y;      // (N, C) out
+    ds_tensor mean;   // (N) out, saved for backward, same float dtype as x
+    ds_tensor rstd;   // (N) out, 1/sqrt(var + eps), saved for backward
+    double eps;
+} ds_layernorm_fwd_args;
+
+typedef struct ds_layernorm_bwd_args {
+    ds_tensor x;       // (N, C)
+    ds_tensor gamma;   // (C)
+    ds_tensor mean;    // (N)
+    ds_tensor rstd;    // (N)
+    ds_tensor dy;      // (N, C)
+    ds_tensor dx;      // (N, C) out
+    ds_tensor dgamma;  // (C) out
+    ds_tensor dbeta;   // (C) out
+    bool accumulate;
+} ds_layernorm_bwd_args;
+
+// ---- elementwise: GELU (erf form, as torch's default and BERT's "gelu") and tanh ----
+// Any shape; x, y, dy, dx have equal numel.
+typedef struct ds_unary_fwd_args {
+    ds_tensor x;
+    ds_tensor y;  // out
+} ds_unary_fwd_args;
+
+typedef struct ds_unary_bwd_args {
+    ds_tensor x;   // forward input (GELU reads it)
+    ds_tensor y;   // forward output (tanh reads it); either may be absent when unused
+    ds_tensor dy;
+    ds_tensor dx;  // out
+} ds_unary_bwd_args;
+
+// ---- softmax over the last dim ----
+typedef struct ds_softmax_fwd_args {
+    ds_tensor x;  // (N, C)
+    ds_tensor y;  // (N, C) out
+} ds_softmax_fwd_args;
+
+typedef struct ds_softmax_bwd_args {
+    ds_tensor y;   // (N, C) forward output
+    ds_tensor dy;  // (N, C)
+    ds_tensor dx;  // (N, C) out
+} ds_softmax_bwd_args;
+
+// ---- scaled dot-product attention with a key padding mask ----
+// s[b,h,i,j] = scale * q[b,h,i,:] . k[b,h,j,:], masked to -inf where key_mask[b,j] == 0;
+// p = softmax_j(s); p' = dropout(p) with stream (ctx->seed, dropout_offset) at element index
+// ((b*H + h)*T + i)*T + j; out = p' v. A row whose keys are all masked outputs zeros and has
+// lse = -inf. lse (logsumexp of the scaled, masked scores) is what backward needs: it
+// recomputes p from q, k and lse, so no (T, T) tensor is ever saved.
+typedef struct ds_attention_fwd_args {
+    ds_tensor q;         // (B, H, T, D)
+    ds_tensor k;         // (B, H, T, D)
+    ds_tensor v;         // (B, H, T, D)
+    ds_tensor key_mask;  // (B, T) I32, 1 = attend, 0 = padding; may be absent (attend to all)
+    ds_tensor out;       // (B, H, T, D) out
+    ds_tensor lse;       // (B, H, T) out, F32 on every backend (F64 with F64 inputs on the CPU)
+    double scale;        // usually 1/sqrt(D)
+    float dropout_p;     // 0 disables dropout
+    uint64_t dropout_offset;
+} ds_attention_fwd_args;
+
+typedef struct ds_attention_bwd_args {
+    ds_tensor q, k, v;   // (B, H, T, D)
+    ds_tensor key_mask;  // (B, T) I32, may be absent
+    ds_tensor out;       // (B, H, T, D) forward output
+    ds_tensor lse;       // (B, H, T)
+    ds_tensor dout;      // (B, H, T, D)
+    ds_tensor dq, dk, dv;  // (B, H, T, D) out
+    double scale;
+    float dropout_p;
+    uint64_t dropout_offset;
+} ds_attention_bwd_args;
+
+// ---- dropout: y = x * keep / (1 - p), keep drawn from stream (ctx->seed, offset) ----
+// Backward regenerates the same mask from the counter, so no mask is stored.
+typedef struct ds_dropout_fwd_args {
+    ds_tensor x;  // any shape
+    ds_tensor y;  // out, same numel
+    float p;      // in [0, 1)
+    uint64_t offset;
+} ds_dropout_fwd_args;
+
+typedef struct ds_dropout_bwd_args {
+    ds_tensor dy;
+    ds_tensor dx;  // out
+    float p;
+    uint64_t offset;
+} ds_dropout_bwd_args;
+
+// ---- embedding lookup ----
+typedef struct ds_embedding_fwd_args {
+    ds_tensor ids;    // (N) I32, each in [0, V)
+    ds_tensor table;  // (V, C)
+    ds_tensor out;    // (N, C) out
+} ds_embedding_fwd_args;
+
+typedef struct ds_embedding_bwd_args {
+    ds_tensor ids;     // (N) I32
+    ds_tensor dout;    // (N, C)
+    ds_tensor dtable;  // (V, C) out; rows of repeated ids sum their gradients
+    bool accumulate;
+} ds_embedding_bwd_args;
+
+// ---- cross-entropy with ignore_index, mean over the targets that are not ignored ----
+// As torch.nn.functional.cross_entropy(reduction="mean"): with every target ignored the loss
+// is NaN (0/0), like torch.
+typedef struct ds_cross_entropy_fwd_args {
+    ds_tensor logits;   // (N, C)
+    ds_tensor targets;  // (N) I32, in [0, C) or == ignore_index
+    ds_tensor loss;     // (1) out
+    ds_tensor lse;      // (N) out, per-row logsumexp, saved for backward
+    int ignore_index;   // torch's default is -100
+} ds_cross_entropy_fwd_args;
+
+typedef struct ds_cross_entropy_bwd_args {
+    ds_tensor logits;   // (N, C)
+    ds_tensor targets;  // (N) I32
+    ds_tensor lse;      // (N)
+    ds_tensor dlogits;  // (N, C) out
+    double dloss;       // upstream gradient of the scalar loss, usually 1
+    int ignore_index;
+} ds_cross_entropy_bwd_args;
+
+// ---- AdamW, as torch.optim.AdamW (decoupled weight decay, bias correction) ----
+// Per element, with g = grad * grad_scale:
+//   param *= 1 - lr * weight_decay
+//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+//   param -= (lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+// grad_scale folds global-norm clipping into the update (1 = no clipping).
+typedef struct ds_adamw_args {
+    ds_tensor param;       // (n) F32 master weights, updated in place
+    ds_tensor grad;        // (n) F32
+    ds_tensor m;           // (n) F32 first moment, updated in place
+    ds_tensor v;           // (n) F32 second moment, updated in place
+    ds_tensor param_bf16;  // (n) BF16 working copy written after the update (CUDA); may be absent
+    double lr, beta1, beta2, eps, weight_decay;
+    double grad_scale;
+    int64_t step;  // 1-based step count after this update
+} ds_adamw_args;
+
+// ---- backends ----
+typedef ds_status (*ds_op_fn)(ds_context *ctx, const void *args);
+
+typedef struct ds_backend {
+    const char *name;
+    ds_op_fn fn[DS_OP_COUNT];  // NULL: not supported on this backend
+} ds_backend;
+
+const ds_backend *ds_backend_cpu(void);
+const ds_backend *ds_backend_cuda(void);  // in a build without CUDA, every slot is NULL
+const ds_backend *ds_backend_for(ds_device_kind kind);
+bool ds_backend_supports(const ds_backend *b, ds_op op);
+
+// Runs `op` on the backend that owns `on` (the op's first tensor's device).
+ds_status ds_op_run(ds_context *ctx, ds_op op, const ds_tensor *on, const void *args);
+
+// Typed entry points.
+ds_status ds_linear_forward(ds_context *ctx, const ds_linear_fwd_args *a);
+ds_status ds_linear_backward(ds_context *ctx, const ds_linear_bwd_args *a);
+ds_status ds_layernorm_forward(ds_context *ctx, const ds_layernorm_fwd_args *a);
+ds_status ds_layernorm_backward(ds_context *ctx, const ds_layernorm_bwd_args *a);
+ds_status ds_gelu_forward(ds_context *ctx, const ds_unary_fwd_args *a);
+ds_status ds_gelu_backward(ds_context *ctx, const ds_unary_bwd_args *a);
+ds_status ds_tanh_forward(ds_context *ctx, const ds_unary_fwd_args *a);
+ds_status ds_tanh_backward(ds_context *ctx, const ds_unary_bwd_args *a);
+ds_status ds_softmax_forward(ds_context *ctx, const ds_softmax_fwd_args *a);
+ds_status ds_softmax_backward(ds_context *ctx, const ds_softmax_bwd_args *a);
+ds_status ds_attention_forward(ds_context *ctx, const ds_attention_fwd_args *a);
+ds_status ds_attention_backward(ds_context *ctx, const ds_attention_bwd_args *a);
+ds_status ds_dropout_forward(ds_context *ctx, const ds_dropout_fwd_args *a);
+ds_status ds_dropout_backward(ds_context *ctx, const ds_dropout_bwd_args *a);
+ds_status ds_embedding_forward(ds_context *ctx, const ds_embedding_fwd_args *a);
+ds_status ds_embedding_backward(ds_context *ctx, const ds_embedding_bwd_args *a);
+ds_status ds_cross_entropy_forward(ds_context *ctx, const ds_cross_entropy_fwd_args *a);
+ds_status ds_cross_entropy_backward(ds_context *ctx, const ds_cross_entropy_bwd_args *a);
+ds_status ds_adamw_step(ds_context *ctx, const ds_adamw_args *a);
+
+#endif

@@ -1,0 +1,14 @@
+// The subcommands of `downstream`. Each takes (argc, argv) with argv[0] the command's own name
+// and returns the process exit code: 0 success, 1 failure, 2 usage error.
+#ifndef DS_COMMANDS_H
+#define DS_COMMANDS_H
+
+typedef struct ds_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} ds_command;
+
+int ds_cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,29 @@
+// downstream: the one binary. Subcommands are dispatched from a table; each lives in its own
+// cmd_*.c file and returns an exit code. Only this file (and nothing in the library) exits.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const ds_command k_commands[] = {
+    {"version", "print the version and build features", ds_cmd_version},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: downstream <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(f, "\n`downstream <command> --help` describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        if (strcmp(argv[1], k_commands[i].name) == 0) return k_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "downstream: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,64 @@
+// safetensors files: a reader that maps the file and validates its header, and a writer whose
+// files the `safetensors` Python package loads back identically.
+// Format: u64 little-endian header length N, N bytes of JSON {name: {dtype, shape,
+// data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the data section; offsets are
+// relative to the start of the data section.
+#ifndef DS_SAFETENSORS_H
+#define DS_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "base/tensor.h"
+
+typedef struct ds_st_tensor {
+    char *name;
+    ds_dtype dtype;
+    int ndim;
+    int64_t shape[DS_MAX_DIMS];
+    uint64_t begin, end;  // byte offsets within the data section
+    const void *data;     // host pointer into the mapping (read-only), `end - begin` bytes
+} ds_st_tensor;
+
+typedef struct ds_st_meta {
+    char *key;
+    char *value;
+} ds_st_meta;
+
+typedef struct ds_st_file {
+    char *path;
+    void *map;        // whole-file mapping (read-only)
+    size_t map_size;
+    ds_st_tensor *tensors;  // in header order
+    int count;
+    ds_st_meta *meta;  // "__metadata__" entries
+    int meta_count;
+} ds_st_file;
+
+// Maps and validates `path`. On failure *f is left empty and err names the file (and tensor).
+ds_status ds_st_open(const char *path, ds_st_file *f, ds_err *err);
+void ds_st_close(ds_st_file *f);
+
+// The tensor called `name`, or NULL.
+const ds_st_tensor *ds_st_find(const ds_st_file *f, const char *name);
+
+// The value of metadata `key`, or NULL.
+const char *ds_st_meta_get(const ds_st_file *f, const char *key);
+
+// A CPU view of tensor `name` (read-only memory: do not write through it), checked to have
+// dtype `dtype`; err names the file and tensor when missing or of another dtype.
+ds_status ds_st_view(const ds_st_file *f, const char *name, ds_dtype dtype, ds_tensor *out, ds_err *err);
+
+// One tensor to write: a contiguous CPU tensor and its name.
+typedef struct ds_st_entry {
+    const char *name;
+    ds_tensor tensor;
+} ds_st_entry;
+
+// Writes a safetensors file laid out as safetensors.torch.save_file lays it out, atomically
+// (temporary file in the same folder, fsync, rename). meta may be NULL when meta_count is 0.
+ds_status ds_st_write(const char *path, const ds_st_entry *entries, int count, const ds_st_meta *meta,
+                      int meta_count, ds_err *err);
+
+#endif
