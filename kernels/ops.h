@@ -40,6 +40,8 @@ typedef enum ds_op {
     DS_OP_CROSS_ENTROPY_FWD,
     DS_OP_CROSS_ENTROPY_BWD,
     DS_OP_ADAMW,
+    DS_OP_ADD,
+    DS_OP_PERMUTE_HEADS,
     DS_OP_COUNT
 } ds_op;
 
@@ -209,6 +211,23 @@ typedef struct ds_adamw_args {
     int64_t step;  // 1-based step count after this update
 } ds_adamw_args;
 
+// ---- y = a + b, elementwise (residual connections; summing gradients of a shared input) ----
+// y may be the same memory as a or b.
+typedef struct ds_add_args {
+    ds_tensor a, b;  // equal numel
+    ds_tensor y;     // out
+} ds_add_args;
+
+// ---- split or merge attention heads ----
+// to_heads: x (B, T, H*D) -> y (B, H, T, D); otherwise x (B, H, T, D) -> y (B, T, H*D).
+// The backward of a split is a merge and the other way round.
+typedef struct ds_permute_heads_args {
+    ds_tensor x;
+    ds_tensor y;  // out, must not overlap x
+    int heads;
+    bool to_heads;
+} ds_permute_heads_args;
+
 // ---- backends ----
 typedef ds_status (*ds_op_fn)(ds_context *ctx, const void *args);
 
@@ -245,5 +264,7 @@ ds_status ds_embedding_backward(ds_context *ctx, const ds_embedding_bwd_args *a)
 ds_status ds_cross_entropy_forward(ds_context *ctx, const ds_cross_entropy_fwd_args *a);
 ds_status ds_cross_entropy_backward(ds_context *ctx, const ds_cross_entropy_bwd_args *a);
 ds_status ds_adamw_step(ds_context *ctx, const ds_adamw_args *a);
+ds_status ds_add(ds_context *ctx, const ds_add_args *a);
+ds_status ds_permute_heads(ds_context *ctx, const ds_permute_heads_args *a);
 
 #endif

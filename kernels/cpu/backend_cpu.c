@@ -22,6 +22,8 @@ static const ds_backend k_cpu_backend = {
         [DS_OP_CROSS_ENTROPY_FWD] = ds_cpu_cross_entropy_forward,
         [DS_OP_CROSS_ENTROPY_BWD] = ds_cpu_cross_entropy_backward,
         [DS_OP_ADAMW] = ds_cpu_adamw,
+        [DS_OP_ADD] = ds_cpu_add,
+        [DS_OP_PERMUTE_HEADS] = ds_cpu_permute_heads,
     },
 };
 // The table is an array of DS_OP_COUNT slots; tests/cpu/test_op_table.c checks every slot is set.

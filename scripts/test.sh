@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds C and CUDA, runs every test.
+#  1. scripts/setup_deps.sh (Debian packages)
+#  2. the safetensors reader/writer tests again under AddressSanitizer + UBSan (CPU-only build)
+#  3. the full suite (labels cpu, gpu, dist); gpu tests report "skipped" without a GPU
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/setup_deps.sh
+
+echo "== sanitizer build (ASan + UBSan): safetensors and config parsing =="
+DS_BUILD_DIR=$root/build-asan bash scripts/build.sh -DDS_SANITIZE=ON -DDS_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R 'safetensors|config|inspect')
+
+echo "== full build (C and CUDA) and test suite =="
+bash scripts/build.sh
+cd build
+ctest --output-on-failure
