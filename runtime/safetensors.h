@@ -62,8 +62,14 @@ typedef struct ds_st_entry {
     ds_tensor tensor;
 } ds_st_entry;
 
-// Writes a safetensors file laid out as safetensors.torch.save_file lays it out, atomically
-// (temporary file in the same folder, fsync, rename). meta may be NULL when meta_count is 0.
+// Writes a safetensors file laid out byte for byte as safetensors.torch.save_file lays it out
+// (tensors sorted by dtype rank then name, whatever the order of `entries`), atomically
+// (temporary file in the same folder, fsync, rename; removed again on failure).
+// Metadata: meta == NULL writes no "__metadata__" (save_file's metadata=None); meta != NULL with
+// meta_count == 0 writes an empty one (metadata={}), as ds_st_open reports them. Keys are written
+// in the given order (Python's order for two or more keys varies from run to run).
+// Names, keys and values must be valid UTF-8 and unique; tensors contiguous and on the CPU
+// (DS_ERR_INVALID_ARG otherwise); DS_ERR_IO when the file cannot be written.
 ds_status ds_st_write(const char *path, const ds_st_entry *entries, int count, const ds_st_meta *meta,
                       int meta_count, ds_err *err);
 

@@ -13,6 +13,7 @@
 
 #include "base/check.h"
 #include "safetensors.h"
+#include "safetensors_internal.h"
 
 // The Python library refuses headers above 100 MB (MAX_HEADER_SIZE); a larger length field is
 // corruption, not a model.
@@ -29,15 +30,6 @@ static int json_uint(const cJSON *v, uint64_t *out) {
     if (!(d >= 0.0) || d > ST_MAX_JSON_INT || d != (double)(uint64_t)d) return -1;
     *out = (uint64_t)d;
     return 0;
-}
-
-// "(30522, 384)" from a shape; returns buf.
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t cap) {
-    size_t n = (size_t)snprintf(buf, cap, "(");
-    for (int i = 0; i < ndim && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (n < cap) snprintf(buf + n, cap - n, ")");
-    return buf;
 }
 
 static ds_status parse_dtype(const char *path, const char *name, const cJSON *entry, ds_st_tensor *t,
@@ -127,7 +119,7 @@ static ds_status check_size(const char *path, const ds_st_tensor *t, ds_err *err
             snprintf(needs, sizeof needs, "%llu", (unsigned long long)need);
         return ds_err_set(err, DS_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %s",
                           path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
-                          (unsigned long long)have, shape_str(t->shape, t->ndim, s, sizeof s),
+                          (unsigned long long)have, ds_st_shape_str(t->shape, t->ndim, s, sizeof s),
                           ds_dtype_name(t->dtype), needs);
     }
     return DS_OK;
@@ -259,6 +251,9 @@ static ds_status parse_header(const char *path, ds_st_file *f, ds_err *err) {
                           path);
     const char *json = (const char *)bytes + 8;
     const uint64_t data_size = avail - hlen;
+    const long bad_utf8 = ds_st_utf8_invalid_at(json, (size_t)hlen);
+    if (bad_utf8 >= 0)
+        return ds_err_set(err, DS_ERR_FORMAT, "%s: header is not valid UTF-8 (at byte %ld)", path, bad_utf8);
 
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
@@ -375,7 +370,7 @@ ds_status ds_st_view(const ds_st_file *f, const char *name, ds_dtype dtype, ds_t
     if (t->dtype != dtype) {
         char s[160];
         return ds_err_set(err, DS_ERR_FORMAT, "%s: tensor '%s' is %s %s, expected dtype %s", f->path, name,
-                          ds_dtype_name(t->dtype), shape_str(t->shape, t->ndim, s, sizeof s), ds_dtype_name(dtype));
+                          ds_dtype_name(t->dtype), ds_st_shape_str(t->shape, t->ndim, s, sizeof s), ds_dtype_name(dtype));
     }
     const ds_device cpu = {DS_DEVICE_CPU, 0};
     *out = ds_tensor_make((void *)t->data, t->dtype, cpu, t->ndim, t->shape);
