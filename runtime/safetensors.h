@@ -39,8 +39,10 @@ typedef struct ds_st_file {
 } ds_st_file;
 
 // Maps and validates `path`: header length, JSON, every entry's dtype/shape/data_offsets, that
-// each tensor's bytes match its shape, lie inside the data section and overlap no other tensor,
-// and that "__metadata__" maps strings to strings. Gaps between tensors are allowed.
+// each tensor's bytes match its shape and lie inside the data section, that the tensors tile the
+// data section exactly (no overlap, gap or trailing bytes: the Python library's own rule), that
+// names are unique, and that "__metadata__" maps strings to strings. Keys of an entry other than
+// dtype/shape/data_offsets are ignored, as Python ignores them.
 // Returns DS_ERR_IO when the file cannot be read, DS_ERR_FORMAT when it is malformed; on failure
 // *f is left empty (ds_st_close on it is harmless) and err names the file (and tensor).
 ds_status ds_st_open(const char *path, ds_st_file *f, ds_err *err);

@@ -117,7 +117,8 @@ static ds_status check_size(const char *path, const ds_st_tensor *t, ds_err *err
             snprintf(needs, sizeof needs, "more than 2^64 bytes");
         else
             snprintf(needs, sizeof needs, "%llu", (unsigned long long)need);
-        return ds_err_set(err, DS_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %s",
+        return ds_err_set(err, DS_ERR_FORMAT,
+                          "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %s",
                           path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
                           (unsigned long long)have, ds_st_shape_str(t->shape, t->ndim, s, sizeof s),
                           ds_dtype_name(t->dtype), needs);
@@ -132,12 +133,7 @@ static ds_status parse_tensor(const char *path, const cJSON *entry, uint64_t dat
         return ds_err_set(err, DS_ERR_FORMAT,
                           "%s: tensor '%s': entry must be an object {\"dtype\", \"shape\", \"data_offsets\"}",
                           path, name);
-    for (const cJSON *k = entry->child; k != NULL; k = k->next)
-        if (strcmp(k->string, "dtype") != 0 && strcmp(k->string, "shape") != 0 &&
-            strcmp(k->string, "data_offsets") != 0)
-            return ds_err_set(err, DS_ERR_FORMAT,
-                              "%s: tensor '%s': unknown key \"%s\" (expected dtype, shape, data_offsets)", path,
-                              name, k->string);
+    // Other keys are ignored, as the Python library ignores them.
     t->name = strdup(name);
     if (t->name == NULL) return ds_err_set(err, DS_ERR_OOM, "%s: out of memory", path);
     DS_TRY(parse_dtype(path, name, entry, t, err));
@@ -175,29 +171,40 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp((*(const ds_st_tensor *const *)a)->name, (*(const ds_st_tensor *const *)b)->name);
 }
 
-// No two tensors may share bytes (empty tensors hold none) and no two may share a name.
-static ds_status check_overlaps_and_names(const char *path, const ds_st_file *f, ds_err *err) {
-    if (f->count < 2) return DS_OK;
-    const ds_st_tensor **order = malloc((size_t)f->count * sizeof *order);
+// No two tensors may share a name; and, as the Python library requires, the tensors must tile
+// the data section exactly: no overlap, no gap, nothing after the last one.
+static ds_status check_layout(const char *path, const ds_st_file *f, uint64_t data_size, ds_err *err) {
+    const ds_st_tensor **order = malloc((size_t)(f->count > 0 ? f->count : 1) * sizeof *order);
     if (order == NULL) return ds_err_set(err, DS_ERR_OOM, "%s: out of memory", path);
     for (int i = 0; i < f->count; i++) order[i] = &f->tensors[i];
     ds_status s = DS_OK;
-    qsort(order, (size_t)f->count, sizeof *order, cmp_name);
+    if (f->count > 1) qsort(order, (size_t)f->count, sizeof *order, cmp_name);
     for (int i = 1; i < f->count && s == DS_OK; i++)
         if (strcmp(order[i - 1]->name, order[i]->name) == 0)
             s = ds_err_set(err, DS_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", path, order[i]->name);
-    qsort(order, (size_t)f->count, sizeof *order, cmp_begin);
-    const ds_st_tensor *prev = NULL;  // the non-empty tensor that ends last so far
+    if (f->count > 1) qsort(order, (size_t)f->count, sizeof *order, cmp_begin);
+    uint64_t cursor = 0;              // where the next tensor must begin
+    const ds_st_tensor *prev = NULL;  // the tensor that ends at cursor
     for (int i = 0; i < f->count && s == DS_OK; i++) {
         const ds_st_tensor *t = order[i];
-        if (t->begin == t->end) continue;
-        if (prev != NULL && t->begin < prev->end)
+        if (t->begin < cursor)
             s = ds_err_set(err, DS_ERR_FORMAT,
                            "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' [%llu, %llu]", path,
                            t->name, (unsigned long long)t->begin, (unsigned long long)t->end, prev->name,
                            (unsigned long long)prev->begin, (unsigned long long)prev->end);
-        if (prev == NULL || t->end > prev->end) prev = t;
+        else if (t->begin > cursor)
+            s = ds_err_set(err, DS_ERR_FORMAT,
+                           "%s: tensor '%s': data_offsets [%llu, %llu] leave bytes [%llu, %llu) of the data section "
+                           "to no tensor",
+                           path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                           (unsigned long long)cursor, (unsigned long long)t->begin);
+        cursor = t->end;
+        prev = t;
     }
+    if (s == DS_OK && cursor != data_size)
+        s = ds_err_set(err, DS_ERR_FORMAT,
+                       "%s: the data section holds %llu bytes but its tensors end at byte %llu (trailing bytes)",
+                       path, (unsigned long long)data_size, (unsigned long long)cursor);
     free(order);
     return s;
 }
@@ -271,7 +278,8 @@ static ds_status parse_header(const char *path, ds_st_file *f, ds_err *err) {
     if (s == DS_OK && !cJSON_IsObject(root))
         s = ds_err_set(err, DS_ERR_FORMAT, "%s: header must be a JSON object", path);
     int n = 0;
-    for (const cJSON *e = s == DS_OK ? root->child : NULL; e != NULL; e = e->next) n += strcmp(e->string, "__metadata__") != 0;
+    for (const cJSON *e = s == DS_OK ? root->child : NULL; e != NULL; e = e->next)
+        n += strcmp(e->string, "__metadata__") != 0;
     if (s == DS_OK) {
         f->tensors = calloc(n > 0 ? (size_t)n : 1, sizeof *f->tensors);
         if (f->tensors == NULL) s = ds_err_set(err, DS_ERR_OOM, "%s: out of memory", path);
@@ -288,7 +296,7 @@ static ds_status parse_header(const char *path, ds_st_file *f, ds_err *err) {
         s = parse_tensor(path, e, data_size, t, err);
         if (s == DS_OK) t->data = bytes + 8 + hlen + t->begin;
     }
-    if (s == DS_OK) s = check_overlaps_and_names(path, f, err);
+    if (s == DS_OK) s = check_layout(path, f, data_size, err);
     cJSON_Delete(root);
     return s;
 }
@@ -370,7 +378,8 @@ ds_status ds_st_view(const ds_st_file *f, const char *name, ds_dtype dtype, ds_t
     if (t->dtype != dtype) {
         char s[160];
         return ds_err_set(err, DS_ERR_FORMAT, "%s: tensor '%s' is %s %s, expected dtype %s", f->path, name,
-                          ds_dtype_name(t->dtype), ds_st_shape_str(t->shape, t->ndim, s, sizeof s), ds_dtype_name(dtype));
+                          ds_dtype_name(t->dtype), ds_st_shape_str(t->shape, t->ndim, s, sizeof s),
+                          ds_dtype_name(dtype));
     }
     const ds_device cpu = {DS_DEVICE_CPU, 0};
     *out = ds_tensor_make((void *)t->data, t->dtype, cpu, t->ndim, t->shape);

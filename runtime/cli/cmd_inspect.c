@@ -97,7 +97,8 @@ static int inspect_file(const char *path, totals *sum) {
                ds_st_shape_str(t->shape, t->ndim, shape, sizeof shape), (unsigned long long)(t->end - t->begin));
     }
     char hb[32];
-    printf("  total: %d %s, %lld parameters, %lld bytes (%s)\n", f.count, f.count == 1 ? "tensor" : "tensors", params, bytes,
+    printf("  total: %d %s, %lld parameters, %lld bytes (%s)\n", f.count, f.count == 1 ? "tensor" : "tensors",
+           params, bytes,
            human_bytes((double)bytes, hb, sizeof hb));
     if (f.meta != NULL) {
         printf("  metadata: %d %s\n", f.meta_count, f.meta_count == 1 ? "entry" : "entries");
