@@ -7,6 +7,7 @@
 
 static const ds_command k_commands[] = {
     {"version", "print the version and build features", ds_cmd_version},
+    {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
 };
 
 static void usage(FILE *f) {
