@@ -64,9 +64,13 @@ static ds_status json_syntax_error(const char *path, const char *text, const cha
     if (!*stop)
         return ds_err_set(err, DS_ERR_FORMAT, "%s:%d:%d: invalid JSON: unexpected end of file", path, line,
                           column);
-    int shown = 0;
-    while (shown < 24 && stop[shown] && stop[shown] != '\n') shown++;
-    return ds_err_set(err, DS_ERR_FORMAT, "%s:%d:%d: invalid JSON near '%.*s'", path, line, column, shown, stop);
+    // cJSON stops at or just after the fault: show the line around that point.
+    const char *from = stop - line_start > 24 ? stop - 24 : line_start;
+    while (*from == ' ' || *from == '\t') from++;
+    const char *to = stop;
+    while (to - stop < 24 && *to && *to != '\n' && *to != '\r') to++;
+    return ds_err_set(err, DS_ERR_FORMAT, "%s:%d:%d: invalid JSON near '%.*s'", path, line, column,
+                      (int)(to > from ? to - from : 0), from);
 }
 
 // Applies every member of a JSON object whose path prefix is `prefix` ("" at the top level).
@@ -85,7 +89,14 @@ static ds_status apply_object(ds_config *c, const cJSON *obj, const char *prefix
             continue;
         }
         const int inside = ds_cfg_find_in_section(c->keys, c->nkeys, path, strlen(path));
-        if (inside < 0) return unknown_key(c, path, where, err);
+        if (inside < 0) {
+            // Name the first leaf under an unknown section: "modle.bert.layers" finds its key.
+            for (const cJSON *leaf = m; cJSON_IsObject(leaf) && leaf->child; leaf = leaf->child) {
+                const size_t n = strlen(path);
+                snprintf(path + n, sizeof path - n, ".%s", leaf->child->string ? leaf->child->string : "");
+            }
+            return unknown_key(c, path, where, err);
+        }
         if (!cJSON_IsObject(m)) {
             char got[96];
             ds_cfg_describe_json(m, got, sizeof got);

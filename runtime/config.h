@@ -47,6 +47,10 @@ const ds_config_key *ds_config_keys(int *count);
 // "int", "float", "bool", "string", "enum".
 const char *ds_config_type_name(ds_config_type t);
 
+// The values a key accepts, in words, for help and messages: "1 .. 64", ">= 1", "<= 64",
+// "error, warn, info, debug", or "" when any value of the type goes.
+void ds_config_allowed_text(const ds_config_key *k, char *buf, size_t cap);
+
 // Resolves every key of ds_config_keys(): defaults, then the JSON file at json_path (NULL: no
 // file), then `sets` in order ("bench.batch=32", value parsed by the key's declared type).
 // Fails with a message naming the key (and the file or the --set) on an unknown key (with the

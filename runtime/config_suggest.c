@@ -61,7 +61,7 @@ const char *ds_config_suggest(const ds_config_key *keys, int nkeys, const char *
     if (!path) return NULL;
     const char *last = last_component(path);
     // Farther than this is no longer a typo of the name but a different name.
-    const int limit = strlen(last) / 2 > 2 ? (int)(strlen(last) / 2) : 2;
+    const int limit = strlen(last) / 2 > 1 ? (int)(strlen(last) / 2) : 1;
     int best = -1, best_score = 0, best_full = 0;
     bool best_same = false;
     for (int i = 0; i < nkeys; i++) {

@@ -42,18 +42,29 @@ int ds_cfg_choice_index(const char *choices, const char *s) {
     }
 }
 
-// "error, warn, info, debug" from "error|warn|info|debug".
-static void choices_text(const char *choices, char *buf, size_t cap) {
-    size_t o = 0;
-    for (const char *p = choices; *p && o + 3 < cap; p++) {
-        if (*p == '|') {
-            buf[o++] = ',';
-            buf[o++] = ' ';
-        } else {
-            buf[o++] = *p;
+void ds_config_allowed_text(const ds_config_key *k, char *buf, size_t cap) {
+    if (cap == 0) return;
+    buf[0] = '\0';
+    if (k->type == DS_CFG_ENUM && k->choices) {
+        size_t o = 0;
+        for (const char *p = k->choices; *p && o + 3 < cap; p++) {
+            if (*p == '|') {
+                buf[o++] = ',';
+                buf[o++] = ' ';
+            } else {
+                buf[o++] = *p;
+            }
         }
+        buf[o] = '\0';
+    } else if (k->type != DS_CFG_INT && k->type != DS_CFG_FLOAT) {
+        return;
+    } else if (k->min && k->max) {
+        snprintf(buf, cap, "%s .. %s", k->min, k->max);
+    } else if (k->min) {
+        snprintf(buf, cap, ">= %s", k->min);
+    } else if (k->max) {
+        snprintf(buf, cap, "<= %s", k->max);
     }
-    buf[o] = '\0';
 }
 
 static bool parse_int(const char *text, int64_t *out) {
@@ -76,13 +87,18 @@ static bool parse_float(const char *text, double *out) {
     return true;
 }
 
-// A bound from the table as a double (the table check has already verified it parses).
-static double bound(const ds_config_key *k, const char *text) {
-    int64_t i = 0;
-    double f = 0;
-    if (k->type == DS_CFG_INT && parse_int(text, &i)) return (double)i;
-    parse_float(text, &f);
-    return f;
+// -1, 0 or 1 as the value of key k is below, within or above the bound text (the table check
+// has verified that bounds parse as the key's type). Integers compare as integers: a double
+// does not hold every int64.
+static int compare_to_bound(const ds_config_key *k, const ds_config_value *v, const char *bound) {
+    if (k->type == DS_CFG_INT) {
+        int64_t b = 0;
+        if (!parse_int(bound, &b)) return 0;
+        return v->i < b ? -1 : v->i > b;
+    }
+    double b = 0;
+    if (!parse_float(bound, &b)) return 0;
+    return v->f < b ? -1 : v->f > b;
 }
 
 static ds_status check_range(const ds_config_key *k, const ds_config_value *v, const char *where,
@@ -90,7 +106,7 @@ static ds_status check_range(const ds_config_key *k, const ds_config_value *v, c
     if (k->type == DS_CFG_ENUM) {
         if (ds_cfg_choice_index(k->choices, v->s) >= 0) return DS_OK;
         char allowed[512];
-        choices_text(k->choices ? k->choices : "", allowed, sizeof allowed);
+        ds_config_allowed_text(k, allowed, sizeof allowed);
         return ds_err_set(err, DS_ERR_CONFIG, "%s: \"%s\" is not one of %s (%s)", k->path, v->s,
                           allowed, where);
     }
@@ -100,21 +116,12 @@ static ds_status check_range(const ds_config_key *k, const ds_config_value *v, c
         snprintf(got, sizeof got, "%" PRId64, v->i);
     else
         ds_cfg_format_double(v->f, got, sizeof got);
-    // Compare integers as integers: a double cannot hold every int64 exactly.
-    if (k->min) {
-        int64_t mi = 0;
-        const bool below = k->type == DS_CFG_INT && parse_int(k->min, &mi) ? v->i < mi : v->f < bound(k, k->min);
-        if (below)
-            return ds_err_set(err, DS_ERR_CONFIG, "%s: %s is below the minimum %s (%s)", k->path, got,
-                              k->min, where);
-    }
-    if (k->max) {
-        int64_t ma = 0;
-        const bool above = k->type == DS_CFG_INT && parse_int(k->max, &ma) ? v->i > ma : v->f > bound(k, k->max);
-        if (above)
-            return ds_err_set(err, DS_ERR_CONFIG, "%s: %s is above the maximum %s (%s)", k->path, got,
-                              k->max, where);
-    }
+    if (k->min && compare_to_bound(k, v, k->min) < 0)
+        return ds_err_set(err, DS_ERR_CONFIG, "%s: %s is below the minimum %s (%s)", k->path, got, k->min,
+                          where);
+    if (k->max && compare_to_bound(k, v, k->max) > 0)
+        return ds_err_set(err, DS_ERR_CONFIG, "%s: %s is above the maximum %s (%s)", k->path, got, k->max,
+                          where);
     return DS_OK;
 }
 

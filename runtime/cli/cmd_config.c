@@ -15,16 +15,16 @@ static void usage(FILE *f) {
 int ds_cmd_config(int argc, char **argv) {
     ds_cli_args a;
     ds_err err = {0};
-    if (ds_cli_parse(argc, argv, &a, &err) != DS_OK) {
-        usage(stderr);
-        return ds_cli_fail("config", &err, 2);
-    }
-    if (a.help || a.nrest > 0) {
-        if (a.nrest > 0) fprintf(stderr, "downstream config: unexpected argument '%s'\n", a.rest[0]);
-        usage(a.help && !a.nrest ? stdout : stderr);
-        const int code = a.nrest > 0 ? 2 : 0;
+    if (ds_cli_parse(argc, argv, &a, &err) != DS_OK) return ds_cli_fail("config", &err, 2);
+    if (a.nrest > 0) {
+        fprintf(stderr, "downstream config: unexpected argument '%s' (see --help)\n", a.rest[0]);
         ds_cli_args_free(&a);
-        return code;
+        return 2;
+    }
+    if (a.help) {
+        usage(stdout);
+        ds_cli_args_free(&a);
+        return 0;
     }
     ds_config *cfg = NULL;
     const ds_status s = ds_cli_load_config(&a, &cfg, &err);
