@@ -8,6 +8,8 @@
 static const ds_command k_commands[] = {
     {"version", "print the version and build features", ds_cmd_version},
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
+    {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
+    {"config", "check a config (--config FILE, --set KEY=VALUE) and print it resolved", ds_cmd_config},
 };
 
 static void usage(FILE *f) {
