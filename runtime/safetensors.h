@@ -6,6 +6,7 @@
 #ifndef DS_SAFETENSORS_H
 #define DS_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,15 +29,20 @@ typedef struct ds_st_meta {
 
 typedef struct ds_st_file {
     char *path;
-    void *map;        // whole-file mapping (read-only)
-    size_t map_size;
+    void *map;        // whole-file mapping (read-only); or, when map_is_heap, a heap block
+    size_t map_size;  // holding each tensor at a 64-byte boundary (files whose tensors are not
+    bool map_is_heap; // aligned to their element size, which safetensors itself never writes)
     ds_st_tensor *tensors;  // in header order
     int count;
     ds_st_meta *meta;  // "__metadata__" entries
     int meta_count;
 } ds_st_file;
 
-// Maps and validates `path`. On failure *f is left empty and err names the file (and tensor).
+// Maps and validates `path`: header length, JSON, every entry's dtype/shape/data_offsets, that
+// each tensor's bytes match its shape, lie inside the data section and overlap no other tensor,
+// and that "__metadata__" maps strings to strings. Gaps between tensors are allowed.
+// Returns DS_ERR_IO when the file cannot be read, DS_ERR_FORMAT when it is malformed; on failure
+// *f is left empty (ds_st_close on it is harmless) and err names the file (and tensor).
 ds_status ds_st_open(const char *path, ds_st_file *f, ds_err *err);
 void ds_st_close(ds_st_file *f);
 
@@ -56,8 +62,14 @@ typedef struct ds_st_entry {
     ds_tensor tensor;
 } ds_st_entry;
 
-// Writes a safetensors file laid out as safetensors.torch.save_file lays it out, atomically
-// (temporary file in the same folder, fsync, rename). meta may be NULL when meta_count is 0.
+// Writes a safetensors file laid out byte for byte as safetensors.torch.save_file lays it out
+// (tensors sorted by dtype rank then name, whatever the order of `entries`), atomically
+// (temporary file in the same folder, fsync, rename; removed again on failure).
+// Metadata: meta == NULL writes no "__metadata__" (save_file's metadata=None); meta != NULL with
+// meta_count == 0 writes an empty one (metadata={}), as ds_st_open reports them. Keys are written
+// in the given order (Python's order for two or more keys varies from run to run).
+// Names, keys and values must be valid UTF-8 and unique; tensors contiguous and on the CPU
+// (DS_ERR_INVALID_ARG otherwise); DS_ERR_IO when the file cannot be written.
 ds_status ds_st_write(const char *path, const ds_st_entry *entries, int count, const ds_st_meta *meta,
                       int meta_count, ds_err *err);
 
