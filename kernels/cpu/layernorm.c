@@ -1,11 +1,61 @@
-// Placeholder until this family's reference op lands; every call reports unsupported.
+// Layer norm over the last dim with biased variance, as torch.nn.functional.layer_norm. The
+// statistics are accumulated in double for every input dtype.
+#include <math.h>
+
+#include "../../runtime/base/check.h"
 #include "cpu_ops.h"
+#include "op_checks.h"
+
+#define DS_REAL_F64 0
+#include "layernorm_impl.inc"
+#undef DS_REAL_F64
+#define DS_REAL_F64 1
+#include "layernorm_impl.inc"
+#undef DS_REAL_F64
 
 ds_status ds_cpu_layernorm_forward(ds_context *ctx, const void *args) {
-    (void)args;
-    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "ds_cpu_layernorm_forward: not implemented yet");
+    const ds_layernorm_fwd_args *a = args;
+    const char *op = "layernorm_forward";
+    ds_err *err = &ctx->err;
+    ds_dtype dt;
+    DS_TRY(ds_cpu_check_float(err, op, "x", &a->x, &dt));
+    DS_TRY(ds_cpu_check(err, op, "x", &a->x, dt, 2, NULL));
+    const int64_t n = a->x.shape[0], c = a->x.shape[1];
+    DS_TRY(ds_cpu_check(err, op, "gamma", &a->gamma, dt, 1, (const int64_t[]){c}));
+    DS_TRY(ds_cpu_check(err, op, "beta", &a->beta, dt, 1, (const int64_t[]){c}));
+    DS_TRY(ds_cpu_check(err, op, "y", &a->y, dt, 2, (const int64_t[]){n, c}));
+    DS_TRY(ds_cpu_check(err, op, "mean", &a->mean, dt, 1, (const int64_t[]){n}));
+    DS_TRY(ds_cpu_check(err, op, "rstd", &a->rstd, dt, 1, (const int64_t[]){n}));
+    DS_REQUIRE(err, a->eps > 0 && isfinite(a->eps), DS_ERR_INVALID_ARG, "%s: eps must be positive, got %g", op,
+               a->eps);
+    DS_REQUIRE(err, c > 0, DS_ERR_INVALID_ARG, "%s: x: normalised dim C must be positive, got 0", op);
+    if (dt == DS_F32)
+        layernorm_fwd_f32(a->x.data, a->gamma.data, a->beta.data, a->y.data, a->mean.data, a->rstd.data, n, c, a->eps);
+    else
+        layernorm_fwd_f64(a->x.data, a->gamma.data, a->beta.data, a->y.data, a->mean.data, a->rstd.data, n, c, a->eps);
+    return DS_OK;
 }
+
 ds_status ds_cpu_layernorm_backward(ds_context *ctx, const void *args) {
-    (void)args;
-    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "ds_cpu_layernorm_backward: not implemented yet");
+    const ds_layernorm_bwd_args *a = args;
+    const char *op = "layernorm_backward";
+    ds_err *err = &ctx->err;
+    ds_dtype dt;
+    DS_TRY(ds_cpu_check_float(err, op, "dy", &a->dy, &dt));
+    DS_TRY(ds_cpu_check(err, op, "dy", &a->dy, dt, 2, NULL));
+    const int64_t n = a->dy.shape[0], c = a->dy.shape[1];
+    DS_TRY(ds_cpu_check(err, op, "x", &a->x, dt, 2, (const int64_t[]){n, c}));
+    DS_TRY(ds_cpu_check(err, op, "gamma", &a->gamma, dt, 1, (const int64_t[]){c}));
+    DS_TRY(ds_cpu_check(err, op, "mean", &a->mean, dt, 1, (const int64_t[]){n}));
+    DS_TRY(ds_cpu_check(err, op, "rstd", &a->rstd, dt, 1, (const int64_t[]){n}));
+    DS_TRY(ds_cpu_check(err, op, "dx", &a->dx, dt, 2, (const int64_t[]){n, c}));
+    DS_TRY(ds_cpu_check(err, op, "dgamma", &a->dgamma, dt, 1, (const int64_t[]){c}));
+    DS_TRY(ds_cpu_check(err, op, "dbeta", &a->dbeta, dt, 1, (const int64_t[]){c}));
+    if (dt == DS_F32)
+        layernorm_bwd_f32(a->x.data, a->gamma.data, a->mean.data, a->rstd.data, a->dy.data, a->dx.data,
+                          a->dgamma.data, a->dbeta.data, n, c, a->accumulate);
+    else
+        layernorm_bwd_f64(a->x.data, a->gamma.data, a->mean.data, a->rstd.data, a->dy.data, a->dx.data,
+                          a->dgamma.data, a->dbeta.data, n, c, a->accumulate);
+    return DS_OK;
 }
