@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas_fastpath.h"
 #include "commands.h"
 
 static const ds_command k_commands[] = {
+    {"bench", "time a fine-tuning step (forward, backward, AdamW) and print JSON", ds_cmd_bench},
     {"version", "print the version and build features", ds_cmd_version},
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
     {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
@@ -20,6 +22,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    ds_blas_fast_path(argv);  // first: OpenBLAS reads its kernel choice when it loads
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -1,0 +1,151 @@
+// `downstream bench`: the fine-tuning-step benchmark (runtime/bench.h) driven by the bench.*
+// config keys; prints the resolved config and the BLAS path to stderr and one JSON object to
+// stdout.
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../kernels/cpu/blas_info.h"
+#include "../../kernels/cuda_info.h"
+#include "../bench.h"
+#include "blas_fastpath.h"
+#include "cli_args.h"
+#include "commands.h"
+
+static void help(void) {
+    printf("usage: downstream bench [--config FILE] [--set KEY=VALUE ...]\n\n"
+           "Times a fine-tuning step (forward, backward, AdamW) of a stack of BERT encoder layers at the\n"
+           "bench.* shape on random inputs, after bench.warmup untimed steps, and prints one JSON object:\n"
+           "samples_per_s, tokens_per_s, step_ms_median, step_ms_p90, mfu, peak_mem_bytes, device,\n"
+           "first_step_s, data_wait_frac, and the GEMM rate of this machine. `downstream help config`\n"
+           "lists the keys.\n\noptions:\n");
+    ds_cli_print_common_options(stdout);
+}
+
+// Seconds this process has existed (since fork, across the BLAS re-exec), from /proc.
+static double process_age_seconds(void) {
+    FILE *f = fopen("/proc/self/stat", "r");
+    double uptime = 0;
+    unsigned long long start = 0;
+    if (f) {
+        char buf[2048];
+        const size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        const char *p = strrchr(buf, ')');  // the command name may hold spaces
+        for (int field = 3; p && field <= 22; field++) {
+            p = strchr(p + 1, ' ');
+            if (p && field == 21) start = strtoull(p + 1, NULL, 10);  // field 22: starttime
+        }
+    }
+    FILE *u = fopen("/proc/uptime", "r");
+    if (u) {
+        if (fscanf(u, "%lf", &uptime) != 1) uptime = 0;
+        fclose(u);
+    }
+    const double age = uptime - (double)start / (double)sysconf(_SC_CLK_TCK);
+    return age > 0 && start ? age : 0;
+}
+
+int ds_cmd_bench(int argc, char **argv) {
+    const double process_start = ds_now_seconds() - process_age_seconds();
+    ds_context ctx = ds_context_cpu();
+    ds_cli_args a;
+    if (ds_cli_parse(argc, argv, &a, &ctx.err) != DS_OK) return ds_cli_fail("bench", &ctx.err, 2);
+    if (a.help) {
+        help();
+        ds_cli_args_free(&a);
+        return 0;
+    }
+    if (a.nrest > 0) {
+        fprintf(stderr, "downstream bench: unexpected argument '%s' (see --help)\n", a.rest[0]);
+        ds_cli_args_free(&a);
+        return 2;
+    }
+    ds_config *cfg = NULL;
+    if (ds_cli_load_config(&a, &cfg, &ctx.err) != DS_OK) {
+        ds_cli_args_free(&a);
+        return ds_cli_fail("bench", &ctx.err, 2);
+    }
+    ds_cli_args_free(&a);
+    ctx.log.level = ds_cli_log_level(cfg);
+    ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
+    if (ctx.log.level >= DS_LOG_INFO) {
+        fprintf(stderr, "resolved config:\n");
+        ds_config_print(cfg, stderr);
+    }
+
+    const int threads = (int)ds_config_int(cfg, "run.threads");
+    if (threads > 0) omp_set_num_threads(threads);
+    const char *device = ds_config_str(cfg, "run.device");
+    char why[256] = "";
+    const int gpus = ds_cuda_device_count(why, sizeof why);
+    int rc = 0;
+    if (strcmp(device, "auto") != 0 && strcmp(device, "cpu") != 0) {
+        fprintf(stderr,
+                "downstream bench: run.device '%s': the CUDA op bodies are not built yet (the CUDA kernels issue); "
+                "use auto or cpu\n",
+                device);
+        ds_config_free(cfg);
+        return 2;
+    }
+    if (strcmp(device, "auto") == 0)
+        DS_LOG_INFO(&ctx.log, "device: cpu (%s)",
+                    gpus ? "CUDA devices are visible but the CUDA op bodies are not built yet" : why);
+
+    char blas[256];
+    DS_LOG_INFO(&ctx.log, "%s", ds_blas_fast_path_report(blas, sizeof blas));
+    double gemm = 0;
+    if (ds_config_bool(cfg, "bench.gemm_check")) {
+        gemm = ds_blas_gemm_gflops(4096, 384, 1536, 5);
+        DS_LOG_INFO(&ctx.log, "sgemm (4096x384)x(384x1536): %.1f GFLOP/s on %d threads", gemm, omp_get_max_threads());
+    }
+
+    ds_bench_opts o = {
+        .dims = {.hidden = ds_config_int(cfg, "bench.hidden"), .heads = ds_config_int(cfg, "bench.heads"),
+                 .intermediate = ds_config_int(cfg, "bench.intermediate"), .ln_eps = 1e-12,
+                 .hidden_dropout = 0.1f, .attn_dropout = 0.1f},
+        .layers = ds_config_int(cfg, "bench.layers"),
+        .batch = ds_config_int(cfg, "bench.batch"),
+        .seq_len = ds_config_int(cfg, "bench.seq_len"),
+        .warmup = (int)ds_config_int(cfg, "bench.warmup"),
+        .repeats = (int)ds_config_int(cfg, "bench.repeats"),
+    };
+    if (o.dims.hidden % o.dims.heads != 0) {
+        fprintf(stderr, "downstream bench: bench.heads (%lld) must divide bench.hidden (%lld)\n",
+                (long long)o.dims.heads, (long long)o.dims.hidden);
+        ds_config_free(cfg);
+        return 2;
+    }
+    DS_LOG_INFO(&ctx.log, "benchmarking %lld encoder layer(s), hidden %lld, %lld heads, intermediate %lld, "
+                          "batch %lld x %lld tokens: %d warm-up + %d timed steps",
+                (long long)o.layers, (long long)o.dims.hidden, (long long)o.dims.heads, (long long)o.dims.intermediate,
+                (long long)o.batch, (long long)o.seq_len, o.warmup, o.repeats);
+    ds_bench_result r;
+    if (ds_bench_run(&ctx, &o, process_start, &r) != DS_OK) {
+        rc = ds_cli_fail("bench", &ctx.err, 1);
+    } else {
+        // mfu on the CPU is measured against this machine's own large-GEMM rate (bench.gemm_check),
+        // the best fp32 rate OpenBLAS reaches here; null when that check is off.
+        printf("{\"device\": \"cpu\", \"model\": \"bert-encoder-stack\", \"layers\": %lld, \"hidden\": %lld, "
+               "\"heads\": %lld, \"intermediate\": %lld, \"batch\": %lld, \"seq_len\": %lld, \"params\": %lld, "
+               "\"threads\": %d, \"samples_per_s\": %.3f, \"tokens_per_s\": %.1f, \"step_ms_median\": %.3f, "
+               "\"step_ms_p90\": %.3f, \"model_gflop_per_step\": %.3f, \"achieved_gflops\": %.2f, "
+               "\"gemm_gflops\": %.2f, \"mfu\": ",
+               (long long)o.layers, (long long)o.dims.hidden, (long long)o.dims.heads, (long long)o.dims.intermediate,
+               (long long)o.batch, (long long)o.seq_len, (long long)r.params, omp_get_max_threads(), r.samples_per_s,
+               r.tokens_per_s, r.step_ms_median, r.step_ms_p90, r.model_gflops_per_step, r.achieved_gflops, gemm);
+        if (gemm > 0)
+            printf("%.4f", r.achieved_gflops / gemm);
+        else
+            printf("null");
+        printf(", \"mfu_basis\": \"measured sgemm rate\", \"peak_mem_bytes\": %llu, \"arena_bytes\": %llu, "
+               "\"first_step_s\": %.3f, \"data_wait_frac\": null, \"blas_core\": \"%s\"}\n",
+               (unsigned long long)r.peak_mem_bytes, (unsigned long long)r.arena_bytes, r.first_step_s,
+               ds_blas_corename());
+    }
+    ds_config_free(cfg);
+    return rc;
+}
