@@ -6,6 +6,7 @@
 #ifndef DS_SAFETENSORS_H
 #define DS_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,15 +29,20 @@ typedef struct ds_st_meta {
 
 typedef struct ds_st_file {
     char *path;
-    void *map;        // whole-file mapping (read-only)
-    size_t map_size;
+    void *map;        // whole-file mapping (read-only); or, when map_is_heap, a heap block
+    size_t map_size;  // holding each tensor at a 64-byte boundary (files whose tensors are not
+    bool map_is_heap; // aligned to their element size, which safetensors itself never writes)
     ds_st_tensor *tensors;  // in header order
     int count;
     ds_st_meta *meta;  // "__metadata__" entries
     int meta_count;
 } ds_st_file;
 
-// Maps and validates `path`. On failure *f is left empty and err names the file (and tensor).
+// Maps and validates `path`: header length, JSON, every entry's dtype/shape/data_offsets, that
+// each tensor's bytes match its shape, lie inside the data section and overlap no other tensor,
+// and that "__metadata__" maps strings to strings. Gaps between tensors are allowed.
+// Returns DS_ERR_IO when the file cannot be read, DS_ERR_FORMAT when it is malformed; on failure
+// *f is left empty (ds_st_close on it is harmless) and err names the file (and tensor).
 ds_status ds_st_open(const char *path, ds_st_file *f, ds_err *err);
 void ds_st_close(ds_st_file *f);
 
