@@ -1,11 +1,196 @@
-// Placeholder until this family's reference op lands; every call reports unsupported.
+// Scaled dot-product attention with a key padding mask and dropout on the probabilities: the
+// CPU reference (kernels/ops.h states the contract). One body, attention_real.inc, is compiled
+// twice: for float (the reference) and for double (the finite-difference checks).
+//
+// Work is split over (b, h) pairs with OpenMP; each pair is computed by one thread in a fixed
+// order, so results do not depend on the thread count. The loops are plain C in axpy form
+// (the inner loop runs over independent outputs), which the compiler vectorises without
+// reordering any sum.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../../runtime/base/check.h"
+#include "../../runtime/base/philox.h"
 #include "cpu_ops.h"
 
-ds_status ds_cpu_attention_forward(ds_context *ctx, const void *args) {
-    (void)args;
-    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "ds_cpu_attention_forward: not implemented yet");
+typedef struct ds_attention_dims {
+    int64_t B, H, T, D;
+} ds_attention_dims;
+
+// Dropout on the probabilities: stream (seed, offset); p == 0 disables it.
+typedef struct ds_attention_dropout {
+    uint64_t seed, offset;
+    float p;
+} ds_attention_dropout;
+
+// Scratch pieces are rounded up to 64 bytes so that each one starts aligned.
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+// The keep decisions of one row of dropout: keep[j] for element index base + j, j < n.
+// Philox yields 4 draws per call; each call is made once per aligned group of 4 indices.
+static void attention_keep_row(uint64_t seed, uint64_t offset, uint64_t base, int64_t n, float p,
+                               unsigned char *keep /* (n) host */) {
+    for (int64_t j = 0; j < n;) {
+        const uint64_t idx = base + (uint64_t)j;
+        const uint64_t idx4 = idx >> 2;
+        const ds_philox4 c = {{(uint32_t)idx4, (uint32_t)(idx4 >> 32), (uint32_t)offset, (uint32_t)(offset >> 32)}};
+        const ds_philox4 r = ds_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+        for (unsigned lane = (unsigned)(idx & 3); lane < 4 && j < n; lane++, j++) {
+            // Same arithmetic as ds_philox_uniform / ds_philox_keep, on the lane already drawn.
+            const float u = (float)(r.v[lane] >> 8) * (1.0f / 16777216.0f);
+            keep[j] = u >= p;
+        }
+    }
 }
+
+#define real float
+#define SFX f32
+#define R_EXP expf
+#define R_LOG logf
+#include "attention_real.inc"
+#undef real
+#undef SFX
+#undef R_EXP
+#undef R_LOG
+
+#define real double
+#define SFX f64
+#define R_EXP exp
+#define R_LOG log
+#include "attention_real.inc"
+#undef real
+#undef SFX
+#undef R_EXP
+#undef R_LOG
+
+// ---- argument checks (before anything is written) ----
+
+static bool same_shape(const ds_tensor *a, const ds_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
+// `t` must be a CPU tensor of ref's dtype and shape.
+static ds_status expect_like(const ds_tensor *t, const char *op, const char *name, const ds_tensor *ref,
+                             const char *ref_name, ds_err *err) {
+    char what[96], d0[96], d1[96];
+    snprintf(what, sizeof what, "%s: %s", op, name);
+    DS_TRY(ds_tensor_expect(t, what, ref->dtype, DS_DEVICE_CPU, ref->ndim, err));
+    DS_REQUIRE(err, same_shape(t, ref), DS_ERR_INVALID_ARG, "%s is %s but %s is %s", what,
+               ds_tensor_describe(t, d0, sizeof d0), ref_name, ds_tensor_describe(ref, d1, sizeof d1));
+    return DS_OK;
+}
+
+// q sets the dtype (F32 or F64) and the (B, H, T, D) shape; lse is (B, H, T) of the same dtype;
+// key_mask, when present, is (B, T) I32 holding only 0 and 1.
+static ds_status check_common(const char *op, const ds_tensor *q, const ds_tensor *k, const ds_tensor *v,
+                              const ds_tensor *key_mask, const ds_tensor *lse, double scale, float dropout_p,
+                              ds_err *err) {
+    char what[96], d[96];
+    snprintf(what, sizeof what, "%s: q", op);
+    DS_TRY(ds_tensor_expect(q, what, DS_DTYPE_COUNT, DS_DEVICE_CPU, 4, err));
+    DS_REQUIRE(err, q->dtype == DS_F32 || q->dtype == DS_F64, DS_ERR_INVALID_ARG,
+               "%s: q must be F32 or F64 on the CPU, got %s", op, ds_tensor_describe(q, d, sizeof d));
+    DS_TRY(expect_like(k, op, "k", q, "q", err));
+    DS_TRY(expect_like(v, op, "v", q, "q", err));
+    snprintf(what, sizeof what, "%s: lse", op);
+    DS_TRY(ds_tensor_expect(lse, what, q->dtype, DS_DEVICE_CPU, 3, err));
+    DS_REQUIRE(err, lse->shape[0] == q->shape[0] && lse->shape[1] == q->shape[1] && lse->shape[2] == q->shape[2],
+               DS_ERR_INVALID_ARG, "%s: lse must be (B, H, T) of q %s, got %s", op,
+               ds_tensor_describe(q, what, sizeof what), ds_tensor_describe(lse, d, sizeof d));
+    if (key_mask->data != NULL) {
+        snprintf(what, sizeof what, "%s: key_mask", op);
+        DS_TRY(ds_tensor_expect(key_mask, what, DS_I32, DS_DEVICE_CPU, 2, err));
+        DS_REQUIRE(err, key_mask->shape[0] == q->shape[0] && key_mask->shape[1] == q->shape[2],
+                   DS_ERR_INVALID_ARG, "%s: key_mask must be (B, T) of q %s, got %s", op,
+                   ds_tensor_describe(q, what, sizeof what), ds_tensor_describe(key_mask, d, sizeof d));
+        const int32_t *m = key_mask->data;  // (B, T) host
+        const int64_t n = ds_tensor_numel(key_mask);
+        for (int64_t i = 0; i < n; i++)
+            DS_REQUIRE(err, m[i] == 0 || m[i] == 1, DS_ERR_INVALID_ARG,
+                       "%s: key_mask[%lld, %lld] is %d; it must be 1 (attend) or 0 (padding)", op,
+                       (long long)(i / key_mask->shape[1]), (long long)(i % key_mask->shape[1]), (int)m[i]);
+    }
+    DS_REQUIRE(err, isfinite(scale), DS_ERR_INVALID_ARG, "%s: scale must be finite, got %g", op, scale);
+    DS_REQUIRE(err, dropout_p >= 0.0f && dropout_p < 1.0f, DS_ERR_INVALID_ARG,
+               "%s: dropout_p must be in [0, 1), got %g", op, (double)dropout_p);
+    return DS_OK;
+}
+
+// Scratch for `threads` workers of `per_thread` bytes each, allocated before anything is written
+// so that running out of memory leaves the outputs untouched.
+static ds_status alloc_scratch(const char *op, size_t per_thread, int threads, unsigned char **out, ds_err *err) {
+    *out = malloc(per_thread * (size_t)threads);
+    DS_REQUIRE(err, *out != NULL, DS_ERR_OOM, "%s: cannot allocate %zu bytes of scratch", op,
+               per_thread * (size_t)threads);
+    return DS_OK;
+}
+
+// Bytes of per-thread scratch: `mats` (D, T) matrices and `rows` (T) rows of `elem` bytes, plus
+// one row of keep flags, each piece rounded up by round64().
+static size_t scratch_bytes(int64_t T, int64_t D, int mats, int rows, size_t elem) {
+    return (size_t)mats * round64((size_t)(T * D) * elem) + (size_t)rows * round64((size_t)T * elem) +
+           round64((size_t)T);
+}
+
+ds_status ds_cpu_attention_forward(ds_context *ctx, const void *args) {
+    const ds_attention_fwd_args *a = args;
+    const char *op = "attention_forward";
+    DS_TRY(check_common(op, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p, &ctx->err));
+    DS_TRY(expect_like(&a->out, op, "out", &a->q, "q", &ctx->err));
+
+    const ds_attention_dims dims = {a->q.shape[0], a->q.shape[1], a->q.shape[2], a->q.shape[3]};
+    const int threads = omp_get_max_threads();
+    const size_t elem = ds_dtype_size(a->q.dtype);
+    const size_t per_thread = scratch_bytes(dims.T, dims.D, 1, 2, elem);
+    unsigned char *scratch = NULL;
+    DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
+
+    const ds_attention_dropout drop = {ctx->seed, a->dropout_offset, a->dropout_p};
+    const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
+    if (a->q.dtype == DS_F32)
+        attention_forward_f32(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
+                              (float)a->scale, &drop, scratch, per_thread);
+    else
+        attention_forward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
+                              a->scale, &drop, scratch, per_thread);
+    free(scratch);
+    return DS_OK;
+}
+
 ds_status ds_cpu_attention_backward(ds_context *ctx, const void *args) {
-    (void)args;
-    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "ds_cpu_attention_backward: not implemented yet");
+    const ds_attention_bwd_args *a = args;
+    const char *op = "attention_backward";
+    DS_TRY(check_common(op, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p, &ctx->err));
+    DS_TRY(expect_like(&a->out, op, "out", &a->q, "q", &ctx->err));
+    DS_TRY(expect_like(&a->dout, op, "dout", &a->q, "q", &ctx->err));
+    DS_TRY(expect_like(&a->dq, op, "dq", &a->q, "q", &ctx->err));
+    DS_TRY(expect_like(&a->dk, op, "dk", &a->q, "q", &ctx->err));
+    DS_TRY(expect_like(&a->dv, op, "dv", &a->q, "q", &ctx->err));
+
+    const ds_attention_dims dims = {a->q.shape[0], a->q.shape[1], a->q.shape[2], a->q.shape[3]};
+    const int threads = omp_get_max_threads();
+    const size_t elem = ds_dtype_size(a->q.dtype);
+    const size_t per_thread = scratch_bytes(dims.T, dims.D, 2, 3, elem);
+    unsigned char *scratch = NULL;
+    DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
+
+    const ds_attention_dropout drop = {ctx->seed, a->dropout_offset, a->dropout_p};
+    const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
+    if (a->q.dtype == DS_F32)
+        attention_backward_f32(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
+                               a->dout.data, a->dq.data, a->dk.data, a->dv.data, (float)a->scale, &drop,
+                               scratch, per_thread);
+    else
+        attention_backward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
+                               a->dout.data, a->dq.data, a->dk.data, a->dv.data, a->scale, &drop, scratch,
+                               per_thread);
+    free(scratch);
+    return DS_OK;
 }
