@@ -65,6 +65,7 @@ void ds_csv_close(ds_csv_reader *r) {
 // ---- the current record's storage -----------------------------------------------------------
 
 static ds_status scratch_append(ds_csv_reader *r, const char *bytes, size_t n, ds_err *err) {
+    if (n == 0) return DS_OK;  // also keeps memcpy away from a still-NULL scratch
     if (r->scratch_len + n > r->scratch_cap) {
         size_t cap = r->scratch_cap ? r->scratch_cap : 256;
         while (cap < r->scratch_len + n) cap *= 2;

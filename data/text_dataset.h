@@ -42,7 +42,9 @@ typedef struct ds_text_dataset {
     ds_text_example *examples;     // (count) host
     char *pool;                    // (pool_len) every text, NUL-terminated UTF-8, host
     size_t pool_len;
-    int32_t *label_ids;            // (label_ids_len) class ids of all examples back to back, host
+    // Class ids of all examples back to back, host. Single-label: exactly one per example, so
+    // label_ids[i] is example i's class (the `labels` ds_split_make's stratified mode takes).
+    int32_t *label_ids;            // (label_ids_len)
     size_t label_ids_len;
     ds_label_map labels;           // K classes; empty for regression
     // Rows skipped under skip_bad_rows: how many, the lines of the first few, and the first

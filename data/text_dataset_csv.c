@@ -82,12 +82,15 @@ static ds_status resolve_columns(const ds_text_builder *b, const ds_csv_record *
 }
 
 static ds_status add_record(ds_text_builder *b, const columns *c, const ds_csv_record *rec, ds_err *err) {
-    if (rec->count != c->expected_fields)
+    if (rec->count > c->expected_fields)
         return ds_text_bad_row(b, rec->line, err,
-                               "row has %zu field%s, the %s %zu (is a %s inside an unquoted text? quote the field)",
-                               rec->count, rec->count == 1 ? "" : "s", b->opt->has_header ? "header" : "first row",
-                               c->expected_fields,
-                               b->opt->format == DS_TEXT_FORMAT_TSV ? "tab" : "delimiter");
+                               "row has %zu fields, the %s %zu (a %s inside a text that is not quoted?)", rec->count,
+                               b->opt->has_header ? "header" : "first row", c->expected_fields,
+                               b->opt->format == DS_TEXT_FORMAT_TSV ? "tab" : "comma");
+    if (rec->count < c->expected_fields)
+        return ds_text_bad_row(b, rec->line, err, "row has %zu field%s, the %s %zu (a field is missing)", rec->count,
+                               rec->count == 1 ? "" : "s", b->opt->has_header ? "header" : "first row",
+                               c->expected_fields);
     ds_text_raw_row row = {
         .line = rec->line,
         .text = rec->fields[c->text],
