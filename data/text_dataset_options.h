@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../runtime/base/problem_type.h"
 #include "../runtime/base/status.h"
 
 typedef enum ds_text_format {
@@ -17,13 +18,6 @@ typedef enum ds_text_format {
     DS_TEXT_FORMAT_COUNT
 } ds_text_format;
 
-// The model's problem_type, named as in HF's PretrainedConfig.problem_type.
-typedef enum ds_problem_type {
-    DS_PROBLEM_SINGLE_LABEL = 0,  // "single_label_classification": one class id per example
-    DS_PROBLEM_MULTI_LABEL,       // "multi_label_classification": a set of class ids per example
-    DS_PROBLEM_REGRESSION,        // "regression": one float per example
-    DS_PROBLEM_COUNT
-} ds_problem_type;
 
 // Class ids for labels discovered in the data (no explicit list given).
 typedef enum ds_label_order {
