@@ -10,5 +10,6 @@ typedef struct ds_command {
 } ds_command;
 
 int ds_cmd_version(int argc, char **argv);
+int ds_cmd_tokenize(int argc, char **argv);
 
 #endif

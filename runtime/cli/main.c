@@ -7,6 +7,7 @@
 
 static const ds_command k_commands[] = {
     {"version", "print the version and build features", ds_cmd_version},
+    {"tokenize", "text lines on stdin to BERT input ids (JSON lines), as BertTokenizerFast", ds_cmd_tokenize},
 };
 
 static void usage(FILE *f) {
