@@ -14,9 +14,13 @@
 // Character classes follow tokenizers' own tables, not today's Unicode: see wordpiece_unicode.c.
 //
 // A loaded tokenizer is immutable, so threads can share one; each thread brings its own
-// ds_wp_scratch. Text is UTF-8 (any bytes, NUL included, with an explicit length); invalid UTF-8
-// is an error (DS_ERR_INVALID_ARG naming the byte offset), since Python cannot even hand such
-// bytes to the Hugging Face tokenizer without first decoding them.
+// ds_wp_scratch. Text is UTF-8 with an explicit length (NUL bytes allowed: they are dropped like
+// other control characters). Invalid UTF-8 (also overlong forms and surrogates, exactly what
+// Python's strict decoder rejects) is an error, DS_ERR_INVALID_ARG naming the byte offset: the
+// Hugging Face tokenizer only ever sees decoded Python strings, so there is nothing to match.
+//
+// Not supported (loading fails with DS_ERR_UNSUPPORTED): added tokens with normalized or
+// single_word set in tokenizer_config.json.
 #ifndef DS_WORDPIECE_H
 #define DS_WORDPIECE_H
 
@@ -120,7 +124,10 @@ ds_status ds_wp_tokenize(const ds_wp_tokenizer *tok, const char *text, size_t te
                          ds_wp_scratch *scratch, ds_wp_ids *out, ds_err *err);
 
 // [CLS] text [SEP] or, when pair is non-NULL, [CLS] text [SEP] pair [SEP], truncated and padded
-// as opts says. *out is overwritten.
+// as opts says (opts may be NULL: neither). *out is overwritten. An empty pair ("", not NULL)
+// still adds its [SEP], as tokenizers and transformers' batch call do (transformers' single-text
+// call drops an empty pair). A max_length below the special tokens' count is an error
+// (transformers logs it and returns the text untruncated).
 ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text_len, const char *pair,
                        size_t pair_len, const ds_wp_encode_opts *opts, ds_wp_scratch *scratch,
                        ds_wp_encoding *out, ds_err *err);
@@ -128,7 +135,7 @@ ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text
 // Pads *enc with [PAD] up to length (no-op when already that long or longer).
 ds_status ds_wp_pad(const ds_wp_tokenizer *tok, ds_wp_encoding *enc, size_t length, ds_err *err);
 
-// Pads every encoding of a batch to the longest one (HF's padding=True / "longest").
+// Pads every encoding of a batch to the longest one (transformers' padding=True / "longest").
 ds_status ds_wp_pad_batch(const ds_wp_tokenizer *tok, ds_wp_encoding *encs, size_t count, ds_err *err);
 
 void ds_wp_scratch_free(ds_wp_scratch *scratch);

@@ -102,14 +102,18 @@ ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text
     size_t k = 0;
     out->input_ids[k] = tok->cls_id;
     out->token_type_ids[k++] = 0;
-    memcpy(out->input_ids + k, scratch->seq_a.ids, la * sizeof(int32_t));
-    memset(out->token_type_ids + k, 0, la * sizeof(int32_t));
+    for (size_t i = 0; i < la; i++) {
+        out->input_ids[k + i] = scratch->seq_a.ids[i];
+        out->token_type_ids[k + i] = 0;
+    }
     k += la;
     out->input_ids[k] = tok->sep_id;
     out->token_type_ids[k++] = 0;
     if (pair) {
-        memcpy(out->input_ids + k, scratch->seq_b.ids, lb * sizeof(int32_t));
-        for (size_t i = 0; i < lb; i++) out->token_type_ids[k + i] = 1;
+        for (size_t i = 0; i < lb; i++) {
+            out->input_ids[k + i] = scratch->seq_b.ids[i];
+            out->token_type_ids[k + i] = 1;
+        }
         k += lb;
         out->input_ids[k] = tok->sep_id;
         out->token_type_ids[k++] = 1;

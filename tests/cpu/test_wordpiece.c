@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <utf8proc.h>
 
 #include "../../data/wordpiece.h"
 #include "../test_util.h"
@@ -417,6 +418,47 @@ static void check_errors(ds_test *t) {
     ds_wp_tokenizer_free(&tok);
 }
 
+// Random input: random bytes must give ids or an invalid-UTF-8 error, random code points from
+// every plane must give ids; every id inside the vocabulary. Mostly for the sanitizer build.
+static void check_random_input(ds_test *t) {
+    char dir[512];
+    ds_wp_tokenizer tok;
+    ds_err err = {0};
+    if (!ds_test_check(t, ds_wp_tokenizer_load(ds_test_fixture("tokenizer/uncased", dir, sizeof dir), &tok, &err) == DS_OK,
+                       "load: %s", err.msg))
+        return;
+    ds_wp_scratch s = {0};
+    ds_wp_encoding e = {0};
+    uint64_t state = 12345;  // a fixed LCG: the same inputs every run
+    char text[1024];
+    int failures = 0;
+    for (int round = 0; round < 4000; round++) {
+        size_t len = 0;
+        const size_t target = (size_t)(round % 300);
+        while (len + 4 < target) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            const uint32_t r = (uint32_t)(state >> 33);
+            if (round % 2 == 0) {
+                text[len++] = (char)(r & 0xFF);  // raw bytes, valid or not
+            } else {
+                uint32_t cp = r % 0x110000;  // a code point from any plane, or ASCII half the time
+                if (r & 0x80000000u) cp = 0x20 + r % 0x60;
+                if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';
+                len += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)text + len);
+            }
+        }
+        ds_err_clear(&err);
+        const ds_status st = ds_wp_encode(&tok, text, len, round % 3 ? NULL : "pair", 4, NULL, &s, &e, &err);
+        bool ok = st == DS_OK || (round % 2 == 0 && st == DS_ERR_INVALID_ARG);
+        for (size_t i = 0; st == DS_OK && i < e.len; i++) ok = ok && e.input_ids[i] >= 0 && e.input_ids[i] < tok.vocab.count;
+        if (!ok && failures++ < MAX_REPORTED) ds_test_check(t, false, "random input %d: %s", round, err.msg);
+    }
+    ds_test_check(t, failures == 0, "%d random inputs failed", failures);
+    ds_wp_encoding_free(&e);
+    ds_wp_scratch_free(&s);
+    ds_wp_tokenizer_free(&tok);
+}
+
 // Throughput of the uncased tokenizer over the corpus, on one core.
 static void check_speed(ds_test *t, const corpus *c) {
     char dir[512];
@@ -460,6 +502,7 @@ int main(void) {
     check_padded_batch(&t, &c);
     check_units(&t);
     check_errors(&t);
+    check_random_input(&t);
     check_speed(&t, &c);
     free_corpus(&c);
     return ds_test_finish(&t);
