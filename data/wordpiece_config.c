@@ -111,27 +111,63 @@ static int longest_first(const void *a, const void *b) {
     return strcmp(x->content, y->content);
 }
 
+typedef struct decoder_entry {
+    long key;             // the id tokenizer_config.json gives
+    const char *content;  // into the parsed JSON
+} decoder_entry;
+
+static int by_key(const void *a, const void *b) {
+    const decoder_entry *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+// The id tokenizers gives a token it adds: its vocabulary id, else the next free id past the
+// vocabulary (*next_id, advanced), whatever id the file wrote.
+static int32_t id_for_added(const ds_wp_tokenizer *tok, const char *content, int32_t *next_id) {
+    const int32_t id = ds_wp_vocab_lookup(&tok->vocab, content, strlen(content));
+    return id >= 0 ? id : (*next_id)++;
+}
+
+// added_tokens_decoder, in the order of its ids (as transformers adds them).
 static ds_status added_from_decoder(ds_wp_tokenizer *tok, const char *config_path, const cJSON *decoder,
-                                    ds_err *err) {
-    for (const cJSON *e = decoder ? decoder->child : NULL; e != NULL; e = e->next) {
+                                    int32_t *next_id, ds_err *err) {
+    const int n = decoder ? cJSON_GetArraySize(decoder) : 0;
+    if (n == 0) return DS_OK;
+    decoder_entry *entries = calloc((size_t)n, sizeof *entries);
+    if (entries == NULL) return ds_err_set(err, DS_ERR_OOM, "%s: out of memory for added tokens", config_path);
+    int k = 0;
+    ds_status s = DS_OK;
+    for (const cJSON *e = decoder->child; e != NULL && s == DS_OK; e = e->next, k++) {
         char *end = NULL;
-        const long id = strtol(e->string, &end, 10);
+        const long key = strtol(e->string, &end, 10);
         const char *content = token_content(e);
-        DS_REQUIRE(err, end != e->string && *end == '\0' && id >= 0 && id < INT32_MAX && content != NULL &&
-                            content[0] != '\0',
-                   DS_ERR_FORMAT, "%s: added_tokens_decoder entry \"%s\" needs an integer id and a \"content\"",
-                   config_path, e->string);
+        if (end == e->string || *end != '\0' || key < 0 || content == NULL || content[0] == '\0') {
+            s = ds_err_set(err, DS_ERR_FORMAT, "%s: added_tokens_decoder entry \"%s\" needs an integer id and a "
+                           "\"content\"", config_path, e->string);
+            break;
+        }
         // Tokens matched after normalization, or only as whole words, change ids in ways this
         // tokenizer does not reproduce: refuse them rather than tokenize differently.
-        const cJSON *normalized = cJSON_GetObjectItemCaseSensitive(e, "normalized");
-        const cJSON *single = cJSON_GetObjectItemCaseSensitive(e, "single_word");
-        DS_REQUIRE(err, !cJSON_IsTrue(normalized) && !cJSON_IsTrue(single), DS_ERR_UNSUPPORTED,
-                   "%s: added token \"%s\" has normalized or single_word set, which this tokenizer does not "
-                   "support",
-                   config_path, content);
-        DS_TRY(add_token(tok, content, (int32_t)id, err));
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "normalized")) ||
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "single_word")))
+            s = ds_err_set(err, DS_ERR_UNSUPPORTED, "%s: added token \"%s\" has normalized or single_word set, which "
+                           "this tokenizer does not support", config_path, content);
+        entries[k] = (decoder_entry){.key = key, .content = content};
     }
-    return DS_OK;
+    if (s == DS_OK) qsort(entries, (size_t)n, sizeof *entries, by_key);
+    for (int i = 0; i < n && s == DS_OK; i++) {
+        bool known = false;
+        for (int j = 0; j < tok->added_count && !known; j++) known = strcmp(tok->added[j].content, entries[i].content) == 0;
+        if (!known) s = add_token(tok, entries[i].content, id_for_added(tok, entries[i].content, next_id), err);
+    }
+    free(entries);
+    return s;
+}
+
+static int32_t added_id(const ds_wp_tokenizer *tok, const char *content) {
+    for (int j = 0; j < tok->added_count; j++)
+        if (strcmp(tok->added[j].content, content) == 0) return tok->added[j].id;
+    return -1;
 }
 
 static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const char *config_path,
@@ -139,31 +175,28 @@ static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const char 
     tok->settings = c->settings;
     tok->max_input_chars_per_word = 100;
     DS_TRY(ds_wp_vocab_read(vocab_path, &tok->vocab, err));
+    int32_t next_id = tok->vocab.count;
+    DS_TRY(added_from_decoder(tok, config_path, c->added_tokens_decoder, &next_id, err));
     int32_t *ids[SPECIAL_COUNT] = {&tok->unk_id, &tok->sep_id, &tok->pad_id, &tok->cls_id, &tok->mask_id};
     for (int i = 0; i < SPECIAL_COUNT; i++) {
         const char *name = c->special[i];
-        *ids[i] = ds_wp_vocab_lookup(&tok->vocab, name, strlen(name));
+        // tokenizers' token_to_id: the added tokens first, then the vocabulary.
+        *ids[i] = added_id(tok, name);
+        if (*ids[i] < 0) *ids[i] = ds_wp_vocab_lookup(&tok->vocab, name, strlen(name));
         if (*ids[i] < 0 && i == SPECIAL_MASK) {
-            *ids[i] = tok->vocab.count;  // transformers appends a missing mask token
+            *ids[i] = next_id++;  // transformers appends a missing mask token
         } else if (*ids[i] < 0) {
             return ds_err_set(err, DS_ERR_FORMAT, "%s: the vocabulary has no %s \"%s\" (%s%s)", vocab_path,
                               k_special_keys[i], name, config_path ? "named in " : "the default",
                               config_path ? config_path : "");
         }
+        DS_TRY(add_token(tok, name, *ids[i], err));
     }
-    DS_TRY(added_from_decoder(tok, config_path, c->added_tokens_decoder, err));
-    for (int i = 0; i < SPECIAL_COUNT; i++) DS_TRY(add_token(tok, c->special[i], *ids[i], err));
     for (const cJSON *e = c->additional_special_tokens ? c->additional_special_tokens->child : NULL; e; e = e->next) {
         const char *content = token_content(e);
         DS_REQUIRE(err, content != NULL && content[0] != '\0', DS_ERR_FORMAT,
                    "%s: \"additional_special_tokens\" entries must be strings", config_path);
-        int32_t id = ds_wp_vocab_lookup(&tok->vocab, content, strlen(content));
-        for (int j = 0; j < tok->added_count && id < 0; j++)
-            if (strcmp(tok->added[j].content, content) == 0) id = tok->added[j].id;
-        DS_REQUIRE(err, id >= 0, DS_ERR_UNSUPPORTED,
-                   "%s: additional special token \"%s\" is neither in the vocabulary nor in added_tokens_decoder",
-                   config_path, content);
-        DS_TRY(add_token(tok, content, id, err));
+        if (added_id(tok, content) < 0) DS_TRY(add_token(tok, content, id_for_added(tok, content, &next_id), err));
     }
     qsort(tok->added, (size_t)tok->added_count, sizeof *tok->added, longest_first);
     return DS_OK;

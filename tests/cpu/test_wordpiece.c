@@ -219,6 +219,48 @@ static void check_padded_batch(ds_test *t, const corpus *c) {
     cJSON_Delete(root);
 }
 
+// Extra added tokens (added_tokens_decoder, additional_special_tokens): ids past the vocabulary
+// and matches in the raw text, as transformers gives them (tests/fixtures/tokenizer/added_tokens.jsonl).
+static void check_added_tokens(ds_test *t) {
+    char path[512], dir[512];
+    ds_wp_tokenizer tok;
+    ds_err err = {0};
+    if (!ds_test_check(t, ds_wp_tokenizer_load(ds_test_fixture("tokenizer/added_tokens", dir, sizeof dir), &tok, &err) ==
+                              DS_OK,
+                       "load %s: %s", dir, err.msg))
+        return;
+    FILE *f = fopen(ds_test_fixture("tokenizer/added_tokens.jsonl", path, sizeof path), "r");
+    ds_wp_scratch s = {0};
+    ds_wp_encoding e = {0};
+    char *jl = NULL;
+    size_t jcap = 0, n = 0;
+    while (f && getline(&jl, &jcap, f) > 0) {
+        cJSON *rec = cJSON_Parse(jl);
+        const cJSON *text = cJSON_GetObjectItem(rec, "text"), *pair = cJSON_GetObjectItem(rec, "pair");
+        if (!ds_test_check(t, cJSON_IsString(text), "%s: bad record %zu", path, n + 1)) {
+            cJSON_Delete(rec);
+            break;
+        }
+        const char *p = cJSON_IsString(pair) ? pair->valuestring : NULL;
+        char why[3000] = "";
+        bool ok = ds_wp_encode(&tok, text->valuestring, strlen(text->valuestring), p, p ? strlen(p) : 0, NULL, &s, &e,
+                               &err) == DS_OK;
+        ok = ok && same_as_record(&e, rec, p != NULL, why, sizeof why);
+        char esc[1024];
+        ds_test_check(t, ok, "added tokens \"%s\": %s%s", escaped(text->valuestring, strlen(text->valuestring), esc, sizeof esc),
+                      err.msg, why);
+        ds_err_clear(&err);
+        cJSON_Delete(rec);
+        n++;
+    }
+    ds_test_check(t, n >= 15, "%s: %zu records", path, n);
+    free(jl);
+    if (f) fclose(f);
+    ds_wp_encoding_free(&e);
+    ds_wp_scratch_free(&s);
+    ds_wp_tokenizer_free(&tok);
+}
+
 // ---- unit checks on a hand-made vocabulary ---------------------------------------------------
 
 // A model directory under the build tree holding vocab.txt (and a config when given).
@@ -500,6 +542,7 @@ int main(void) {
         check_corpus(&t, &c, names[i], true);
     }
     check_padded_batch(&t, &c);
+    check_added_tokens(&t);
     check_units(&t);
     check_errors(&t);
     check_random_input(&t);
