@@ -5,10 +5,11 @@
 //   - categories (Cc/Cf/Co/Cs, P*, Mn) come from the unicode_categories crate, whose tables
 //     are Unicode 8.0: characters added since are not punctuation, not dropped as format
 //     characters and not stripped as accents;
-//   - NFD comes from the unicode-normalization-alignments crate (Unicode 9.0 tables);
+//   - NFD comes from the unicode-normalization-alignments crate (Unicode 9.0 tables: marks
+//     added since have combining class 0 to it, so they are never reordered);
 //   - lowercase is Rust's char::to_lowercase, whose tables are newer than utf8proc's;
 //   - whitespace is Rust's char::is_whitespace (White_Space, unchanged for years).
-// tests/cpu/test_wordpiece.c checks every code point against tokenizers itself
+// tests/cpu/test_wordpiece_unicode.c checks every code point against tokenizers itself
 // (tests/fixtures/tokenizer/codepoints.txt), so any drift in either library shows up there.
 #include <utf8proc.h>
 
