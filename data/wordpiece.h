@@ -32,13 +32,13 @@
 
 // The vocabulary: token strings and an open-addressing hash table from string to id.
 typedef struct ds_wp_vocab {
-    char *strings;              // (total bytes) host: every token, each followed by a NUL
-    uint32_t *offsets;          // (count) host: where token i starts in strings
-    uint32_t *lengths;          // (count) host: its length in bytes
-    int32_t count;              // number of lines of vocab.txt = number of ids
-    int32_t *slots;             // (slot_count) host: an id, or -1 for an empty slot
-    uint32_t slot_count;        // a power of two, at least twice count
-    uint32_t max_token_bytes;   // longest token, "##" included: bounds the WordPiece search
+    char *strings;             // (total bytes) host: every token, each followed by a NUL
+    uint32_t *offsets;         // (count) host: where token i starts in strings
+    uint32_t *lengths;         // (count) host: its length in bytes
+    int32_t count;             // number of lines of vocab.txt = number of ids
+    int32_t *slots;            // (slot_count) host: an id, or -1 for an empty slot
+    uint32_t slot_count;       // a power of two, at least twice count
+    uint32_t max_token_bytes;  // longest token, "##" included: bounds the WordPiece search
 } ds_wp_vocab;
 
 // A token matched in the raw text before normalization (the special tokens and the entries of
@@ -51,10 +51,10 @@ typedef struct ds_wp_added_token {
 } ds_wp_added_token;
 
 typedef struct ds_wp_settings {
-    bool lowercase;           // do_lower_case (default true)
-    bool strip_accents;       // resolved: strip_accents, or lowercase when null/absent
-    bool chinese_chars;       // tokenize_chinese_chars (default true)
-    int64_t model_max_length; // from tokenizer_config.json; 0 when absent or effectively unbounded
+    bool lowercase;            // do_lower_case (default true)
+    bool strip_accents;        // resolved: strip_accents, or lowercase when null/absent
+    bool chinese_chars;        // tokenize_chinese_chars (default true)
+    int64_t model_max_length;  // from tokenizer_config.json; 0 when absent or effectively unbounded
 } ds_wp_settings;
 
 typedef struct ds_wp_tokenizer {
@@ -65,7 +65,7 @@ typedef struct ds_wp_tokenizer {
                                              // transformers then appends it as a new token
     ds_wp_added_token *added;                // (added_count) host, longest first
     int added_count;
-    int max_input_chars_per_word;            // 100, as in BERT
+    int max_input_chars_per_word;  // 100, as in BERT
 } ds_wp_tokenizer;
 
 // A growable list of ids.
@@ -78,16 +78,16 @@ typedef struct ds_wp_ids {
 // Growable buffers one thread reuses across calls so that encoding does not allocate per text.
 // Zero-initialize; release with ds_wp_scratch_free.
 typedef struct ds_wp_scratch {
-    int32_t *cps;      // (cps_cap) host: code points of the piece being normalized
+    int32_t *cps;  // (cps_cap) host: code points of the piece being normalized
     size_t cps_cap;
-    int32_t *norm;     // (norm_cap) host: the normalized code points
+    int32_t *norm;  // (norm_cap) host: the normalized code points
     size_t norm_cap;
-    char *word;        // (word_cap) host: one word in UTF-8, "##" room in front
+    char *word;  // (word_cap) host: one word in UTF-8, "##" room in front
     size_t word_cap;
     uint32_t *bounds;  // (bounds_cap) host: byte offset of each character of the word
     size_t bounds_cap;
-    ds_wp_ids seq_a;   // the ids of the text, before special tokens
-    ds_wp_ids seq_b;   // the ids of the pair's second text
+    ds_wp_ids seq_a;  // the ids of the text, before special tokens
+    ds_wp_ids seq_b;  // the ids of the pair's second text
 } ds_wp_scratch;
 
 // One encoded example: the three model inputs, all of length len.
@@ -111,8 +111,8 @@ typedef struct ds_wp_encode_opts {
 ds_status ds_wp_tokenizer_load(const char *model_dir, ds_wp_tokenizer *tok, ds_err *err);
 
 // Builds a tokenizer from a vocabulary file and explicit settings (no tokenizer_config.json).
-ds_status ds_wp_tokenizer_load_vocab(const char *vocab_path, const ds_wp_settings *settings,
-                                     ds_wp_tokenizer *tok, ds_err *err);
+ds_status ds_wp_tokenizer_load_vocab(const char *vocab_path, const ds_wp_settings *settings, ds_wp_tokenizer *tok,
+                                     ds_err *err);
 
 void ds_wp_tokenizer_free(ds_wp_tokenizer *tok);
 
@@ -120,17 +120,16 @@ void ds_wp_tokenizer_free(ds_wp_tokenizer *tok);
 int32_t ds_wp_vocab_lookup(const ds_wp_vocab *vocab, const char *token, size_t len);
 
 // The ids of one text without special tokens, appended to *out (whose contents are kept).
-ds_status ds_wp_tokenize(const ds_wp_tokenizer *tok, const char *text, size_t text_len,
-                         ds_wp_scratch *scratch, ds_wp_ids *out, ds_err *err);
+ds_status ds_wp_tokenize(const ds_wp_tokenizer *tok, const char *text, size_t text_len, ds_wp_scratch *scratch,
+                         ds_wp_ids *out, ds_err *err);
 
 // [CLS] text [SEP] or, when pair is non-NULL, [CLS] text [SEP] pair [SEP], truncated and padded
 // as opts says (opts may be NULL: neither). *out is overwritten. An empty pair ("", not NULL)
 // still adds its [SEP], as tokenizers and transformers' batch call do (transformers' single-text
 // call drops an empty pair). A max_length below the special tokens' count is an error
 // (transformers logs it and returns the text untruncated).
-ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text_len, const char *pair,
-                       size_t pair_len, const ds_wp_encode_opts *opts, ds_wp_scratch *scratch,
-                       ds_wp_encoding *out, ds_err *err);
+ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text_len, const char *pair, size_t pair_len,
+                       const ds_wp_encode_opts *opts, ds_wp_scratch *scratch, ds_wp_encoding *out, ds_err *err);
 
 // Pads *enc with [PAD] up to length (no-op when already that long or longer).
 ds_status ds_wp_pad(const ds_wp_tokenizer *tok, ds_wp_encoding *enc, size_t length, ds_err *err);

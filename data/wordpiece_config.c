@@ -27,8 +27,7 @@ static wp_config default_config(void) {
     return c;
 }
 
-static ds_status get_bool(const char *path, const cJSON *root, const char *key, bool *out, bool *present,
-                          ds_err *err) {
+static ds_status get_bool(const char *path, const cJSON *root, const char *key, bool *out, bool *present, ds_err *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (present) *present = false;
     if (v == NULL || (present && cJSON_IsNull(v))) return DS_OK;
@@ -73,14 +72,12 @@ static ds_status parse_config(const char *path, const cJSON *root, wp_config *c,
     }
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens_decoder");
     if (added != NULL && !cJSON_IsNull(added)) {
-        DS_REQUIRE(err, cJSON_IsObject(added), DS_ERR_FORMAT, "%s: \"added_tokens_decoder\" must be an object",
-                   path);
+        DS_REQUIRE(err, cJSON_IsObject(added), DS_ERR_FORMAT, "%s: \"added_tokens_decoder\" must be an object", path);
         c->added_tokens_decoder = added;
     }
     const cJSON *extra = cJSON_GetObjectItemCaseSensitive(root, "additional_special_tokens");
     if (extra != NULL && !cJSON_IsNull(extra)) {
-        DS_REQUIRE(err, cJSON_IsArray(extra), DS_ERR_FORMAT, "%s: \"additional_special_tokens\" must be a list",
-                   path);
+        DS_REQUIRE(err, cJSON_IsArray(extra), DS_ERR_FORMAT, "%s: \"additional_special_tokens\" must be a list", path);
         c->additional_special_tokens = extra;
     }
     return DS_OK;
@@ -142,22 +139,27 @@ static ds_status added_from_decoder(ds_wp_tokenizer *tok, const char *config_pat
         const long key = strtol(e->string, &end, 10);
         const char *content = token_content(e);
         if (end == e->string || *end != '\0' || key < 0 || content == NULL || content[0] == '\0') {
-            s = ds_err_set(err, DS_ERR_FORMAT, "%s: added_tokens_decoder entry \"%s\" needs an integer id and a "
-                           "\"content\"", config_path, e->string);
+            s = ds_err_set(err, DS_ERR_FORMAT,
+                           "%s: added_tokens_decoder entry \"%s\" needs an integer id and a "
+                           "\"content\"",
+                           config_path, e->string);
             break;
         }
         // Tokens matched after normalization, or only as whole words, change ids in ways this
         // tokenizer does not reproduce: refuse them rather than tokenize differently.
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "normalized")) ||
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "single_word")))
-            s = ds_err_set(err, DS_ERR_UNSUPPORTED, "%s: added token \"%s\" has normalized or single_word set, which "
-                           "this tokenizer does not support", config_path, content);
+            s = ds_err_set(err, DS_ERR_UNSUPPORTED,
+                           "%s: added token \"%s\" has normalized or single_word set, which "
+                           "this tokenizer does not support",
+                           config_path, content);
         entries[k] = (decoder_entry){.key = key, .content = content};
     }
     if (s == DS_OK) qsort(entries, (size_t)n, sizeof *entries, by_key);
     for (int i = 0; i < n && s == DS_OK; i++) {
         bool known = false;
-        for (int j = 0; j < tok->added_count && !known; j++) known = strcmp(tok->added[j].content, entries[i].content) == 0;
+        for (int j = 0; j < tok->added_count && !known; j++)
+            known = strcmp(tok->added[j].content, entries[i].content) == 0;
         if (!known) s = add_token(tok, entries[i].content, id_for_added(tok, entries[i].content, next_id), err);
     }
     free(entries);
@@ -170,8 +172,8 @@ static int32_t added_id(const ds_wp_tokenizer *tok, const char *content) {
     return -1;
 }
 
-static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const char *config_path,
-                       const wp_config *c, ds_err *err) {
+static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const char *config_path, const wp_config *c,
+                       ds_err *err) {
     tok->settings = c->settings;
     tok->max_input_chars_per_word = 100;
     DS_TRY(ds_wp_vocab_read(vocab_path, &tok->vocab, err));
@@ -205,10 +207,11 @@ static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const char 
 ds_status ds_wp_tokenizer_load(const char *model_dir, ds_wp_tokenizer *tok, ds_err *err) {
     *tok = (ds_wp_tokenizer){0};
     char vocab_path[4096], config_path[4096];
-    DS_REQUIRE(err, snprintf(vocab_path, sizeof vocab_path, "%s/vocab.txt", model_dir) < (int)sizeof vocab_path &&
-                        snprintf(config_path, sizeof config_path, "%s/tokenizer_config.json", model_dir) <
-                            (int)sizeof config_path,
-               DS_ERR_INVALID_ARG, "tokenizer: model directory path too long: %s", model_dir);
+    DS_REQUIRE(
+        err,
+        snprintf(vocab_path, sizeof vocab_path, "%s/vocab.txt", model_dir) < (int)sizeof vocab_path &&
+            snprintf(config_path, sizeof config_path, "%s/tokenizer_config.json", model_dir) < (int)sizeof config_path,
+        DS_ERR_INVALID_ARG, "tokenizer: model directory path too long: %s", model_dir);
     wp_config c = default_config();
     cJSON *root = NULL;
     char *text = NULL;

@@ -5,8 +5,8 @@
 
 #include "wordpiece_internal.h"
 
-static ds_status tokenize_piece(const ds_wp_tokenizer *tok, const char *text, size_t len, size_t base,
-                                ds_wp_scratch *s, ds_wp_ids *out, ds_err *err) {
+static ds_status tokenize_piece(const ds_wp_tokenizer *tok, const char *text, size_t len, size_t base, ds_wp_scratch *s,
+                                ds_wp_ids *out, ds_err *err) {
     if (len == 0) return DS_OK;
     size_t n;
     DS_TRY(ds_wp_decode_utf8(text, len, base, s, &n, err));
@@ -75,9 +75,8 @@ static void truncate_longest_first(size_t *la, size_t *lb, size_t m) {
     if (*lb > tb) *lb = tb;
 }
 
-ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text_len, const char *pair,
-                       size_t pair_len, const ds_wp_encode_opts *opts, ds_wp_scratch *scratch, ds_wp_encoding *out,
-                       ds_err *err) {
+ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text_len, const char *pair, size_t pair_len,
+                       const ds_wp_encode_opts *opts, ds_wp_scratch *scratch, ds_wp_encoding *out, ds_err *err) {
     scratch->seq_a.len = 0;
     scratch->seq_b.len = 0;
     DS_TRY(ds_wp_tokenize(tok, text, text_len, scratch, &scratch->seq_a, err));
@@ -89,8 +88,8 @@ ds_status ds_wp_encode(const ds_wp_tokenizer *tok, const char *text, size_t text
         // transformers logs an error and leaves the text whole here; a caller asking for this
         // has a bug worth stopping for.
         DS_REQUIRE(err, max_length >= specials, DS_ERR_INVALID_ARG,
-                   "tokenizer: max_length %zu leaves no room for the %zu special tokens of a %s", max_length,
-                   specials, pair ? "sentence pair" : "sentence");
+                   "tokenizer: max_length %zu leaves no room for the %zu special tokens of a %s", max_length, specials,
+                   pair ? "sentence pair" : "sentence");
         const size_t m = max_length - specials;
         if (pair)
             truncate_longest_first(&la, &lb, m);

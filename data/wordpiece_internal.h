@@ -38,12 +38,12 @@ ds_status ds_wp_ids_push(ds_wp_ids *ids, int32_t id, ds_err *err);
 
 // DS_WP_RESERVE(ptr, cap, need, what, err): ds_wp_reserve for a typed pointer; returns the
 // status from the enclosing function on failure.
-#define DS_WP_RESERVE(ptr, cap, need, what, err)                                                     \
-    do {                                                                                             \
-        void *ds_wp_p_ = (ptr);                                                                      \
+#define DS_WP_RESERVE(ptr, cap, need, what, err)                                                           \
+    do {                                                                                                   \
+        void *ds_wp_p_ = (ptr);                                                                            \
         const ds_status ds_wp_s_ = ds_wp_reserve(&ds_wp_p_, &(cap), (need), sizeof *(ptr), (what), (err)); \
-        (ptr) = ds_wp_p_;                                                                            \
-        if (ds_wp_s_ != DS_OK) return ds_wp_s_;                                                      \
+        (ptr) = ds_wp_p_;                                                                                  \
+        if (ds_wp_s_ != DS_OK) return ds_wp_s_;                                                            \
     } while (0)
 
 // ---- vocabulary (wordpiece_vocab.c) ---------------------------------------------------------
@@ -57,15 +57,15 @@ ds_status ds_wp_read_file(const char *path, char **data, size_t *size, ds_err *e
 
 // ---- stages ----------------------------------------------------------------------------------
 // Decodes text into scratch->cps; fails on invalid UTF-8 (offset reported from base_offset).
-ds_status ds_wp_decode_utf8(const char *text, size_t len, size_t base_offset, ds_wp_scratch *scratch,
-                            size_t *count, ds_err *err);
+ds_status ds_wp_decode_utf8(const char *text, size_t len, size_t base_offset, ds_wp_scratch *scratch, size_t *count,
+                            ds_err *err);
 
 // NFD's canonical ordering: stable sort of each run of combining marks by combining class.
 void ds_wp_canonical_order(int32_t *cps, size_t n);
 
 // BertNormalizer over scratch->cps[0..count) into scratch->norm[0..*out_count).
-ds_status ds_wp_normalize(const ds_wp_settings *settings, ds_wp_scratch *scratch, size_t count,
-                          size_t *out_count, ds_err *err);
+ds_status ds_wp_normalize(const ds_wp_settings *settings, ds_wp_scratch *scratch, size_t count, size_t *out_count,
+                          ds_err *err);
 
 // BertPreTokenizer: the next word of cps[*pos..n) as [*start, *end); false when none is left.
 bool ds_wp_next_word(const int32_t *cps, size_t n, size_t *pos, size_t *start, size_t *end);

@@ -6,8 +6,8 @@
 
 #define PREFIX_LEN 2  // "##"
 
-ds_status ds_wp_wordpiece(const ds_wp_tokenizer *tok, const int32_t *cps, size_t n, ds_wp_scratch *s,
-                          ds_wp_ids *out, ds_err *err) {
+ds_status ds_wp_wordpiece(const ds_wp_tokenizer *tok, const int32_t *cps, size_t n, ds_wp_scratch *s, ds_wp_ids *out,
+                          ds_err *err) {
     // tokenizers counts characters (code points), not bytes.
     if (n > (size_t)tok->max_input_chars_per_word) return ds_wp_ids_push(out, tok->unk_id, err);
 

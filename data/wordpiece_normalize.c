@@ -5,8 +5,8 @@
 
 #include "wordpiece_internal.h"
 
-ds_status ds_wp_decode_utf8(const char *text, size_t len, size_t base_offset, ds_wp_scratch *scratch,
-                            size_t *count, ds_err *err) {
+ds_status ds_wp_decode_utf8(const char *text, size_t len, size_t base_offset, ds_wp_scratch *scratch, size_t *count,
+                            ds_err *err) {
     // A piece never has more code points than bytes.
     DS_WP_RESERVE(scratch->cps, scratch->cps_cap, len + 1, "code point buffer", err);
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
@@ -19,9 +19,8 @@ ds_status ds_wp_decode_utf8(const char *text, size_t len, size_t base_offset, ds
         utf8proc_int32_t cp;
         const utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
         if (k <= 0)
-            return ds_err_set(err, DS_ERR_INVALID_ARG,
-                              "tokenizer: invalid UTF-8 at byte %zu (0x%02X): %s", base_offset + i, p[i],
-                              utf8proc_errmsg(k < 0 ? k : UTF8PROC_ERROR_INVALIDUTF8));
+            return ds_err_set(err, DS_ERR_INVALID_ARG, "tokenizer: invalid UTF-8 at byte %zu (0x%02X): %s",
+                              base_offset + i, p[i], utf8proc_errmsg(k < 0 ? k : UTF8PROC_ERROR_INVALIDUTF8));
         scratch->cps[n++] = cp;
         i += (size_t)k;
     }
@@ -129,8 +128,8 @@ static ds_status lowercase(ds_wp_scratch *s, size_t n, size_t *out_n, ds_err *er
     return DS_OK;
 }
 
-ds_status ds_wp_normalize(const ds_wp_settings *settings, ds_wp_scratch *scratch, size_t count,
-                          size_t *out_count, ds_err *err) {
+ds_status ds_wp_normalize(const ds_wp_settings *settings, ds_wp_scratch *scratch, size_t count, size_t *out_count,
+                          ds_err *err) {
     size_t n = count;
     DS_TRY(clean(settings, scratch, n, &n, err));
     if (settings->strip_accents) {

@@ -74,7 +74,8 @@ static bool trimmed_length(const char *line, size_t len, size_t *out) {
     size_t i = 0, keep = 0;
     while (i < len) {
         utf8proc_int32_t cp;
-        const utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)line + i, (utf8proc_ssize_t)(len - i), &cp);
+        const utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)line + i, (utf8proc_ssize_t)(len - i), &cp);
         if (k <= 0) return false;
         i += (size_t)k;
         if (!ds_wp_cp_is_whitespace(cp)) keep = i;

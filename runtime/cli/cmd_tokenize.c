@@ -111,8 +111,10 @@ int ds_cmd_tokenize(int argc, char **argv) {
     }
     const size_t length = max_length > 0 ? (size_t)max_length : (size_t)tok.settings.model_max_length;
     if (pad && length == 0) {
-        fprintf(stderr, "downstream tokenize: --pad needs --max-length (%s/tokenizer_config.json gives no "
-                        "model_max_length)\n", model);
+        fprintf(stderr,
+                "downstream tokenize: --pad needs --max-length (%s/tokenizer_config.json gives no "
+                "model_max_length)\n",
+                model);
         ds_wp_tokenizer_free(&tok);
         return 2;
     }

@@ -15,10 +15,10 @@
 #define MAX_REPORTED 5  // mismatching lines printed per file
 
 typedef struct corpus {
-    char *data;      // the whole file; each line's '\n' replaced by NUL
+    char *data;  // the whole file; each line's '\n' replaced by NUL
     size_t size;
-    char **lines;    // (count) pointers into data
-    size_t *lens;    // (count) bytes of each line
+    char **lines;  // (count) pointers into data
+    size_t *lens;  // (count) bytes of each line
     size_t count;
 } corpus;
 
@@ -90,7 +90,8 @@ static const char *escaped(const char *s, size_t len, char *buf, size_t cap) {
 static const char *fmt_ids(const int32_t *ids, size_t n, char *buf, size_t cap) {
     size_t k = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < n && k + 16 < cap; i++) k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "," : "", ids[i]);
+    for (size_t i = 0; i < n && k + 16 < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "," : "", ids[i]);
     return buf;
 }
 
@@ -109,9 +110,9 @@ static bool same_as_record(const ds_wp_encoding *e, const cJSON *rec, bool is_pa
         int32_t *want = malloc(((size_t)n + 1) * sizeof *want);
         for (int i = 0; i < n; i++) want[i] = cJSON_GetArrayItem(ids, i)->valueint;
         char g[1024], w[1024], ty[256];
-        snprintf(why, cap, "\n    got  %s (types %s)\n    want %s (type 1 from %d)", fmt_ids(e->input_ids, e->len, g, sizeof g),
-                 fmt_ids(e->token_type_ids, e->len, ty, sizeof ty), fmt_ids(want, (size_t)n, w, sizeof w),
-                 types_from);
+        snprintf(why, cap, "\n    got  %s (types %s)\n    want %s (type 1 from %d)",
+                 fmt_ids(e->input_ids, e->len, g, sizeof g), fmt_ids(e->token_type_ids, e->len, ty, sizeof ty),
+                 fmt_ids(want, (size_t)n, w, sizeof w), types_from);
         free(want);
     }
     return same;
@@ -150,7 +151,8 @@ static void check_corpus(ds_test *t, const corpus *c, const char *name, bool tru
         size_t text_len, pair_len;
         const char *pair;
         split_line(c->lines[i], c->lens[i], &text_len, &pair, &pair_len);
-        const ds_wp_encode_opts opts = {.max_length = truncated && ml ? (size_t)ml->valueint : 0, .truncate = truncated};
+        const ds_wp_encode_opts opts = {.max_length = truncated && ml ? (size_t)ml->valueint : 0,
+                                        .truncate = truncated};
         char why[3000] = "";
         bool ok = ds_wp_encode(&tok, c->lines[i], text_len, pair, pair_len, &opts, &scratch, &enc, &err) == DS_OK;
         if (!ok) snprintf(why, sizeof why, ": %s", err.msg);
@@ -186,7 +188,8 @@ static void check_padded_batch(ds_test *t, const corpus *c) {
     ds_wp_tokenizer tok;
     ds_err err = {0};
     if (!ds_test_check(t, root != NULL, "cannot read %s", path) ||
-        !ds_test_check(t, ds_wp_tokenizer_load(ds_test_fixture("tokenizer/uncased", dir, sizeof dir), &tok, &err) == DS_OK,
+        !ds_test_check(t,
+                       ds_wp_tokenizer_load(ds_test_fixture("tokenizer/uncased", dir, sizeof dir), &tok, &err) == DS_OK,
                        "load: %s", err.msg)) {
         cJSON_Delete(root);
         return;
@@ -209,7 +212,8 @@ static void check_padded_batch(ds_test *t, const corpus *c) {
         for (int k = 0; k < 3; k++) {
             const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(root, keys[k]), i);
             bool same = (size_t)cJSON_GetArraySize(row) == encs[i].len;
-            for (size_t j = 0; same && j < encs[i].len; j++) same = got[k][j] == cJSON_GetArrayItem(row, (int)j)->valueint;
+            for (size_t j = 0; same && j < encs[i].len; j++)
+                same = got[k][j] == cJSON_GetArrayItem(row, (int)j)->valueint;
             ds_test_check(t, same, "padded batch row %d: %s differs", i, keys[k]);
         }
     }
@@ -225,9 +229,9 @@ static void check_added_tokens(ds_test *t) {
     char path[512], dir[512];
     ds_wp_tokenizer tok;
     ds_err err = {0};
-    if (!ds_test_check(t, ds_wp_tokenizer_load(ds_test_fixture("tokenizer/added_tokens", dir, sizeof dir), &tok, &err) ==
-                              DS_OK,
-                       "load %s: %s", dir, err.msg))
+    if (!ds_test_check(
+            t, ds_wp_tokenizer_load(ds_test_fixture("tokenizer/added_tokens", dir, sizeof dir), &tok, &err) == DS_OK,
+            "load %s: %s", dir, err.msg))
         return;
     FILE *f = fopen(ds_test_fixture("tokenizer/added_tokens.jsonl", path, sizeof path), "r");
     ds_wp_scratch s = {0};
@@ -247,8 +251,8 @@ static void check_added_tokens(ds_test *t) {
                                &err) == DS_OK;
         ok = ok && same_as_record(&e, rec, p != NULL, why, sizeof why);
         char esc[1024];
-        ds_test_check(t, ok, "added tokens \"%s\": %s%s", escaped(text->valuestring, strlen(text->valuestring), esc, sizeof esc),
-                      err.msg, why);
+        ds_test_check(t, ok, "added tokens \"%s\": %s%s",
+                      escaped(text->valuestring, strlen(text->valuestring), esc, sizeof esc), err.msg, why);
         ds_err_clear(&err);
         cJSON_Delete(rec);
         n++;
@@ -289,7 +293,8 @@ static const char *make_model(const char *name, const char *vocab, const char *c
 
 // Ids of one text through tok as a comma-separated string.
 static const char *encode_str(const ds_wp_tokenizer *tok, const char *text, size_t len, const char *pair,
-                              const ds_wp_encode_opts *opts, ds_wp_scratch *s, ds_wp_encoding *e, char *buf, size_t cap) {
+                              const ds_wp_encode_opts *opts, ds_wp_scratch *s, ds_wp_encoding *e, char *buf,
+                              size_t cap) {
     ds_err err = {0};
     if (ds_wp_encode(tok, text, len, pair, pair ? strlen(pair) : 0, opts, s, e, &err) != DS_OK) {
         snprintf(buf, cap, "error: %s", err.msg);
@@ -303,8 +308,9 @@ static const char *encode_str(const ds_wp_tokenizer *tok, const char *text, size
 static void check_units(ds_test *t) {
     // 0 [PAD] 1 [UNK] 2 [CLS] 3 [SEP] 4 [MASK] 5 a 6 ##a 7 b 8 ##b 9 ab 10 ##c 11 , 12 ü 13 ##ü
     // 14 un 15 ##aff 16 ##able 17 ! ; trailing "  \r" and a duplicate of "a" test the file rules.
-    const char *vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na  \r\n##a\nb\n##b\nab\n##c\n,\n\xC3\xBC\n##\xC3\xBC\nun\n"
-                        "##aff\n##able\n!\na\n";
+    const char *vocab =
+        "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na  \r\n##a\nb\n##b\nab\n##c\n,\n\xC3\xBC\n##\xC3\xBC\nun\n"
+        "##aff\n##able\n!\na\n";
     char dir[512], buf[4096], big[512];
     ds_err err = {0};
     ds_wp_tokenizer tok;
@@ -312,36 +318,42 @@ static void check_units(ds_test *t) {
     ds_wp_encoding e = {0};
     make_model("wp_unit", vocab, "{\"do_lower_case\": false, \"model_max_length\": 8}", dir, sizeof dir);
     if (!ds_test_check(t, ds_wp_tokenizer_load(dir, &tok, &err) == DS_OK, "unit vocab: %s", err.msg)) return;
-    ds_test_check(t, tok.vocab.count == 19 && tok.settings.model_max_length == 8 && !tok.settings.lowercase &&
-                         !tok.settings.strip_accents && tok.mask_id == 4,
+    ds_test_check(t,
+                  tok.vocab.count == 19 && tok.settings.model_max_length == 8 && !tok.settings.lowercase &&
+                      !tok.settings.strip_accents && tok.mask_id == 4,
                   "unit vocab settings");
     ds_test_check(t, ds_wp_vocab_lookup(&tok.vocab, "a", 1) == 18, "a repeated token keeps its last id");
     const ds_wp_encode_opts none = {0};
     ds_test_check(t, strcmp(encode_str(&tok, TEXT(""), NULL, &none, &s, &e, buf, sizeof buf), "2,3") == 0,
                   "empty text: %s", buf);
-    ds_test_check(t, strcmp(encode_str(&tok, TEXT(""), "", &none, &s, &e, buf, sizeof buf), "2,3,3") == 0 &&
-                         e.token_type_ids[2] == 1,
+    ds_test_check(t,
+                  strcmp(encode_str(&tok, TEXT(""), "", &none, &s, &e, buf, sizeof buf), "2,3,3") == 0 &&
+                      e.token_type_ids[2] == 1,
                   "empty pair: %s", buf);
-    ds_test_check(t, strcmp(encode_str(&tok, TEXT("unaffable, abc!"), NULL, &none, &s, &e, buf, sizeof buf),
-                            "2,14,15,16,11,9,10,17,3") == 0,
+    ds_test_check(t,
+                  strcmp(encode_str(&tok, TEXT("unaffable, abc!"), NULL, &none, &s, &e, buf, sizeof buf),
+                         "2,14,15,16,11,9,10,17,3") == 0,
                   "greedy longest match: %s", buf);
     ds_test_check(t, strcmp(encode_str(&tok, TEXT("abx b"), NULL, &none, &s, &e, buf, sizeof buf), "2,1,7,3") == 0,
                   "a word with no full match is one [UNK]: %s", buf);
-    ds_test_check(t, strcmp(encode_str(&tok, TEXT("a\0b\xEF\xBF\xBD"), NULL, &none, &s, &e, buf, sizeof buf), "2,9,3") == 0,
-                  "NUL and U+FFFD dropped inside a word: %s", buf);
-    ds_test_check(t, strcmp(encode_str(&tok, TEXT("a[MASK]b [SEP]"), NULL, &none, &s, &e, buf, sizeof buf),
-                            "2,18,4,7,3,3") == 0,
-                  "special tokens in the text: %s", buf);
+    ds_test_check(
+        t, strcmp(encode_str(&tok, TEXT("a\0b\xEF\xBF\xBD"), NULL, &none, &s, &e, buf, sizeof buf), "2,9,3") == 0,
+        "NUL and U+FFFD dropped inside a word: %s", buf);
+    ds_test_check(
+        t, strcmp(encode_str(&tok, TEXT("a[MASK]b [SEP]"), NULL, &none, &s, &e, buf, sizeof buf), "2,18,4,7,3,3") == 0,
+        "special tokens in the text: %s", buf);
     // 100 characters pass, 101 become [UNK]; counted in characters (ü is two bytes).
     memset(big, 'a', 101);
-    ds_test_check(t, encode_str(&tok, big, 100, NULL, &none, &s, &e, buf, sizeof buf) && e.len == 102 &&
-                         e.input_ids[1] == 18 && e.input_ids[100] == 6,
+    ds_test_check(t,
+                  encode_str(&tok, big, 100, NULL, &none, &s, &e, buf, sizeof buf) && e.len == 102 &&
+                      e.input_ids[1] == 18 && e.input_ids[100] == 6,
                   "100-character word");
     ds_test_check(t, strcmp(encode_str(&tok, big, 101, NULL, &none, &s, &e, buf, sizeof buf), "2,1,3") == 0,
                   "101-character word: %s", buf);
     for (int i = 0; i < 101; i++) memcpy(big + 2 * i, "\xC3\xBC", 2);
-    ds_test_check(t, encode_str(&tok, big, 200, NULL, &none, &s, &e, buf, sizeof buf) && e.len == 102 && e.input_ids[1] == 12,
-                  "100 two-byte characters: %s", buf);
+    ds_test_check(
+        t, encode_str(&tok, big, 200, NULL, &none, &s, &e, buf, sizeof buf) && e.len == 102 && e.input_ids[1] == 12,
+        "100 two-byte characters: %s", buf);
     ds_test_check(t, strcmp(encode_str(&tok, big, 202, NULL, &none, &s, &e, buf, sizeof buf), "2,1,3") == 0,
                   "101 two-byte characters: %s", buf);
 
@@ -370,16 +382,18 @@ static void check_units(ds_test *t) {
                       cases[i].pair ? cases[i].pair : "-", cases[i].max_length, buf, cases[i].want);
     }
     const ds_wp_encode_opts too_short = {.max_length = 2, .truncate = true};
-    ds_test_check(t, ds_wp_encode(&tok, TEXT("a"), "b", 1, &too_short, &s, &e, &err) == DS_ERR_INVALID_ARG &&
-                         strstr(err.msg, "max_length 2") != NULL,
+    ds_test_check(t,
+                  ds_wp_encode(&tok, TEXT("a"), "b", 1, &too_short, &s, &e, &err) == DS_ERR_INVALID_ARG &&
+                      strstr(err.msg, "max_length 2") != NULL,
                   "max_length below the special tokens: %s", err.msg);
     ds_err_clear(&err);
 
     // Padding: [PAD] ids, type 0, mask 0; a longer text is left whole without truncation.
     const ds_wp_encode_opts pad = {.max_length = 8, .pad = true};
     encode_str(&tok, TEXT("a"), "b", &pad, &s, &e, buf, sizeof buf);
-    ds_test_check(t, strcmp(buf, "2,18,3,7,3,0,0,0") == 0 && e.attention_mask[4] == 1 && e.attention_mask[5] == 0 &&
-                         e.token_type_ids[4] == 1 && e.token_type_ids[5] == 0,
+    ds_test_check(t,
+                  strcmp(buf, "2,18,3,7,3,0,0,0") == 0 && e.attention_mask[4] == 1 && e.attention_mask[5] == 0 &&
+                      e.token_type_ids[4] == 1 && e.token_type_ids[5] == 0,
                   "pad to 8: %s", buf);
     encode_str(&tok, seven_a, strlen(seven_a), NULL, &pad, &s, &e, buf, sizeof buf);
     ds_test_check(t, e.len == 9, "pad without truncation leaves a longer text whole: %s", buf);
@@ -408,8 +422,12 @@ static void check_units(ds_test *t) {
     snprintf(vpath, sizeof vpath, "%s/vocab.txt", dir);
     const ds_wp_settings lower = {.lowercase = true, .strip_accents = true, .chinese_chars = true};
     ds_test_check(t, ds_wp_tokenizer_load_vocab(vpath, &lower, &tok, &err) == DS_OK, "load_vocab: %s", err.msg);
-    ds_test_check(t, strcmp(encode_str(&tok, TEXT("\xC3\x80" "B, A\xCC\x81"), NULL, &none, &s, &e, buf, sizeof buf),
-                            "2,9,11,18,3") == 0,
+    ds_test_check(t,
+                  strcmp(encode_str(&tok,
+                                    TEXT("\xC3\x80"
+                                         "B, A\xCC\x81"),
+                                    NULL, &none, &s, &e, buf, sizeof buf),
+                         "2,9,11,18,3") == 0,
                   "lowercase and strip accents: %s", buf);
     ds_wp_tokenizer_free(&tok);
 
@@ -450,8 +468,9 @@ static void check_errors(ds_test *t) {
         if (s == DS_OK) ds_wp_tokenizer_free(&tok);
     }
     ds_err_clear(&err);
-    ds_test_check(t, ds_wp_tokenizer_load("/nonexistent/model", &tok, &err) == DS_ERR_IO &&
-                         strstr(err.msg, "/nonexistent/model/vocab.txt") != NULL,
+    ds_test_check(t,
+                  ds_wp_tokenizer_load("/nonexistent/model", &tok, &err) == DS_ERR_IO &&
+                      strstr(err.msg, "/nonexistent/model/vocab.txt") != NULL,
                   "missing vocab.txt: %s", err.msg);
     // No [MASK] in the vocabulary: transformers appends it, so its id is the vocabulary size.
     make_model("wp_no_mask", ok_vocab, NULL, dir, sizeof dir);
@@ -466,7 +485,8 @@ static void check_random_input(ds_test *t) {
     char dir[512];
     ds_wp_tokenizer tok;
     ds_err err = {0};
-    if (!ds_test_check(t, ds_wp_tokenizer_load(ds_test_fixture("tokenizer/uncased", dir, sizeof dir), &tok, &err) == DS_OK,
+    if (!ds_test_check(t,
+                       ds_wp_tokenizer_load(ds_test_fixture("tokenizer/uncased", dir, sizeof dir), &tok, &err) == DS_OK,
                        "load: %s", err.msg))
         return;
     ds_wp_scratch s = {0};
@@ -492,7 +512,8 @@ static void check_random_input(ds_test *t) {
         ds_err_clear(&err);
         const ds_status st = ds_wp_encode(&tok, text, len, round % 3 ? NULL : "pair", 4, NULL, &s, &e, &err);
         bool ok = st == DS_OK || (round % 2 == 0 && st == DS_ERR_INVALID_ARG);
-        for (size_t i = 0; st == DS_OK && i < e.len; i++) ok = ok && e.input_ids[i] >= 0 && e.input_ids[i] < tok.vocab.count;
+        for (size_t i = 0; st == DS_OK && i < e.len; i++)
+            ok = ok && e.input_ids[i] >= 0 && e.input_ids[i] < tok.vocab.count;
         if (!ok && failures++ < MAX_REPORTED) ds_test_check(t, false, "random input %d: %s", round, err.msg);
     }
     ds_test_check(t, failures == 0, "%d random inputs failed", failures);

@@ -196,8 +196,10 @@ int main(void) {
                 }
             }
         }
-        if (bad_lo >= 0 && getenv("DS_TEST_VERBOSE")) fprintf(stderr, "  %c %04X-%04X\n", k_fields[field], bad_lo, bad_hi);
-        ds_test_check(&t, bad == 0, "field %c: %ld code points differ from tokenizers (%s; DS_TEST_VERBOSE=1 lists them)",
+        if (bad_lo >= 0 && getenv("DS_TEST_VERBOSE"))
+            fprintf(stderr, "  %c %04X-%04X\n", k_fields[field], bad_lo, bad_hi);
+        ds_test_check(&t, bad == 0,
+                      "field %c: %ld code points differ from tokenizers (%s; DS_TEST_VERBOSE=1 lists them)",
                       k_fields[field], bad, first);
         free(per_field[field].r);
     }
