@@ -23,18 +23,12 @@ ds_text_dataset_options ds_text_dataset_default_options(void) {
 }
 
 static const char *const k_format_names[] = {"auto", "csv", "tsv", "jsonl"};
-static const char *const k_problem_names[] = {"single_label_classification", "multi_label_classification",
-                                              "regression"};
 static const char *const k_order_names[] = {"auto", "first_seen", "sorted"};
 _Static_assert(sizeof k_format_names / sizeof *k_format_names == DS_TEXT_FORMAT_COUNT, "format names");
-_Static_assert(sizeof k_problem_names / sizeof *k_problem_names == DS_PROBLEM_COUNT, "problem names");
 _Static_assert(sizeof k_order_names / sizeof *k_order_names == DS_LABEL_ORDER_COUNT, "order names");
 
 const char *ds_text_format_name(ds_text_format f) {
     return (int)f >= 0 && f < DS_TEXT_FORMAT_COUNT ? k_format_names[f] : "?";
-}
-const char *ds_problem_type_name(ds_problem_type p) {
-    return (int)p >= 0 && p < DS_PROBLEM_COUNT ? k_problem_names[p] : "?";
 }
 const char *ds_label_order_name(ds_label_order o) {
     return (int)o >= 0 && o < DS_LABEL_ORDER_COUNT ? k_order_names[o] : "?";
@@ -52,16 +46,6 @@ ds_status ds_text_format_parse(const char *s, ds_text_format *out, ds_err *err) 
     DS_REQUIRE(err, i >= 0, DS_ERR_CONFIG, "unknown text data format '%s'; choose auto, csv, tsv or jsonl",
                s ? s : "(null)");
     *out = (ds_text_format)i;
-    return DS_OK;
-}
-
-ds_status ds_problem_type_parse(const char *s, ds_problem_type *out, ds_err *err) {
-    const int i = lookup(s, k_problem_names, DS_PROBLEM_COUNT);
-    DS_REQUIRE(err, i >= 0, DS_ERR_CONFIG,
-               "unknown problem_type '%s'; choose single_label_classification, multi_label_classification "
-               "or regression",
-               s ? s : "(null)");
-    *out = (ds_problem_type)i;
     return DS_OK;
 }
 

@@ -56,10 +56,8 @@ ds_text_dataset_options ds_text_dataset_default_options(void);
 
 // Names as configs spell them, and their parsers (DS_ERR_CONFIG listing the choices).
 const char *ds_text_format_name(ds_text_format f);           // "auto", "csv", "tsv", "jsonl"
-const char *ds_problem_type_name(ds_problem_type p);         // "single_label_classification", ...
 const char *ds_label_order_name(ds_label_order o);           // "auto", "first_seen", "sorted"
 ds_status ds_text_format_parse(const char *s, ds_text_format *out, ds_err *err);
-ds_status ds_problem_type_parse(const char *s, ds_problem_type *out, ds_err *err);
 ds_status ds_label_order_parse(const char *s, ds_label_order *out, ds_err *err);
 
 // The format of `path` by its extension; DS_ERR_INVALID_ARG naming the path when unknown.

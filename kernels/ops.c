@@ -23,6 +23,10 @@ const char *ds_op_name(ds_op op) {
         [DS_OP_ADAMW] = "adamw",
         [DS_OP_ADD] = "add",
         [DS_OP_PERMUTE_HEADS] = "permute_heads",
+        [DS_OP_BCE_LOGITS_FWD] = "bce_with_logits_forward",
+        [DS_OP_BCE_LOGITS_BWD] = "bce_with_logits_backward",
+        [DS_OP_MSE_FWD] = "mse_forward",
+        [DS_OP_MSE_BWD] = "mse_backward",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == DS_OP_COUNT, "op names out of step with ds_op");
     return (unsigned)op < DS_OP_COUNT ? names[op] : "?";
@@ -65,3 +69,7 @@ ds_status ds_cross_entropy_backward(ds_context *c, const ds_cross_entropy_bwd_ar
 ds_status ds_adamw_step(ds_context *c, const ds_adamw_args *a) { return ds_op_run(c, DS_OP_ADAMW, &a->param, a); }
 ds_status ds_add(ds_context *c, const ds_add_args *a) { return ds_op_run(c, DS_OP_ADD, &a->a, a); }
 ds_status ds_permute_heads(ds_context *c, const ds_permute_heads_args *a) { return ds_op_run(c, DS_OP_PERMUTE_HEADS, &a->x, a); }
+ds_status ds_bce_with_logits_forward(ds_context *c, const ds_pointwise_loss_fwd_args *a) { return ds_op_run(c, DS_OP_BCE_LOGITS_FWD, &a->x, a); }
+ds_status ds_bce_with_logits_backward(ds_context *c, const ds_pointwise_loss_bwd_args *a) { return ds_op_run(c, DS_OP_BCE_LOGITS_BWD, &a->x, a); }
+ds_status ds_mse_forward(ds_context *c, const ds_pointwise_loss_fwd_args *a) { return ds_op_run(c, DS_OP_MSE_FWD, &a->x, a); }
+ds_status ds_mse_backward(ds_context *c, const ds_pointwise_loss_bwd_args *a) { return ds_op_run(c, DS_OP_MSE_BWD, &a->x, a); }

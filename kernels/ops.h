@@ -42,6 +42,10 @@ typedef enum ds_op {
     DS_OP_ADAMW,
     DS_OP_ADD,
     DS_OP_PERMUTE_HEADS,
+    DS_OP_BCE_LOGITS_FWD,
+    DS_OP_BCE_LOGITS_BWD,
+    DS_OP_MSE_FWD,
+    DS_OP_MSE_BWD,
     DS_OP_COUNT
 } ds_op;
 
@@ -172,6 +176,10 @@ typedef struct ds_embedding_bwd_args {
     ds_tensor dout;    // (N, C)
     ds_tensor dtable;  // (V, C) out; rows of repeated ids sum their gradients
     bool accumulate;
+    // torch.nn.Embedding(padding_idx=...): positions whose id equals padding_idx add nothing,
+    // so that row's gradient stays 0 (BERT's word embeddings: pad_token_id). Off unless set.
+    bool has_padding_idx;
+    int32_t padding_idx;
 } ds_embedding_bwd_args;
 
 // ---- cross-entropy with ignore_index, mean over the targets that are not ignored ----
@@ -193,6 +201,28 @@ typedef struct ds_cross_entropy_bwd_args {
     double dloss;       // upstream gradient of the scalar loss, usually 1
     int ignore_index;
 } ds_cross_entropy_bwd_args;
+
+// ---- pointwise losses, mean over every element ----
+// BCE with logits, as torch.nn.BCEWithLogitsLoss() (reduction "mean", no weights):
+//   loss = mean_i [ (1 - t_i) x_i - log_sigmoid(x_i) ],  log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|))
+// which never overflows (the naive -t log s - (1-t) log(1-s) does for |x| > ~17 in F32 / ~37 in
+// F64); dx_i = dloss (sigmoid(x_i) - t_i) / n. Targets may be soft (any value in [0, 1]).
+// MSE, as torch.nn.MSELoss() (reduction "mean"): loss = mean_i (x_i - t_i)^2, dx_i = dloss 2 (x_i - t_i) / n.
+// x and target have any shape of equal numel and one float dtype; each element's term is
+// computed in double and the sum is taken in double in index order (thread-count independent).
+// With n = 0 the loss is NaN (0/0), like torch.
+typedef struct ds_pointwise_loss_fwd_args {
+    ds_tensor x;       // (n...) logits (BCE) or predictions (MSE)
+    ds_tensor target;  // (n...) same numel and dtype as x
+    ds_tensor loss;    // (1) out, x's dtype
+} ds_pointwise_loss_fwd_args;
+
+typedef struct ds_pointwise_loss_bwd_args {
+    ds_tensor x;       // (n...) forward input
+    ds_tensor target;  // (n...)
+    ds_tensor dx;      // (n...) out
+    double dloss;      // upstream gradient of the scalar loss, usually 1
+} ds_pointwise_loss_bwd_args;
 
 // ---- AdamW, as torch.optim.AdamW (decoupled weight decay, bias correction) ----
 // Per element, with g = grad * grad_scale:
@@ -266,5 +296,9 @@ ds_status ds_cross_entropy_backward(ds_context *ctx, const ds_cross_entropy_bwd_
 ds_status ds_adamw_step(ds_context *ctx, const ds_adamw_args *a);
 ds_status ds_add(ds_context *ctx, const ds_add_args *a);
 ds_status ds_permute_heads(ds_context *ctx, const ds_permute_heads_args *a);
+ds_status ds_bce_with_logits_forward(ds_context *ctx, const ds_pointwise_loss_fwd_args *a);
+ds_status ds_bce_with_logits_backward(ds_context *ctx, const ds_pointwise_loss_bwd_args *a);
+ds_status ds_mse_forward(ds_context *ctx, const ds_pointwise_loss_fwd_args *a);
+ds_status ds_mse_backward(ds_context *ctx, const ds_pointwise_loss_bwd_args *a);
 
 #endif

@@ -24,6 +24,10 @@ static const ds_backend k_cpu_backend = {
         [DS_OP_ADAMW] = ds_cpu_adamw,
         [DS_OP_ADD] = ds_cpu_add,
         [DS_OP_PERMUTE_HEADS] = ds_cpu_permute_heads,
+        [DS_OP_BCE_LOGITS_FWD] = ds_cpu_bce_with_logits_forward,
+        [DS_OP_BCE_LOGITS_BWD] = ds_cpu_bce_with_logits_backward,
+        [DS_OP_MSE_FWD] = ds_cpu_mse_forward,
+        [DS_OP_MSE_BWD] = ds_cpu_mse_backward,
     },
 };
 // The table is an array of DS_OP_COUNT slots; tests/cpu/test_op_table.c checks every slot is set.

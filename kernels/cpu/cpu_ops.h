@@ -26,5 +26,9 @@ ds_status ds_cpu_cross_entropy_backward(ds_context *ctx, const void *args);  // 
 ds_status ds_cpu_adamw(ds_context *ctx, const void *args);                // adamw.c
 ds_status ds_cpu_add(ds_context *ctx, const void *args);                  // layout.c
 ds_status ds_cpu_permute_heads(ds_context *ctx, const void *args);        // layout.c
+ds_status ds_cpu_bce_with_logits_forward(ds_context *ctx, const void *args);   // pointwise_loss.c
+ds_status ds_cpu_bce_with_logits_backward(ds_context *ctx, const void *args);  // pointwise_loss.c
+ds_status ds_cpu_mse_forward(ds_context *ctx, const void *args);               // pointwise_loss.c
+ds_status ds_cpu_mse_backward(ds_context *ctx, const void *args);              // pointwise_loss.c
 
 #endif

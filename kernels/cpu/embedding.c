@@ -1,5 +1,5 @@
 // Embedding lookup (torch.nn.functional.embedding) and its backward, a deterministic
-// scatter-add into the table gradient.
+// scatter-add into the table gradient that skips padding_idx when one is set.
 #include <string.h>
 
 #include "../../runtime/base/check.h"
@@ -51,7 +51,10 @@ ds_status ds_cpu_embedding_backward(ds_context *ctx, const void *args) {
     DS_TRY(ds_cpu_check(err, op, "dtable", &a->dtable, dt, 2, (const int64_t[]){-1, c}));
     const int64_t v = a->dtable.shape[0];
     DS_TRY(check_ids(err, op, a->ids.data, n, v));
-    if (dt == DS_F32) embedding_bwd_f32(a->ids.data, a->dout.data, a->dtable.data, n, v, c, a->accumulate);
-    else embedding_bwd_f64(a->ids.data, a->dout.data, a->dtable.data, n, v, c, a->accumulate);
+    DS_REQUIRE(err, !a->has_padding_idx || (a->padding_idx >= 0 && a->padding_idx < v), DS_ERR_INVALID_ARG,
+               "%s: padding_idx %d is not a row of the table [0, %lld)", op, (int)a->padding_idx, (long long)v);
+    const int64_t skip = a->has_padding_idx ? a->padding_idx : -1;
+    if (dt == DS_F32) embedding_bwd_f32(a->ids.data, a->dout.data, a->dtable.data, n, v, c, a->accumulate, skip);
+    else embedding_bwd_f64(a->ids.data, a->dout.data, a->dtable.data, n, v, c, a->accumulate, skip);
     return DS_OK;
 }

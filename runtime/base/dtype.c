@@ -44,3 +44,26 @@ unsigned short ds_f32_to_bf16(float f) {
     u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
     return (unsigned short)(u >> 16);
 }
+
+float ds_f16_to_f32(unsigned short h) {
+    const unsigned int sign = (unsigned int)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    unsigned int u;
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | (man << 13);  // infinity or NaN (payload kept)
+    } else if (exp != 0) {
+        u = sign | ((exp + 112u) << 23) | (man << 13);  // rebias 15 -> 127
+    } else if (man == 0) {
+        u = sign;  // signed zero
+    } else {
+        // Subnormal half: man * 2^-24, a normal float; shift the leading 1 up to bit 10.
+        unsigned int e = 113u, m = man;
+        while ((m & 0x400u) == 0) {
+            m <<= 1;
+            e--;
+        }
+        u = sign | (e << 23) | ((m & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}

@@ -38,4 +38,7 @@ int ds_dtype_parse(const char *name, ds_dtype *out);
 float ds_bf16_to_f32(unsigned short h);
 unsigned short ds_f32_to_bf16(float f);
 
+// IEEE binary16 -> f32, exact (every half value, subnormals, infinities and NaN included).
+float ds_f16_to_f32(unsigned short h);
+
 #endif

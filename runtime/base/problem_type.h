@@ -11,4 +11,12 @@ typedef enum ds_problem_type {
     DS_PROBLEM_COUNT
 } ds_problem_type;
 
+#include "status.h"
+
+// HF's config.json spelling: "single_label_classification", "multi_label_classification", "regression".
+const char *ds_problem_type_name(ds_problem_type p);
+
+// Parses that spelling; DS_ERR_CONFIG listing the choices (err may be NULL).
+ds_status ds_problem_type_parse(const char *s, ds_problem_type *out, ds_err *err);
+
 #endif

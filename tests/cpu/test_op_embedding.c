@@ -1,5 +1,6 @@
 // embedding against torch golden data (tests/fixtures/ops/embedding.safetensors, from
-// scripts/fixtures/ops_dense.py: F.embedding with repeated ids), plus accumulate semantics,
+// scripts/fixtures/ops_dense.py: F.embedding with repeated ids, and with padding_idx where the
+// case stores one), plus accumulate semantics,
 // out-of-range ids (rejected before anything is written), error paths and thread-count
 // independence of the scatter-add.
 #include <omp.h>
@@ -32,6 +33,10 @@ static void run_case(ds_test *t, ds_context *ctx, const ds_op_fixture *f, int k)
     ds_tensor dtable = ds_test_zeros_like(&dtable_want, DS_F32);
     ds_test_fill_nan(&dtable);  // accumulate=false must overwrite every row, used or not
     ds_embedding_bwd_args ba = {.ids = ids, .dout = dout, .dtable = dtable, .accumulate = false};
+    if (ds_op_fixture_has(f, k, "padding_idx")) {
+        ba.has_padding_idx = true;
+        ba.padding_idx = (int32_t)ds_op_fixture_scalar(t, f, k, "padding_idx");
+    }
     if (ds_test_check(t, ds_embedding_backward(ctx, &ba) == DS_OK, "case%d backward: %s", k, ctx->err.msg)) {
         snprintf(what, sizeof what, "case%d dtable", k);
         ds_test_close(t, what, &dtable, &dtable_want, TOL_GRAD);
@@ -79,6 +84,13 @@ static void check_errors(ds_test *t, ds_context *ctx) {
     a.ids.dtype = DS_I64;
     ds_test_error(t, "forward with I64 ids", &ctx->err, ds_embedding_forward(ctx, &a), DS_ERR_INVALID_ARG,
                   "embedding_forward: ids");
+    b.ids.dtype = DS_I32;
+    b.has_padding_idx = true;
+    b.padding_idx = V;
+    ds_test_error(t, "backward with padding_idx 5 for V = 5", &ctx->err, ds_embedding_backward(ctx, &b),
+                  DS_ERR_INVALID_ARG, "embedding_backward: padding_idx 5");
+    ds_test_check(t, all_equal(dtable, V * C, 7), "embedding_backward wrote dtable although padding_idx was bad");
+    b.has_padding_idx = false;
     b.dtable = ds_tensor_cpu2(dtable, DS_F32, C, V);
     ds_test_error(t, "backward with dtable (3, 5) for C = 3", &ctx->err, ds_embedding_backward(ctx, &b),
                   DS_ERR_INVALID_ARG, "embedding_backward: dtable");
@@ -112,7 +124,8 @@ int main(void) {
     ds_op_fixture f;
     if (ds_op_fixture_open(&t, &f, "embedding")) {
         const int cases = ds_op_fixture_cases(&f, "ids");
-        ds_test_check(&t, cases >= 3, "embedding fixture holds %d cases, expected at least 3", cases);
+        ds_test_check(&t, cases >= 4 && ds_op_fixture_has(&f, cases - 1, "padding_idx"),
+                      "embedding fixture holds %d cases, expected at least 4, the last with padding_idx", cases);
         for (int k = 0; k < cases; k++) run_case(&t, &ctx, &f, k);
         ds_op_fixture_close(&f);
     }
