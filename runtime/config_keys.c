@@ -58,6 +58,7 @@ static const ds_config_key k_keys[] = {
     {"train.early_stopping", DS_CFG_INT,   "0",     .min = "0",                        .doc = "stop after N evaluations without improvement; 0: never"},
     {"train.keep_last",     DS_CFG_INT,    "1",     .min = "1",                        .doc = "training checkpoints kept besides the best one"},
     {"train.resume",        DS_CFG_BOOL,   "false",                                    .doc = "continue from the last checkpoint in train.output_dir"},
+    {"train.stop_after",    DS_CFG_INT,    "0",     .min = "0",                        .doc = "end this run after N optimizer steps, with a checkpoint, keeping the schedule of the full run (resume later); 0: run to the end"},
     {"train.log_every",     DS_CFG_INT,    "10",    .min = "1",                        .doc = "metrics-log line every N optimizer steps"},
 };
 
