@@ -11,14 +11,9 @@
 
 #include "../kernels/ops.h"
 #include "../runtime/base/arena.h"
+#include "../runtime/base/problem_type.h"
 #include "../runtime/base/param_block.h"
 #include "bert_layer.h"
-
-typedef enum ds_problem_type {
-    DS_PROBLEM_SINGLE_LABEL = 0,  // cross-entropy over num_labels classes ("single_label_classification")
-    DS_PROBLEM_MULTI_LABEL,       // BCE with logits, one sigmoid per label ("multi_label_classification")
-    DS_PROBLEM_REGRESSION,        // MSE; num_labels outputs ("regression")
-} ds_problem_type;
 
 typedef struct ds_bert_config {
     int64_t vocab_size, hidden, layers, heads, intermediate, max_position, type_vocab;

@@ -14,5 +14,6 @@ int ds_cmd_bench(int argc, char **argv);
 int ds_cmd_inspect(int argc, char **argv);
 int ds_cmd_help(int argc, char **argv);
 int ds_cmd_config(int argc, char **argv);
+int ds_cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const ds_command k_commands[] = {
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
     {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
     {"config", "check a config (--config FILE, --set KEY=VALUE) and print it resolved", ds_cmd_config},
+    {"tokenize", "text lines on stdin to BERT input ids (JSON lines), as BertTokenizerFast", ds_cmd_tokenize},
 };
 
 static void usage(FILE *f) {
