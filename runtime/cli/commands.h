@@ -11,6 +11,7 @@ typedef struct ds_command {
 
 int ds_cmd_version(int argc, char **argv);
 int ds_cmd_bench(int argc, char **argv);
+int ds_cmd_train(int argc, char **argv);
 int ds_cmd_inspect(int argc, char **argv);
 int ds_cmd_help(int argc, char **argv);
 int ds_cmd_config(int argc, char **argv);

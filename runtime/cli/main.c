@@ -7,6 +7,7 @@
 #include "commands.h"
 
 static const ds_command k_commands[] = {
+    {"train", "fine-tune a pretrained BERT on text classification (--config FILE)", ds_cmd_train},
     {"bench", "time a fine-tuning step (forward, backward, AdamW) and print JSON", ds_cmd_bench},
     {"version", "print the version and build features", ds_cmd_version},
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},

@@ -1,0 +1,83 @@
+// `downstream train --config FILE [--set KEY=VALUE ...]`: fine-tunes a pretrained BERT on a text
+// classification dataset (runtime/trainer.h) and prints the dev and test metrics at the end.
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../kernels/cpu/blas_info.h"
+#include "../trainer.h"
+#include "blas_fastpath.h"
+#include "cli_args.h"
+#include "commands.h"
+
+static void help(void) {
+    printf("usage: downstream train --config FILE [--set KEY=VALUE ...]\n\n"
+           "Fine-tunes the Hugging Face BERT checkpoint of model.path on the text-classification data of\n"
+           "data.train (and data.dev / data.test, or a split of data.train), with AdamW, warm-up and decay,\n"
+           "clipping, gradient accumulation, evaluation, checkpoints in train.output_dir (the best one kept),\n"
+           "early stopping and exact resume; then evaluates the best model on dev and test and exports it to\n"
+           "<train.output_dir>/model as a Hugging Face directory. `downstream help config` lists the keys.\n\n"
+           "options:\n");
+    ds_cli_print_common_options(stdout);
+}
+
+static void print_eval(const char *what, const ds_eval_result *r) {
+    printf("%s (%lld examples):", what, (long long)r->examples);
+    for (int i = 0; i < r->count; i++) printf(" %s %.4f", r->values[i].name, r->values[i].value);
+    printf("\n");
+}
+
+int ds_cmd_train(int argc, char **argv) {
+    ds_context ctx = ds_context_cpu();
+    ds_cli_args a;
+    if (ds_cli_parse(argc, argv, &a, &ctx.err) != DS_OK) return ds_cli_fail("train", &ctx.err, 2);
+    if (a.help) {
+        help();
+        ds_cli_args_free(&a);
+        return 0;
+    }
+    if (a.nrest > 0) {
+        fprintf(stderr, "downstream train: unexpected argument '%s' (see --help)\n", a.rest[0]);
+        ds_cli_args_free(&a);
+        return 2;
+    }
+    ds_config *cfg = NULL;
+    const ds_status lst = ds_cli_load_config(&a, &cfg, &ctx.err);
+    ds_cli_args_free(&a);
+    if (lst != DS_OK) return ds_cli_fail("train", &ctx.err, 2);
+    ctx.log.level = ds_cli_log_level(cfg);
+    ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
+    if (ctx.log.level >= DS_LOG_INFO) {
+        fprintf(stderr, "resolved config:\n");
+        ds_config_print(cfg, stderr);
+    }
+    const int threads = (int)ds_config_int(cfg, "run.threads");
+    if (threads > 0) omp_set_num_threads(threads);
+    const char *device = ds_config_str(cfg, "run.device");
+    if (strcmp(device, "auto") != 0 && strcmp(device, "cpu") != 0) {
+        fprintf(stderr, "downstream train: run.device '%s': the CUDA backend's op bodies are not built yet; use auto or cpu\n",
+                device);
+        ds_config_free(cfg);
+        return 2;
+    }
+    char blas[256];
+    DS_LOG_INFO(&ctx.log, "device: cpu, %d threads; %s", omp_get_max_threads(),
+                ds_blas_fast_path_report(blas, sizeof blas));
+    ds_train_summary s;
+    const ds_status st = ds_train(&ctx, cfg, &s);
+    int rc = 0;
+    if (st != DS_OK) {
+        rc = ds_cli_fail("train", &ctx.err, 1);
+    } else if (s.steps == s.total_steps || s.early_stopped) {
+        printf("trained %lld steps in %.1f s%s\n", (long long)s.steps, s.seconds, s.early_stopped ? " (early stopping)" : "");
+        if (s.has_dev) print_eval("dev", &s.dev);
+        if (s.has_test) print_eval("test", &s.test);
+        printf("model: %s\n", s.export_dir);
+    } else {
+        printf("stopped at step %lld of %lld; resume with --set train.resume=true\n", (long long)s.steps,
+               (long long)s.total_steps);
+    }
+    ds_train_summary_free(&s);
+    ds_config_free(cfg);
+    return rc;
+}

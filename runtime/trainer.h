@@ -1,0 +1,39 @@
+// The fine-tuning loop of a text classifier, driven by the config: data (text_task.h), the
+// pretrained model (hf_bert.h), AdamW with HF's schedules and clipping (optim.h,
+// lr_schedule.h), gradient accumulation, evaluation every N steps or each epoch (evaluate.h),
+// checkpoints with the best one kept (checkpoint_dir.h), early stopping, bit-exact resume, and
+// at the end the best model evaluated on dev and test and exported as an HF directory.
+//
+// Determinism: the data order of epoch e is a Philox permutation of (seed, DS_TRAIN_SHUFFLE_OFFSET
+// + e); micro-batch b of epoch e draws its dropout masks from rng_step = e * batches_per_epoch + b.
+// A checkpoint records (epoch, micro-batches consumed), so a resumed run continues with the very
+// same batches and masks: 10 steps straight equal 5 + resume + 5 bit for bit.
+#ifndef DS_TRAINER_H
+#define DS_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/context.h"
+#include "config.h"
+#include "evaluate.h"
+
+#define DS_TRAIN_SHUFFLE_OFFSET 0x5348554646ull  // "SHUFF": far from dropout's offsets
+
+typedef struct ds_train_summary {
+    int64_t steps;            // optimizer steps taken in total (resumed ones included)
+    int64_t total_steps;      // planned
+    double train_loss;        // mean loss of the last logging window
+    double seconds;           // wall time of this run's training loop
+    bool early_stopped;
+    bool has_dev, has_test;
+    ds_eval_result dev, test; // of the final (best) model
+    char best_checkpoint[4096];
+    char export_dir[4096];
+} ds_train_summary;
+
+// Runs the fine-tune the config describes. ctx->seed must be set from run.seed.
+ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_train_summary *out);
+void ds_train_summary_free(ds_train_summary *s);
+
+#endif
