@@ -1,6 +1,8 @@
 #include "trainer.h"
 
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +12,9 @@
 #include "hf_bert.h"
 #include "hf_export.h"
 #include "lr_schedule.h"
+#include "metrics_log.h"
 #include "optim.h"
+#include "progress.h"
 #include "text_task.h"
 
 typedef struct trainer {
@@ -31,7 +35,27 @@ typedef struct trainer {
     char *user_json;         // label mapping and problem type, stored in every checkpoint
     int64_t last_ckpt_step;  // step of the newest checkpoint written by this run
     int64_t evals_without_gain;
+    ds_metrics_log mlog;     // <output_dir>/metrics.jsonl
+    bool mlog_open;
+    ds_progress progress;
 } trainer;
+
+// mkdir -p
+static ds_status make_dirs(const char *path, ds_err *err) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        const char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return ds_err_set(err, DS_ERR_IO, "%s: cannot create the folder: %s", buf, strerror(errno));
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    return DS_OK;
+}
 
 // The dev metric that selects the best checkpoint, by problem type.
 static void choose_metric(trainer *t) {
@@ -137,6 +161,11 @@ static ds_status setup(trainer *t) {
                         (long long)t->optim.step, (long long)t->state.epoch, (long long)t->state.epoch_position);
         }
     }
+    DS_TRY(make_dirs(t->ck.dir, err));
+    char mpath[4096];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", t->ck.dir);
+    DS_TRY(ds_metrics_log_open(&t->mlog, mpath, t->last_ckpt_step >= 0 ? t->optim.step : -1, err));
+    t->mlog_open = true;
     DS_LOG_INFO(&ctx->log,
                 "training: %zu examples, batch %zu x %lld accumulation, %lld batches per epoch, %lld optimizer steps "
                 "(warm-up %lld, %s schedule, lr %.3g), selecting by %s",
@@ -163,6 +192,15 @@ static ds_status evaluate_and_save(trainer *t) {
         ds_eval_result r;
         DS_TRY(ds_evaluate(t->ctx, &t->model, &t->task.dev, t->batch, &t->arena, "eval_", &r));
         const double v = ds_eval_value(&r, t->metric);
+        const ds_metrics_record rec = {.step = t->optim.step, .epoch = (double)t->state.epoch +
+                                       (double)t->state.epoch_position / (double)t->batches_per_epoch,
+                                       .extra = r.values, .extra_count = r.count};
+        const ds_status ls = ds_metrics_log_write(&t->mlog, &rec, &t->ctx->err);
+        if (ls != DS_OK) {
+            ds_eval_result_free(&r);
+            return ls;
+        }
+        ds_progress_clear(&t->progress);
         char line[512];
         size_t n = 0;
         for (int i = 0; i < r.count && n < sizeof line; i++)
@@ -184,6 +222,13 @@ static void epoch_order(const trainer *t, int64_t epoch, size_t *order) {
     ds_shuffle_indices(order, t->task.train.n, t->state.shuffle_seed, DS_TRAIN_SHUFFLE_OFFSET + (uint64_t)epoch, &draw);
 }
 
+// Early stopping: true (and logged) once `patience` evaluations in a row brought no better metric.
+static bool patience_ran_out(const trainer *t, int64_t patience) {
+    if (patience <= 0 || t->evals_without_gain < patience) return false;
+    DS_LOG_INFO(&t->ctx->log, "early stopping: %lld evaluations without a better %s", (long long)patience, t->metric);
+    return true;
+}
+
 static ds_status train_loop(trainer *t, ds_train_summary *out) {
     ds_context *ctx = t->ctx;
     ds_err *err = &ctx->err;
@@ -195,8 +240,12 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
     ds_status st = ds_text_batch_buf_init(&buf, t->batch, t->task.train.max_length, t->task.num_labels, err);
     if (!order && st == DS_OK) st = ds_err_set(err, DS_ERR_OOM, "training: out of memory");
     const double t0 = ds_now_seconds();
-    double window_loss = 0, window_t0 = t0;
-    int64_t window_steps = 0, window_examples = 0, pending = 0, start_step = t->optim.step;
+    double window_loss = 0, step_loss = 0, window_t0 = t0;
+    int64_t window_steps = 0, window_examples = 0, window_samples = 0, pending = 0;
+    ds_progress_options po = ds_progress_options_default();
+    po.log = &ctx->log;
+    if (ctx->log.level < DS_LOG_INFO) po.mode = DS_PROGRESS_OFF;
+    ds_progress_start(&t->progress, &po, t->optim.step, t->stop_at, t0);
     bool stop = false;
     while (st == DS_OK && !stop && t->optim.step < t->stop_at) {
         epoch_order(t, t->state.epoch, order);
@@ -210,7 +259,9 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
             if ((st = ds_bert_forward(ctx, &t->model, &batch, true, rng_step, &t->arena, &o)) != DS_OK) break;
             if ((st = ds_bert_backward(ctx, &t->model, 1.0 / (double)t->accum, &t->arena)) != DS_OK) break;
             window_loss += o.loss / (double)t->accum;
+            step_loss += o.loss / (double)t->accum;
             window_examples += (int64_t)n;
+            window_samples += (int64_t)n;
             t->state.epoch_position = b + 1;
             if (++pending < t->accum && b + 1 < t->batches_per_epoch) continue;
             pending = 0;
@@ -219,24 +270,23 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
             if ((st = ds_optim_step(ctx, &t->optim, &t->model.params, lr, &s)) != DS_OK) break;
             ds_bert_zero_grads(&t->model);
             window_steps++;
+            const double now = ds_now_seconds();
+            ds_progress_update(&t->progress, t->optim.step, step_loss, lr, window_examples, now);
+            step_loss = 0;
             if (t->optim.step % log_every == 0 || t->optim.step == t->stop_at) {
-                const double now = ds_now_seconds();
-                const double rate = (double)window_examples / (now - window_t0);
-                const double per_step = (now - t0) / (double)(t->optim.step - start_step);
                 out->train_loss = window_loss / (double)window_steps;
-                DS_LOG_INFO(&ctx->log, "step %lld/%lld epoch %.2f loss %.4f lr %.3e grad_norm %.3f %.1f samples/s ETA %.0fs",
-                            (long long)t->optim.step, (long long)t->total_steps,
-                            (double)t->state.epoch + (double)(b + 1) / (double)t->batches_per_epoch, out->train_loss, lr,
-                            s.grad_norm, rate, per_step * (double)(t->stop_at - t->optim.step));
-                window_loss = 0, window_steps = 0, window_examples = 0, window_t0 = now;
+                const ds_metrics_record rec = {
+                    .step = t->optim.step,
+                    .epoch = (double)t->state.epoch + (double)(b + 1) / (double)t->batches_per_epoch,
+                    .has_train = true, .loss = out->train_loss, .lr = lr, .grad_norm = s.grad_norm,
+                    .samples_per_s = (double)window_samples / (now - window_t0)};
+                if ((st = ds_metrics_log_write(&t->mlog, &rec, err)) != DS_OK) break;
+                window_loss = 0, window_steps = 0, window_samples = 0, window_t0 = now;
             }
+            window_examples = 0;
             if (eval_every > 0 && t->optim.step % eval_every == 0) {
                 if ((st = evaluate_and_save(t)) != DS_OK) break;
-                if (patience > 0 && t->evals_without_gain >= patience) {
-                    DS_LOG_INFO(&ctx->log, "early stopping: %lld evaluations without a better %s",
-                                (long long)patience, t->metric);
-                    out->early_stopped = stop = true;
-                }
+                stop = out->early_stopped = patience_ran_out(t, patience);
             }
             if (stop || t->optim.step >= t->stop_at) break;
         }
@@ -245,15 +295,12 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
         t->state.epoch_position = 0;
         if (eval_every == 0) {
             if ((st = evaluate_and_save(t)) != DS_OK) break;
-            if (patience > 0 && t->evals_without_gain >= patience) {
-                DS_LOG_INFO(&ctx->log, "early stopping: %lld evaluations without a better %s", (long long)patience,
-                            t->metric);
-                out->early_stopped = stop = true;
-            }
+            stop = out->early_stopped = patience_ran_out(t, patience);
         }
     }
     // The last step gets its evaluation and checkpoint unless one was just written.
     if (st == DS_OK && t->last_ckpt_step != t->optim.step) st = evaluate_and_save(t);
+    ds_progress_finish(&t->progress, ds_now_seconds());
     out->seconds = ds_now_seconds() - t0;
     free(order);
     ds_text_batch_buf_free(&buf);
@@ -300,6 +347,7 @@ ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_train_summary *out)
     out->steps = t.optim.step;
     out->total_steps = t.total_steps;
     free(t.user_json);
+    if (t.mlog_open) ds_metrics_log_close(&t.mlog);
     ds_arena_free(&t.arena);
     ds_optim_free(&t.optim);
     if (t.model_loaded) ds_bert_free(&t.model);
