@@ -329,6 +329,7 @@ static ds_status finish(trainer *t, ds_train_summary *out) {
         DS_TRY(ds_evaluate(ctx, &t->model, &t->task.test, t->batch, &t->arena, "test_", &out->test));
         out->has_test = true;
     }
+    DS_TRY(ds_label_map_copy(&out->labels, &t->task.labels, err));
     snprintf(out->export_dir, sizeof out->export_dir, "%s/model", t->ck.dir);
     DS_TRY(ds_hf_export(&t->model, &t->task.labels, ds_config_str(t->cfg, "model.path"), out->export_dir, err));
     DS_LOG_INFO(&ctx->log, "exported the fine-tuned model to %s (Hugging Face format)", out->export_dir);
@@ -337,6 +338,7 @@ static ds_status finish(trainer *t, ds_train_summary *out) {
 
 ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_train_summary *out) {
     memset(out, 0, sizeof *out);
+    ds_label_map_init(&out->labels);
     trainer t;
     memset(&t, 0, sizeof t);
     t.ctx = ctx;
@@ -356,6 +358,7 @@ ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_train_summary *out)
 }
 
 void ds_train_summary_free(ds_train_summary *s) {
+    ds_label_map_free(&s->labels);
     ds_eval_result_free(&s->dev);
     ds_eval_result_free(&s->test);
 }

@@ -28,6 +28,7 @@ typedef struct ds_train_summary {
     bool early_stopped;
     bool has_dev, has_test;
     ds_eval_result dev, test; // of the final (best) model
+    ds_label_map labels;      // the classes, in id order (empty for regression)
     char best_checkpoint[4096];
     char export_dir[4096];
 } ds_train_summary;

@@ -71,7 +71,10 @@ int ds_cmd_train(int argc, char **argv) {
     } else if (s.steps == s.total_steps || s.early_stopped) {
         printf("trained %lld steps in %.1f s%s\n", (long long)s.steps, s.seconds, s.early_stopped ? " (early stopping)" : "");
         if (s.has_dev) print_eval("dev", &s.dev);
-        if (s.has_test) print_eval("test", &s.test);
+        if (s.has_test) {
+            print_eval("test", &s.test);
+            ds_eval_print_report(&s.test, &s.labels, stdout);
+        }
         printf("model: %s\n", s.export_dir);
     } else {
         printf("stopped at step %lld of %lld; resume with --set train.resume=true\n", (long long)s.steps,
