@@ -61,7 +61,7 @@ static ds_status forward(ds_context *ctx, const ds_bert_model *m, ds_bert_saved 
 
 // The backward pass of the forward saved in `s`.
 static ds_status backward(ds_context *ctx, const ds_bert_model *m, const ds_bert_saved *s, double dloss,
-                          ds_arena *arena) {
+                          ds_arena *arena, const ds_bert_grad_hook *hook) {
     const ds_bert_config *c = &m->cfg;
     const ds_param_block *pb = &m->params;
     ds_err *err = &ctx->err;
@@ -80,6 +80,7 @@ static ds_status backward(ds_context *ctx, const ds_bert_model *m, const ds_bert
     DS_TRY(ds_bert_head_backward(ctx, &hd, pb, m->first_head_param, &s->head, &dlogits, &dh[0],
                                  ds_bert_dropout_offset(step, site_classifier(c)), arena));
     arena->used = mark;
+    if (hook) DS_TRY(hook->ready(hook->user, pb->offset[m->first_head_param], err));
     const ds_bert_layer_dims ld = layer_dims(c, s->training);
     const ds_tensor *mask = s->key_mask.data || arena->measuring ? &s->key_mask : NULL;
     int cur = 0;  // dh[cur] holds the gradient of the current layer's output
@@ -89,11 +90,13 @@ static ds_status backward(ds_context *ctx, const ds_bert_model *m, const ds_bert
                                       arena));
         arena->used = mark;
         cur = 1 - cur;
+        if (hook) DS_TRY(hook->ready(hook->user, pb->offset[m->first_layer_param + (int)i * DS_BL_PARAM_COUNT], err));
     }
     const ds_bert_embeddings_dims ed = embeddings_dims(c, s->training);
     DS_TRY(ds_bert_embeddings_backward(ctx, &ed, pb, 0, &s->emb, &s->ids, &dh[cur], ds_bert_dropout_offset(step, 0),
                                        arena));
     arena->used = mark;
+    if (hook) DS_TRY(hook->ready(hook->user, 0, err));
     return DS_OK;
 }
 
@@ -109,10 +112,15 @@ ds_status ds_bert_forward(ds_context *ctx, ds_bert_model *m, const ds_bert_batch
 }
 
 ds_status ds_bert_backward(ds_context *ctx, ds_bert_model *m, double dloss, ds_arena *arena) {
+    return ds_bert_backward_hooked(ctx, m, dloss, arena, NULL);
+}
+
+ds_status ds_bert_backward_hooked(ds_context *ctx, ds_bert_model *m, double dloss, ds_arena *arena,
+                                  const ds_bert_grad_hook *hook) {
     DS_REQUIRE(&ctx->err, m->saved.valid, DS_ERR_INVALID_ARG, "bert backward: no forward pass to differentiate");
     DS_REQUIRE(&ctx->err, m->saved.has_labels, DS_ERR_INVALID_ARG,
                "bert backward: the last forward had no labels, so there is no loss to differentiate");
-    return backward(ctx, m, &m->saved, dloss, arena);
+    return backward(ctx, m, &m->saved, dloss, arena, hook);
 }
 
 ds_status ds_bert_arena_bytes(ds_context *ctx, const ds_bert_model *m, int64_t B, int64_t T, bool with_backward,
@@ -129,7 +137,7 @@ ds_status ds_bert_arena_bytes(ds_context *ctx, const ds_bert_model *m, int64_t B
     ds_status st = forward(ctx, m, &s, &shape, true, 0, &plan);
     if (st == DS_OK) {
         s.has_labels = true;
-        if (with_backward) st = backward(ctx, m, &s, 1.0, &plan);
+        if (with_backward) st = backward(ctx, m, &s, 1.0, &plan, NULL);
     }
     free(s.layers);
     *bytes = plan.peak;

@@ -24,6 +24,7 @@ static const ds_config_key k_keys[] = {
     {"model.path",          DS_CFG_STRING, "",                                         .doc = "Hugging Face BERT directory: config.json, model.safetensors, vocab.txt (tokenizer_config.json)"},
     {"model.problem_type",  DS_CFG_ENUM,   "single_label_classification", .choices = "single_label_classification|multi_label_classification|regression", .doc = "loss: cross-entropy, BCE with logits, or MSE"},
     {"model.max_length",    DS_CFG_INT,    "128",   .min = "2",                        .doc = "tokens per example after truncation, [CLS] and [SEP] included"},
+    {"model.dropout",       DS_CFG_FLOAT,  "-1",    .min = "-1", .max = "0.99",        .doc = "replaces every dropout probability of config.json (hidden, attention, classifier) during training; -1 keeps them"},
 
     {"data.train",          DS_CFG_STRING, "",                                         .doc = "training file (CSV, TSV or JSONL)"},
     {"data.dev",            DS_CFG_STRING, "",                                         .doc = "dev file; empty: split from data.train by data.split"},
@@ -60,6 +61,13 @@ static const ds_config_key k_keys[] = {
     {"train.resume",        DS_CFG_BOOL,   "false",                                    .doc = "continue from the last checkpoint in train.output_dir"},
     {"train.stop_after",    DS_CFG_INT,    "0",     .min = "0",                        .doc = "end this run after N optimizer steps, with a checkpoint, keeping the schedule of the full run (resume later); 0: run to the end"},
     {"train.log_every",     DS_CFG_INT,    "10",    .min = "1",                        .doc = "metrics-log line every N optimizer steps"},
+
+    {"dist.launcher",       DS_CFG_ENUM,   "auto",  .choices = "auto|none|openmpi|torchrun|slurm", .doc = "where the rank and world size come from: auto finds mpirun's, torchrun-style or srun's variables (none: a single process)"},
+    {"dist.backend",        DS_CFG_ENUM,   "auto",  .choices = "auto|mpi|tcp|nccl",    .doc = "communicator: auto is none for one rank, nccl on GPUs, mpi under mpirun/srun, tcp under a torchrun-style launch"},
+    {"dist.bootstrap",      DS_CFG_ENUM,   "auto",  .choices = "auto|mpi|file|tcp",    .doc = "how NCCL's unique id travels: auto is file when dist.bootstrap_file is set, tcp under torchrun, else mpi"},
+    {"dist.bootstrap_file", DS_CFG_STRING, "",                                         .doc = "for dist.bootstrap file: a path on a filesystem every rank sees"},
+    {"dist.bucket_mb",      DS_CFG_FLOAT,  "25",    .min = "0.001",                    .doc = "gradient all-reduce bucket size in MB: buckets start while backward still runs"},
+    {"dist.timeout_s",      DS_CFG_FLOAT,  "600",   .min = "0.1",                      .doc = "a rank that does not answer a collective within this many seconds makes the others fail naming it"},
 };
 
 const ds_config_key *ds_config_keys(int *count) {

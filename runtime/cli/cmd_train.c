@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../kernels/cpu/blas_info.h"
+#include "../dist_setup.h"
 #include "../trainer.h"
 #include "blas_fastpath.h"
 #include "cli_args.h"
@@ -17,6 +18,8 @@ static void help(void) {
            "clipping, gradient accumulation, evaluation, checkpoints in train.output_dir (the best one kept),\n"
            "early stopping and exact resume; then evaluates the best model on dev and test and exports it to\n"
            "<train.output_dir>/model as a Hugging Face directory. `downstream help config` lists the keys.\n\n"
+           "Data parallel: start one process per rank with mpirun (-np N), srun (--mpi=pmix), or torchrun-style\n"
+           "variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); train.batch_size is per rank (see dist.*).\n\n"
            "options:\n");
     ds_cli_print_common_options(stdout);
 }
@@ -47,7 +50,13 @@ int ds_cmd_train(int argc, char **argv) {
     if (lst != DS_OK) return ds_cli_fail("train", &ctx.err, 2);
     ctx.log.level = ds_cli_log_level(cfg);
     ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
-    if (ctx.log.level >= DS_LOG_INFO) {
+    ds_world world;
+    if (ds_dist_world(cfg, &world, &ctx.err) != DS_OK) {
+        ds_config_free(cfg);
+        return ds_cli_fail("train", &ctx.err, 2);
+    }
+    ctx.log.rank = world.rank;  // rank 0 alone logs below warnings
+    if (ctx.log.level >= DS_LOG_INFO && world.rank == 0) {
         fprintf(stderr, "resolved config:\n");
         ds_config_print(cfg, stderr);
     }
@@ -63,11 +72,29 @@ int ds_cmd_train(int argc, char **argv) {
     char blas[256];
     DS_LOG_INFO(&ctx.log, "device: cpu, %d threads; %s", omp_get_max_threads(),
                 ds_blas_fast_path_report(blas, sizeof blas));
+    ds_comm_options co;
+    ds_comm *comm = NULL;
+    if (ds_dist_comm_options(cfg, &co, &ctx.err) != DS_OK || ds_comm_open(&world, &co, &ctx.log, &comm, &ctx.err) != DS_OK) {
+        fprintf(stderr, "downstream train: rank %d of %d: %s: %s\n", world.rank, world.size,
+                ds_status_name(ctx.err.status), ctx.err.msg);
+        ds_config_free(cfg);
+        return 1;
+    }
     ds_train_summary s;
-    const ds_status st = ds_train(&ctx, cfg, &s);
+    const ds_status st = ds_train(&ctx, cfg, comm, &s);
     int rc = 0;
     if (st != DS_OK) {
-        rc = ds_cli_fail("train", &ctx.err, 1);
+        if (world.size > 1)
+            fprintf(stderr, "downstream train: rank %d of %d: %s: %s\n", world.rank, world.size,
+                    ds_status_name(ctx.err.status), ctx.err.msg);
+        else
+            ds_cli_fail("train", &ctx.err, 1);
+        rc = 1;
+        // Ends the other ranks too (MPI_Abort does not return): they must not wait for this one.
+        ds_comm_abort(comm);
+        comm = NULL;
+    } else if (world.rank != 0) {
+        // rank 0 reports for the job
     } else if (s.steps == s.total_steps || s.early_stopped) {
         printf("trained %lld steps in %.1f s%s\n", (long long)s.steps, s.seconds, s.early_stopped ? " (early stopping)" : "");
         if (s.has_dev) print_eval("dev", &s.dev);
@@ -80,6 +107,7 @@ int ds_cmd_train(int argc, char **argv) {
         printf("stopped at step %lld of %lld; resume with --set train.resume=true\n", (long long)s.steps,
                (long long)s.total_steps);
     }
+    ds_comm_close(comm);
     ds_train_summary_free(&s);
     ds_config_free(cfg);
     return rc;
