@@ -175,17 +175,21 @@ static ds_status tcp_run(void *impl, ds_comm_op *op, double deadline, ds_err *er
         for (int r = 1; r < t->size; r++) DS_TRY(send_msg(t->fds[r], &h, op->buf, deadline, r, what, err));
         return DS_OK;
     }
-    // Broadcast through rank 0: a root other than 0 first sends to rank 0.
-    if (op->root != 0) {
-        if (t->rank == op->root) DS_TRY(send_msg(t->fds[0], &h, op->buf, deadline, 0, what, err));
-        if (t->rank == 0) DS_TRY(recv_msg(t->fds[op->root], &h, op->buf, deadline, op->root, what, err));
+    // Broadcast through rank 0. Every other rank first sends its header (the root's payload follows
+    // it), so that rank 0 sees ranks that issued something else; then rank 0 sends the payload on.
+    if (t->rank != 0) {
+        DS_TRY(ds_tcp_send_all(t->fds[0], &h, sizeof h, deadline, 0, what, err));
+        if (t->rank == op->root) return ds_tcp_send_all(t->fds[0], op->buf, bytes, deadline, 0, what, err);
+        return recv_msg(t->fds[0], &h, op->buf, deadline, 0, what, err);
     }
-    if (t->rank == 0) {
-        for (int r = 1; r < t->size; r++)
-            if (r != op->root) DS_TRY(send_msg(t->fds[r], &h, op->buf, deadline, r, what, err));
-    } else if (t->rank != op->root) {
-        DS_TRY(recv_msg(t->fds[0], &h, op->buf, deadline, 0, what, err));
+    for (int r = 1; r < t->size; r++) {
+        tcp_header got;
+        DS_TRY(ds_tcp_recv_all(t->fds[r], &got, sizeof got, deadline, r, what, err));
+        DS_TRY(check_header(&got, &h, r, err));
+        if (r == op->root) DS_TRY(ds_tcp_recv_all(t->fds[r], op->buf, bytes, deadline, r, what, err));
     }
+    for (int r = 1; r < t->size; r++)
+        if (r != op->root) DS_TRY(send_msg(t->fds[r], &h, op->buf, deadline, r, what, err));
     return DS_OK;
 }
 
