@@ -129,7 +129,22 @@ static void *comm_thread(void *arg) {
         c->fail_err = err;
     }
     for (;;) {
-        while (c->finished == c->issued && !c->stop) pthread_cond_wait(&c->work, &c->mu);
+        while (c->finished == c->issued && !c->stop) {
+            if (!c->ops->idle) {
+                pthread_cond_wait(&c->work, &c->mu);
+                continue;
+            }
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);  // pthread_cond_timedwait's clock
+            const long ns = until.tv_nsec + (long)(DS_COMM_IDLE_PERIOD * 1e9);
+            until.tv_sec += ns / 1000000000L;
+            until.tv_nsec = ns % 1000000000L;
+            if (pthread_cond_timedwait(&c->work, &c->mu, &until) == ETIMEDOUT && !c->failed) {
+                pthread_mutex_unlock(&c->mu);
+                c->ops->idle(c->impl);
+                pthread_mutex_lock(&c->mu);
+            }
+        }
         if (c->finished == c->issued) break;  // stop, and nothing left
         ds_comm_op op = c->ring[c->finished % QUEUE_CAP];
         const bool skip = c->failed;

@@ -21,6 +21,8 @@ typedef struct ds_comm_op {
                       // cudaEvent_t on the caller's stream), or NULL
 } ds_comm_op;
 
+#define DS_COMM_IDLE_PERIOD 0.5  // seconds
+
 typedef struct ds_comm_backend_ops {
     ds_comm_backend backend;
     // On the communication thread, once, before any op (nccl: cudaSetDevice).
@@ -31,6 +33,9 @@ typedef struct ds_comm_backend_ops {
     ds_status (*run)(void *impl, ds_comm_op *op, double deadline, ds_err *err);
     // Ends the backend: orderly (MPI_Finalize) or after a failure (abort: MPI_Abort, close sockets).
     void (*close)(void *impl, bool abort);
+    // On the communication thread about every DS_COMM_IDLE_PERIOD seconds while it has no op to
+    // run (mpi: liveness pings), so peers can tell a live rank from a frozen one; may be NULL.
+    void (*idle)(void *impl);
 } ds_comm_backend_ops;
 
 // Each backend's constructor, on the caller's thread (MPI_Init_thread happens there). *ops is a

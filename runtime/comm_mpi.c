@@ -3,9 +3,12 @@
 //
 // Naming the rank that hangs: a collective does not say which rank is missing, so every operation
 // first sends its sequence number to every peer (a heartbeat, 8 bytes, on a communicator of its
-// own) and keeps one receive posted from each peer. When an operation runs past its deadline, the
-// peers whose latest heartbeat is older than the operation are the ones that never reached it:
-// those are named. The cost is size-1 tiny messages per operation and rank.
+// own), the communication thread repeats it every DS_COMM_IDLE_PERIOD seconds while it waits or
+// idles (a ping), and one receive stays posted from each peer. When an operation runs past its
+// deadline, a peer whose latest heartbeat is older than the operation never reached it (its
+// training thread hangs or it died before), and a peer that has sent nothing for several periods
+// is frozen or dead (it stopped inside the operation): those are named. The cost is size-1 tiny
+// messages per operation and per period, per rank.
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,8 @@ typedef struct mpi_comm {
     MPI_Comm hb;              // heartbeats
     int rank, size;
     int64_t *hb_seen;         // [size] latest operation each peer started, -1 before any
+    double *last_heard;       // [size] when anything last arrived from each peer (ds_now_seconds)
+    double last_ping;         // when this rank last pinged
     int64_t *hb_in;           // [size] receive slots
     MPI_Request *hb_recv;     // [size] the posted receives (MPI_REQUEST_NULL for self)
     int64_t *hb_out;          // [size] send slots
@@ -75,13 +80,37 @@ static void drain_heartbeats(mpi_comm *m) {
             MPI_Test(&m->hb_recv[p], &done, MPI_STATUS_IGNORE);
             if (!done) break;
             if (m->hb_in[p] > m->hb_seen[p]) m->hb_seen[p] = m->hb_in[p];
+            m->last_heard[p] = ds_now_seconds();
             post_hb_recv(m, p);
         }
     }
 }
 
-// Polls *req until it completes or the deadline passes; 1 done, 0 timed out.
-static int test_until(mpi_comm *m, MPI_Request *req, double deadline) {
+// Tells every peer that this rank is alive (and the latest operation it started), at most once a
+// period; a peer whose previous message is still in flight is skipped this time.
+static void ping(mpi_comm *m) {
+    const double now = ds_now_seconds();
+    if (now - m->last_ping < DS_COMM_IDLE_PERIOD) return;
+    m->last_ping = now;
+    for (int p = 0; p < m->size; p++) {
+        if (p == m->rank) continue;
+        int done = 1;
+        if (m->hb_send[p] != MPI_REQUEST_NULL) MPI_Test(&m->hb_send[p], &done, MPI_STATUS_IGNORE);
+        if (!done) continue;
+        m->hb_out[p] = m->last_seq;
+        MPI_Isend(&m->hb_out[p], 1, MPI_INT64_T, p, HB_TAG, m->hb, &m->hb_send[p]);
+    }
+}
+
+static void mpi_idle(void *impl) {
+    mpi_comm *m = impl;
+    drain_heartbeats(m);
+    ping(m);
+}
+
+// Polls *req until it completes or the deadline passes; 1 done, 0 timed out. may_ping: keep
+// pinging meanwhile (not while req is itself a heartbeat's send).
+static int test_until(mpi_comm *m, MPI_Request *req, double deadline, bool may_ping) {
     long pause_ns = 0;  // no pause at first: most operations finish within microseconds of polling
     for (int polls = 0;; polls++) {
         int done = 0;
@@ -89,6 +118,7 @@ static int test_until(mpi_comm *m, MPI_Request *req, double deadline) {
         drain_heartbeats(m);
         if (done) return 1;
         if (ds_now_seconds() > deadline) return 0;
+        if (may_ping) ping(m);
         if (polls > 64) {
             // Sleep a little between polls so that this thread leaves the cores to the compute
             // threads; 200 us at most keeps the latency it adds to an operation small.
@@ -102,34 +132,45 @@ static int test_until(mpi_comm *m, MPI_Request *req, double deadline) {
 static ds_status send_heartbeats(mpi_comm *m, int64_t seq, double deadline, ds_err *err) {
     for (int p = 0; p < m->size; p++) {
         if (p == m->rank) continue;
-        if (m->hb_send[p] != MPI_REQUEST_NULL && !test_until(m, &m->hb_send[p], deadline))
+        if (m->hb_send[p] != MPI_REQUEST_NULL && !test_until(m, &m->hb_send[p], deadline, false))
             return ds_err_set(err, DS_ERR_MPI, "mpi: rank %d did not take a heartbeat in time (dist.timeout_s)", p);
         m->hb_out[p] = seq;
         MPI_Isend(&m->hb_out[p], 1, MPI_INT64_T, p, HB_TAG, m->hb, &m->hb_send[p]);
     }
+    m->last_ping = ds_now_seconds();
     return DS_OK;
 }
 
+// A peer silent for this long while this rank waited is taken for frozen or dead: several ping
+// periods, so that a live peer's pings cannot all be late.
+#define SILENT_S (4 * DS_COMM_IDLE_PERIOD)
+
 static ds_status timed_out(mpi_comm *m, const ds_comm_op *op, double timeout_s, ds_err *err) {
     drain_heartbeats(m);
+    const double now = ds_now_seconds();
     char who[512] = "";
     size_t n = 0;
-    int missing = 0;
-    for (int p = 0; p < m->size && n < sizeof who - 48; p++) {
-        if (p == m->rank || m->hb_seen[p] >= (int64_t)op->seq) continue;
-        n += (size_t)snprintf(who + n, sizeof who - n, "%s%d (last seen at operation #%lld)", missing ? ", " : "", p,
-                              (long long)m->hb_seen[p]);
-        missing++;
+    int named = 0;
+    for (int p = 0; p < m->size && n < sizeof who - 96; p++) {
+        if (p == m->rank) continue;
+        const bool behind = m->hb_seen[p] < (int64_t)op->seq;
+        const bool silent = timeout_s > SILENT_S && now - m->last_heard[p] > SILENT_S;
+        if (!behind && !silent) continue;
+        n += (size_t)snprintf(who + n, sizeof who - n, "%srank %d ", named ? "; " : "", p);
+        if (behind)
+            n += (size_t)snprintf(who + n, sizeof who - n, "(last seen at operation #%lld) never reached it",
+                                  (long long)m->hb_seen[p]);
+        else
+            n += (size_t)snprintf(who + n, sizeof who - n, "stopped answering inside it (silent for %.1f s)",
+                                  now - m->last_heard[p]);
+        named++;
     }
-    if (missing)
-        return ds_err_set(err, DS_ERR_MPI,
-                          "mpi: rank %d waited %.0f s (dist.timeout_s) in %s #%llu: rank%s %s never reached it "
-                          "(dead or hung)",
-                          m->rank, timeout_s, kind_name(op->kind), (unsigned long long)op->seq, missing > 1 ? "s" : "",
-                          who);
+    if (named)
+        return ds_err_set(err, DS_ERR_MPI, "mpi: rank %d waited %.0f s (dist.timeout_s) in %s #%llu: %s (dead or hung)",
+                          m->rank, timeout_s, kind_name(op->kind), (unsigned long long)op->seq, who);
     return ds_err_set(err, DS_ERR_MPI,
-                      "mpi: rank %d waited %.0f s (dist.timeout_s) in %s #%llu: every rank started it but it did not "
-                      "complete (a rank died inside it, or the network stalled)",
+                      "mpi: rank %d waited %.0f s (dist.timeout_s) in %s #%llu: every rank started it and still "
+                      "answers, but it did not complete (the network stalled?)",
                       m->rank, timeout_s, kind_name(op->kind), (unsigned long long)op->seq);
 }
 
@@ -151,12 +192,13 @@ static ds_status mpi_run(void *impl, ds_comm_op *op, double deadline, ds_err *er
         DS_MPI_CHECK(err, MPI_Ibcast(op->buf, (int)op->count, MPI_BYTE, op->root, m->comm, &req));
     else
         DS_MPI_CHECK(err, MPI_Ibarrier(m->comm, &req));
-    if (!test_until(m, &req, deadline)) return timed_out(m, op, timeout_s, err);
+    if (!test_until(m, &req, deadline, true)) return timed_out(m, op, timeout_s, err);
     return DS_OK;
 }
 
 static void free_state(mpi_comm *m) {
     free(m->hb_seen);
+    free(m->last_heard);
     free(m->hb_in);
     free(m->hb_recv);
     free(m->hb_out);
@@ -169,6 +211,10 @@ static void mpi_close(void *impl, bool abort) {
     if (abort) {
         fflush(stdout);
         fflush(stderr);
+        // mpirun forwards a rank's output asynchronously and may tear the job down before it has
+        // read this rank's last lines (the message naming the failed rank): give it a moment.
+        const struct timespec pause = {0, 500 * 1000 * 1000};
+        nanosleep(&pause, NULL);
         MPI_Abort(MPI_COMM_WORLD, 1);  // ends every rank of the job; does not return
         return;
     }
@@ -190,7 +236,8 @@ static void mpi_close(void *impl, bool abort) {
 }
 
 static const ds_comm_backend_ops k_mpi_ops = {
-    .backend = DS_COMM_MPI, .thread_start = NULL, .on_enqueue = NULL, .run = mpi_run, .close = mpi_close};
+    .backend = DS_COMM_MPI, .thread_start = NULL, .on_enqueue = NULL, .run = mpi_run, .close = mpi_close,
+    .idle = mpi_idle};
 
 ds_status ds_comm_mpi_open(const ds_world *w, const ds_comm_options *o, const ds_log *log,
                            const ds_comm_backend_ops **ops, void **impl, ds_err *err) {
@@ -199,11 +246,12 @@ ds_status ds_comm_mpi_open(const ds_world *w, const ds_comm_options *o, const ds
     DS_REQUIRE(err, m != NULL, DS_ERR_OOM, "mpi communicator: out of memory");
     const size_t n = (size_t)w->size;
     m->hb_seen = malloc(n * sizeof *m->hb_seen);
+    m->last_heard = malloc(n * sizeof *m->last_heard);
     m->hb_in = malloc(n * sizeof *m->hb_in);
     m->hb_recv = malloc(n * sizeof *m->hb_recv);
     m->hb_out = malloc(n * sizeof *m->hb_out);
     m->hb_send = malloc(n * sizeof *m->hb_send);
-    if (!m->hb_seen || !m->hb_in || !m->hb_recv || !m->hb_out || !m->hb_send) {
+    if (!m->hb_seen || !m->last_heard || !m->hb_in || !m->hb_recv || !m->hb_out || !m->hb_send) {
         free_state(m);
         return ds_err_set(err, DS_ERR_OOM, "mpi communicator: out of memory");
     }
@@ -222,6 +270,7 @@ ds_status ds_comm_mpi_open(const ds_world *w, const ds_comm_options *o, const ds
     MPI_Comm_set_errhandler(m->hb, MPI_ERRORS_RETURN);
     for (int p = 0; p < m->size; p++) {
         m->hb_seen[p] = -1;
+        m->last_heard[p] = ds_now_seconds();
         m->hb_recv[p] = MPI_REQUEST_NULL;
         m->hb_send[p] = MPI_REQUEST_NULL;
         if (p != m->rank) post_hb_recv(m, p);
