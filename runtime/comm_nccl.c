@@ -110,13 +110,18 @@ static ds_status nccl_run(void *impl, ds_comm_op *op, double deadline, ds_err *e
         if (op->kind == DS_COMM_OP_BARRIER) DS_CUDA_CHECK(err, cudaMemsetAsync(dbuf, 0, 8, n->stream));
         else DS_CUDA_CHECK(err, cudaMemcpyAsync(dbuf, op->buf, bytes, cudaMemcpyHostToDevice, n->stream));
     }
+    // A non-blocking communicator may answer ncclInProgress: the call is queued, nccl_poll waits.
+    ncclResult_t r;
     if (op->kind == DS_COMM_OP_ALLREDUCE)
-        DS_NCCL_CHECK(err, ncclAllReduce(dbuf, dbuf, (size_t)op->count, nccl_type(op->dtype), ncclSum, n->comm,
-                                         n->stream));
+        r = ncclAllReduce(dbuf, dbuf, (size_t)op->count, nccl_type(op->dtype), ncclSum, n->comm, n->stream);
     else if (op->kind == DS_COMM_OP_BROADCAST)
-        DS_NCCL_CHECK(err, ncclBroadcast(dbuf, dbuf, bytes, ncclUint8, op->root, n->comm, n->stream));
+        r = ncclBroadcast(dbuf, dbuf, bytes, ncclUint8, op->root, n->comm, n->stream);
     else
-        DS_NCCL_CHECK(err, ncclAllReduce(dbuf, dbuf, 1, ncclInt64, ncclSum, n->comm, n->stream));
+        r = ncclAllReduce(dbuf, dbuf, 1, ncclInt64, ncclSum, n->comm, n->stream);
+    DS_REQUIRE(err, r == ncclSuccess || r == ncclInProgress, DS_ERR_NCCL, "nccl: rank %d: %s: %s", n->rank, what,
+               ncclGetErrorString(r));
+    // The collective must be on the stream before the copy back is queued behind it.
+    if (r == ncclInProgress) DS_TRY(nccl_poll(n, NULL, deadline, what, err));
     if (!op->on_device && op->kind != DS_COMM_OP_BARRIER)
         DS_CUDA_CHECK(err, cudaMemcpyAsync(op->buf, dbuf, bytes, cudaMemcpyDeviceToHost, n->stream));
     return nccl_poll(n, n->stream, deadline, what, err);
