@@ -41,9 +41,11 @@ static ds_status run(ds_context *ctx, const ds_config *cfg, ds_bert_model *m, co
     if (task.dev.n == 0 && task.test.n == 0)
         st = ds_err_set(err, DS_ERR_INVALID_ARG, "nothing to evaluate: the dev and test sets are empty%s",
                         task.split_from_train ? " (data.split gives them no example)" : "");
-    if (st == DS_OK) st = ds_bert_arena_bytes(ctx, m, (int64_t)batch, ds_config_int(cfg, "model.max_length"), false, &bytes);
+    const int64_t max_len = ds_config_int(cfg, "model.max_length");
+    if (st == DS_OK) st = ds_bert_arena_bytes(ctx, m, (int64_t)batch, max_len, false, &bytes);
     if (st == DS_OK) st = ds_arena_init_cpu(&arena, bytes, err);
-    if (st == DS_OK && task.dev.n > 0 && (st = ds_evaluate(ctx, m, &task.dev, batch, &arena, "eval_", &out->dev)) == DS_OK)
+    if (st == DS_OK && task.dev.n > 0 &&
+        (st = ds_evaluate(ctx, m, &task.dev, batch, &arena, "eval_", &out->dev)) == DS_OK)
         out->has_dev = true;
     if (st == DS_OK && task.test.n > 0 &&
         (st = ds_evaluate(ctx, m, &task.test, batch, &arena, "test_", &out->test)) == DS_OK)

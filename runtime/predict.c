@@ -43,8 +43,9 @@ ds_status ds_predictor_load(ds_context *ctx, const char *model_dir, size_t batch
         p->class_names = info.id2label;
         info.id2label = NULL;
     } else if (p->num_labels != 1) {
-        st = ds_err_set(err, DS_ERR_FORMAT, "%s/config.json: regression with %lld outputs; downstream predicts one value",
-                        model_dir, (long long)p->num_labels);
+        st = ds_err_set(err, DS_ERR_FORMAT,
+                        "%s/config.json: regression with %lld outputs; downstream predicts one value", model_dir,
+                        (long long)p->num_labels);
     }
     ds_hf_bert_info_free(&info);
     if (st == DS_OK) st = ds_wp_tokenizer_load(model_dir, &p->tok, err);

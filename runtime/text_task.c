@@ -92,9 +92,11 @@ static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_tr
     const bool split = !dev_path[0] && !test_path[0];
     if (need_train || split) {
         if (!train_path[0]) {
-            st = need_train ? ds_err_set(err, DS_ERR_CONFIG, "data.train is empty: give the training file (CSV, TSV or JSONL)")
-                            : ds_err_set(err, DS_ERR_CONFIG, "nothing to evaluate: give data.dev or data.test, or data.train "
-                                                             "to evaluate on its dev/test split (as training splits it)");
+            if (need_train)
+                st = ds_err_set(err, DS_ERR_CONFIG, "data.train is empty: give the training file (CSV, TSV or JSONL)");
+            else
+                st = ds_err_set(err, DS_ERR_CONFIG, "nothing to evaluate: give data.dev or data.test, or data.train to "
+                                                    "evaluate on its dev/test split (as training splits it)");
             goto done;
         }
         if ((st = ds_text_dataset_load(train_path, &opt, &t->train_set, err)) != DS_OK) goto done;
