@@ -29,26 +29,9 @@ static void print_eval(const char *what, const ds_eval_result *r, const ds_label
 
 int ds_cmd_eval(int argc, char **argv) {
     ds_context ctx = ds_context_cpu();
-    ds_cli_args a;
-    if (ds_cli_parse(argc, argv, &a, &ctx.err) != DS_OK) return ds_cli_fail("eval", &ctx.err, 2);
-    if (a.help) {
-        help();
-        ds_cli_args_free(&a);
-        return 0;
-    }
-    if (a.nrest > 0) {
-        fprintf(stderr, "downstream eval: unexpected argument '%s' (see --help)\n", a.rest[0]);
-        ds_cli_args_free(&a);
-        return 2;
-    }
     ds_config *cfg = NULL;
-    const ds_status lst = ds_cli_load_config(&a, &cfg, &ctx.err);
-    ds_cli_args_free(&a);
-    if (lst != DS_OK) return ds_cli_fail("eval", &ctx.err, 2);
-    ctx.log.level = ds_cli_log_level(cfg);
-    ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
-    const int threads = (int)ds_config_int(cfg, "run.threads");
-    if (threads > 0) omp_set_num_threads(threads);
+    const int early = ds_cli_start("eval", argc, argv, help, &ctx, &cfg);
+    if (early >= 0) return early;
     ds_eval_summary s;
     const ds_status st = ds_eval_model(&ctx, cfg, &s);
     int rc = 0;
