@@ -10,7 +10,10 @@
 
 static ds_status check_options(const ds_text_dataset_options *o, const char *name, ds_err *err) {
     DS_REQUIRE(err, o->text_field && o->text_field[0], DS_ERR_INVALID_ARG, "%s: no text field given", name);
-    DS_REQUIRE(err, o->label_field && o->label_field[0], DS_ERR_INVALID_ARG, "%s: no label field given", name);
+    DS_REQUIRE(err, o->unlabeled || (o->label_field && o->label_field[0]), DS_ERR_INVALID_ARG,
+               "%s: no label field given", name);
+    DS_REQUIRE(err, o->format != DS_TEXT_FORMAT_LINES || o->unlabeled, DS_ERR_INVALID_ARG,
+               "%s: plain-text lines carry no labels: the lines format reads unlabelled data (prediction) only", name);
     DS_REQUIRE(err, (int)o->problem_type >= 0 && o->problem_type < DS_PROBLEM_COUNT, DS_ERR_INVALID_ARG,
                "%s: unknown problem type %d", name, (int)o->problem_type);
     DS_REQUIRE(err, o->problem_type != DS_PROBLEM_MULTI_LABEL || (o->label_separator && o->label_separator[0]),
@@ -41,6 +44,8 @@ static ds_status load(ds_text_builder *b, const char *data, size_t size, ds_err 
     }
     if (b->opt->format == DS_TEXT_FORMAT_JSONL)
         DS_TRY(ds_text_read_jsonl(b, data, size, err));
+    else if (b->opt->format == DS_TEXT_FORMAT_LINES)
+        DS_TRY(ds_text_read_lines(b, data, size, err));
     else
         DS_TRY(ds_text_read_csv(b, data, size, err));
     return ds_text_labels_finish(b, err);
@@ -56,6 +61,7 @@ ds_status ds_text_dataset_load_memory(const char *data, size_t size, const char 
     out->source = strdup(name);
     if (out->source == NULL) return ds_err_set(err, DS_ERR_OOM, "%s: out of memory", name);
     out->problem_type = o.problem_type;
+    out->has_labels = !o.unlabeled;
     ds_text_builder b = {.d = out, .opt = &o, .labels_fixed = o.num_label_names > 0};
     const ds_status s = load(&b, data, size, err);
     free(b.tokens);
@@ -84,7 +90,7 @@ const char *ds_text_dataset_text_pair(const ds_text_dataset *d, size_t i) {
 }
 
 int32_t ds_text_dataset_label(const ds_text_dataset *d, size_t i) {
-    if (d->problem_type != DS_PROBLEM_SINGLE_LABEL) return -1;
+    if (d->problem_type != DS_PROBLEM_SINGLE_LABEL || !d->has_labels) return -1;
     return d->label_ids[d->examples[i].labels];
 }
 

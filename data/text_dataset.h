@@ -13,9 +13,14 @@
 // one JSON object) is an error "<file>:<line>: ..." -- or, with skip_bad_rows, is skipped and
 // counted. Broken CSV quoting and invalid UTF-8 are always errors: after them the rows that
 // follow cannot be trusted.
+//
+// Unlabelled data (options.unlabeled, for prediction): the label field is not read at all, every
+// example has label_count 0 and value 0; the same files load (their label column ignored), as do
+// files without one, and plain text (DS_TEXT_FORMAT_LINES).
 #ifndef DS_TEXT_DATASET_H
 #define DS_TEXT_DATASET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +43,7 @@ typedef struct ds_text_example {
 typedef struct ds_text_dataset {
     char *source;                  // file path (or the name given to load_memory), owned
     ds_problem_type problem_type;
+    bool has_labels;               // false when loaded with options.unlabeled: no example has a label
     size_t count;                  // examples
     ds_text_example *examples;     // (count) host
     char *pool;                    // (pool_len) every text, NUL-terminated UTF-8, host
@@ -70,7 +76,7 @@ void ds_text_dataset_free(ds_text_dataset *d);
 // Accessors; i < count.
 const char *ds_text_dataset_text(const ds_text_dataset *d, size_t i);
 const char *ds_text_dataset_text_pair(const ds_text_dataset *d, size_t i);  // NULL when none
-// Single-label: the class id; -1 for the other problem types.
+// Single-label: the class id; -1 for the other problem types and for unlabelled data.
 int32_t ds_text_dataset_label(const ds_text_dataset *d, size_t i);
 // The class ids of example i ((return value) of them at *ids); 0 for regression.
 size_t ds_text_dataset_label_ids(const ds_text_dataset *d, size_t i, const int32_t **ids);

@@ -81,9 +81,9 @@ ds_status ds_text_builder_add(ds_text_builder *b, const ds_text_raw_row *row, ds
     size_t n_tokens = 0;
     int bad = 0;
     ds_text_example ex = {.text_pair = DS_TEXT_NO_PAIR, .labels = d->label_ids_len, .line = row->line};
-    DS_TRY(ds_text_row_label(b, row, &n_tokens, &ex.value, &bad, err));
+    if (!b->opt->unlabeled) DS_TRY(ds_text_row_label(b, row, &n_tokens, &ex.value, &bad, err));
     if (bad) return DS_OK;  // skipped
-    if (d->problem_type != DS_PROBLEM_REGRESSION) {
+    if (!b->opt->unlabeled && d->problem_type != DS_PROBLEM_REGRESSION) {
         DS_TRY(map_tokens(b, row->line, n_tokens, &ex.label_count, &bad, err));
         if (bad) return DS_OK;
     }

@@ -14,7 +14,8 @@ typedef struct ds_text_raw_row {
     size_t text_len;
     const char *pair;   // (pair_len) bytes, NUL-terminated; NULL when the task has no pair
     size_t pair_len;
-    // The label: a cell of text (CSV/TSV, or a JSON string) or a JSON value (JSONL).
+    // The label: a cell of text (CSV/TSV, or a JSON string) or a JSON value (JSONL); neither
+    // with options.unlabeled.
     const char *label_text;  // NUL-terminated; NULL when label_json is set
     size_t label_len;
     const cJSON *label_json;
@@ -55,5 +56,6 @@ ds_status ds_text_labels_finish(ds_text_builder *b, ds_err *err);
 // Row readers: every record of the file into the builder.
 ds_status ds_text_read_csv(ds_text_builder *b, const char *data, size_t size, ds_err *err);
 ds_status ds_text_read_jsonl(ds_text_builder *b, const char *data, size_t size, ds_err *err);
+ds_status ds_text_read_lines(ds_text_builder *b, const char *data, size_t size, ds_err *err);
 
 #endif

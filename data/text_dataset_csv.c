@@ -59,7 +59,7 @@ static ds_status column_by_index(const char *name, const char *what, const char 
 }
 
 typedef struct columns {
-    size_t text, pair, label;  // pair: NO_COLUMN when the task has no second text
+    size_t text, pair, label;  // pair: NO_COLUMN when the task has no second text; label: when unlabeled
     size_t expected_fields;
 } columns;
 
@@ -67,14 +67,15 @@ static ds_status resolve_columns(const ds_text_builder *b, const ds_csv_record *
     const ds_text_dataset_options *o = b->opt;
     const char *src = b->d->source;
     c->expected_fields = first->count;
-    c->pair = NO_COLUMN;
+    c->pair = c->label = NO_COLUMN;  // label: none read with options.unlabeled
     if (o->has_header) {
         DS_TRY(column_by_name(first, o->text_field, "text", src, &c->text, err));
-        DS_TRY(column_by_name(first, o->label_field, "label", src, &c->label, err));
+        if (!o->unlabeled) DS_TRY(column_by_name(first, o->label_field, "label", src, &c->label, err));
         if (o->text_pair_field) DS_TRY(column_by_name(first, o->text_pair_field, "text_pair", src, &c->pair, err));
     } else {
         DS_TRY(column_by_index(o->text_field, "text", src, first->line, first->count, &c->text, err));
-        DS_TRY(column_by_index(o->label_field, "label", src, first->line, first->count, &c->label, err));
+        if (!o->unlabeled)
+            DS_TRY(column_by_index(o->label_field, "label", src, first->line, first->count, &c->label, err));
         if (o->text_pair_field)
             DS_TRY(column_by_index(o->text_pair_field, "text_pair", src, first->line, first->count, &c->pair, err));
     }
@@ -95,9 +96,11 @@ static ds_status add_record(ds_text_builder *b, const columns *c, const ds_csv_r
         .line = rec->line,
         .text = rec->fields[c->text],
         .text_len = rec->lengths[c->text],
-        .label_text = rec->fields[c->label],
-        .label_len = rec->lengths[c->label],
     };
+    if (c->label != NO_COLUMN) {
+        row.label_text = rec->fields[c->label];
+        row.label_len = rec->lengths[c->label];
+    }
     if (c->pair != NO_COLUMN) {
         row.pair = rec->fields[c->pair];
         row.pair_len = rec->lengths[c->pair];

@@ -30,6 +30,7 @@ static ds_status add_object(ds_text_builder *b, const cJSON *obj, long line, ds_
         DS_TRY(string_field(b, obj, line, o->text_pair_field, "text_pair", &row.pair, &row.pair_len, &bad, err));
         if (bad) return DS_OK;
     }
+    if (o->unlabeled) return ds_text_builder_add(b, &row, err);
     row.label_json = cJSON_GetObjectItemCaseSensitive(obj, o->label_field);
     if (row.label_json == NULL) return ds_text_bad_row(b, line, err, "missing label field '%s'", o->label_field);
     return ds_text_builder_add(b, &row, err);

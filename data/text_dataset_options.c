@@ -19,10 +19,11 @@ ds_text_dataset_options ds_text_dataset_default_options(void) {
         .num_label_names = 0,
         .label_order = DS_LABEL_ORDER_AUTO,
         .skip_bad_rows = false,
+        .unlabeled = false,
     };
 }
 
-static const char *const k_format_names[] = {"auto", "csv", "tsv", "jsonl"};
+static const char *const k_format_names[] = {"auto", "csv", "tsv", "jsonl", "lines"};
 static const char *const k_order_names[] = {"auto", "first_seen", "sorted"};
 _Static_assert(sizeof k_format_names / sizeof *k_format_names == DS_TEXT_FORMAT_COUNT, "format names");
 _Static_assert(sizeof k_order_names / sizeof *k_order_names == DS_LABEL_ORDER_COUNT, "order names");
@@ -43,7 +44,7 @@ static int lookup(const char *s, const char *const *names, int count) {
 
 ds_status ds_text_format_parse(const char *s, ds_text_format *out, ds_err *err) {
     const int i = lookup(s, k_format_names, DS_TEXT_FORMAT_COUNT);
-    DS_REQUIRE(err, i >= 0, DS_ERR_CONFIG, "unknown text data format '%s'; choose auto, csv, tsv or jsonl",
+    DS_REQUIRE(err, i >= 0, DS_ERR_CONFIG, "unknown text data format '%s'; choose auto, csv, tsv, jsonl or lines",
                s ? s : "(null)");
     *out = (ds_text_format)i;
     return DS_OK;

@@ -15,6 +15,10 @@ typedef enum ds_text_format {
     DS_TEXT_FORMAT_CSV,       // comma-separated, RFC 4180 quoting (data/csv.h)
     DS_TEXT_FORMAT_TSV,       // tab-separated, quotes honoured unless quoting = false (data/csv.h)
     DS_TEXT_FORMAT_JSONL,     // one JSON object per line (data/jsonl.h); .json files are read as this
+    // Plain text, one example per line (a TAB separates the two texts of a pair; empty lines are
+    // skipped), no labels: only with `unlabeled`. Never inferred from an extension: prediction
+    // picks it for .txt files and stdin.
+    DS_TEXT_FORMAT_LINES,
     DS_TEXT_FORMAT_COUNT
 } ds_text_format;
 
@@ -50,12 +54,16 @@ typedef struct ds_text_dataset_options {
     ds_label_order label_order;   // default AUTO; used only when labels are discovered
     bool skip_bad_rows;           // default false: a bad row is an error naming file and line;
                                   // true: bad rows are skipped and counted (see ds_text_dataset)
+    // Default false: every row needs a label. true (prediction): the label field is never read,
+    // so the file may lack it (or hold anything there); the examples have no labels
+    // (ds_text_dataset.has_labels false), and label_names, when given, only names the classes.
+    bool unlabeled;
 } ds_text_dataset_options;
 
 ds_text_dataset_options ds_text_dataset_default_options(void);
 
 // Names as configs spell them, and their parsers (DS_ERR_CONFIG listing the choices).
-const char *ds_text_format_name(ds_text_format f);           // "auto", "csv", "tsv", "jsonl"
+const char *ds_text_format_name(ds_text_format f);           // "auto", "csv", "tsv", "jsonl", "lines"
 const char *ds_label_order_name(ds_label_order o);           // "auto", "first_seen", "sorted"
 ds_status ds_text_format_parse(const char *s, ds_text_format *out, ds_err *err);
 ds_status ds_label_order_parse(const char *s, ds_label_order *out, ds_err *err);

@@ -55,16 +55,21 @@ static void log_set(const ds_log *log, const char *what, const ds_text_dataset *
                     (long long)e->max_length);
 }
 
-ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, ds_text_task *t, ds_err *err) {
+// need_train: train (data.train required, tokenized). Otherwise eval: data.dev and data.test,
+// or, when neither is given, the dev/test parts of data.train split as training splits it.
+// model (eval only, may be NULL): the classes and problem type of the model being evaluated.
+static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_train, const ds_text_task_model *model,
+                           ds_text_task *t, ds_err *err) {
     memset(t, 0, sizeof *t);
     ds_label_map_init(&t->labels);
-    const char *model = ds_config_str(cfg, "model.path");
-    if (!model[0])
+    const char *model_path = ds_config_str(cfg, "model.path");
+    if (!model_path[0])
         return ds_err_set(err, DS_ERR_CONFIG, "model.path is empty: give a Hugging Face BERT directory "
                                               "(config.json, model.safetensors, vocab.txt)");
-    DS_TRY(ds_wp_tokenizer_load(model, &t->tok, err));
+    DS_TRY(ds_wp_tokenizer_load(model_path, &t->tok, err));
     ds_text_dataset_options opt;
     DS_TRY(ds_text_task_dataset_options(cfg, &opt, err));
+    if (model) opt.problem_type = model->problem_type;  // the model's, whatever model.problem_type says
     t->problem_type = opt.problem_type;
     const int64_t max_len = ds_config_int(cfg, "model.max_length");
 
@@ -73,21 +78,33 @@ ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_t
     int32_t nlabels = 0;
     ds_status st = DS_OK;
     const char *explicit_labels = ds_config_str(cfg, "data.labels");
-    if (explicit_labels[0] && (st = split_list(explicit_labels, &label_store, &label_names, &nlabels, err)) != DS_OK)
-        goto done;
-    if (nlabels) opt.label_names = label_names, opt.num_label_names = nlabels;
+    if (model && model->labels && model->labels->count && t->problem_type != DS_PROBLEM_REGRESSION) {
+        // The model's classes, in its id order: the data's labels map to the ids it was trained with.
+        opt.label_names = (const char *const *)model->labels->names, opt.num_label_names = model->labels->count;
+        nlabels = model->labels->count;
+    } else if (explicit_labels[0]) {
+        if ((st = split_list(explicit_labels, &label_store, &label_names, &nlabels, err)) != DS_OK) goto done;
+        opt.label_names = label_names, opt.num_label_names = nlabels;
+    }
 
     const char *train_path = ds_config_str(cfg, "data.train");
     const char *dev_path = ds_config_str(cfg, "data.dev"), *test_path = ds_config_str(cfg, "data.test");
-    if (need_train) {
+    const bool split = !dev_path[0] && !test_path[0];
+    if (need_train || split) {
         if (!train_path[0]) {
-            st = ds_err_set(err, DS_ERR_CONFIG, "data.train is empty: give the training file (CSV, TSV or JSONL)");
+            if (need_train)
+                st = ds_err_set(err, DS_ERR_CONFIG, "data.train is empty: give the training file (CSV, TSV or JSONL)");
+            else
+                st = ds_err_set(err, DS_ERR_CONFIG, "nothing to evaluate: give data.dev or data.test, or data.train to "
+                                                    "evaluate on its dev/test split (as training splits it)");
             goto done;
         }
         if ((st = ds_text_dataset_load(train_path, &opt, &t->train_set, err)) != DS_OK) goto done;
         if ((st = ds_label_map_copy(&t->labels, &t->train_set.labels, err)) != DS_OK) goto done;
     } else if (nlabels) {
-        if ((st = ds_label_map_from_names(&t->labels, label_names, nlabels, "data.labels", err)) != DS_OK) goto done;
+        if ((st = ds_label_map_from_names(&t->labels, opt.label_names, nlabels, model ? "id2label" : "data.labels",
+                                          err)) != DS_OK)
+            goto done;
     }
     t->num_labels = t->problem_type == DS_PROBLEM_REGRESSION ? 1 : t->labels.count;
     if (need_train && t->problem_type != DS_PROBLEM_REGRESSION && t->num_labels < 2 &&
@@ -104,14 +121,14 @@ ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_t
     }
     if (dev_path[0] && (st = ds_text_dataset_load(dev_path, &eval_opt, &t->dev_set, err)) != DS_OK) goto done;
     if (test_path[0] && (st = ds_text_dataset_load(test_path, &eval_opt, &t->test_set, err)) != DS_OK) goto done;
-    if (!need_train && t->num_labels == 0 && t->problem_type != DS_PROBLEM_REGRESSION) {
-        // eval without a training set: classes from the first file read.
+    if (!need_train && !split && t->num_labels == 0 && t->problem_type != DS_PROBLEM_REGRESSION) {
+        // eval without a training set or a label list: classes from the first file read.
         const ds_text_dataset *d = dev_path[0] ? &t->dev_set : &t->test_set;
         if ((st = ds_label_map_copy(&t->labels, &d->labels, err)) != DS_OK) goto done;
         t->num_labels = t->labels.count;
     }
 
-    if (need_train && !dev_path[0] && !test_path[0]) {
+    if (split) {
         ds_split_options so = ds_split_default_options();
         so.seed = (uint64_t)ds_config_int(cfg, "run.seed");
         so.stratified = ds_config_bool(cfg, "data.stratified");
@@ -123,8 +140,9 @@ ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_t
             goto done;
         }
         t->split_from_train = true;
-        st = ds_text_examples_build(&t->train_set, sp.train, sp.n_train, &t->tok, max_len, t->num_labels, &t->train,
-                                    err);
+        if (need_train)  // eval needs the dev and test parts alone
+            st = ds_text_examples_build(&t->train_set, sp.train, sp.n_train, &t->tok, max_len, t->num_labels,
+                                        &t->train, err);
         if (st == DS_OK)
             st = ds_text_examples_build(&t->train_set, sp.dev, sp.n_dev, &t->tok, max_len, t->num_labels, &t->dev, err);
         if (st == DS_OK)
@@ -135,7 +153,7 @@ ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_t
                     so.stratified ? "stratified" : "random");
         ds_split_free(&sp);
         if (st != DS_OK) goto done;
-        log_set(log, "train", &t->train_set, &t->train);
+        if (need_train) log_set(log, "train", &t->train_set, &t->train);
     } else {
         if (need_train && (st = ds_text_examples_build(&t->train_set, NULL, 0, &t->tok, max_len, t->num_labels,
                                                        &t->train, err)) != DS_OK)
@@ -158,6 +176,15 @@ done:
     free(label_names);
     if (st != DS_OK) ds_text_task_free(t);
     return st;
+}
+
+ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, ds_text_task *t, ds_err *err) {
+    return load_task(cfg, log, need_train, NULL, t, err);
+}
+
+ds_status ds_text_task_load_eval(const ds_config *cfg, const ds_log *log, const ds_text_task_model *model,
+                                 ds_text_task *t, ds_err *err) {
+    return load_task(cfg, log, false, model, t, err);
 }
 
 void ds_text_task_free(ds_text_task *t) {

@@ -1,5 +1,7 @@
 #include "cli_args.h"
 
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,4 +110,40 @@ void ds_cli_print_common_options(FILE *f) {
 int ds_cli_fail(const char *cmd, const ds_err *err, int exit_code) {
     fprintf(stderr, "downstream %s: %s: %s\n", cmd, ds_status_name(err->status), err->msg);
     return exit_code;
+}
+
+int ds_cli_start(const char *cmd, int argc, char **argv, void (*help)(void), ds_context *ctx, ds_config **cfg) {
+    *cfg = NULL;
+    ds_cli_args a;
+    if (ds_cli_parse(argc, argv, &a, &ctx->err) != DS_OK) return ds_cli_fail(cmd, &ctx->err, 2);
+    if (a.help) {
+        help();
+        ds_cli_args_free(&a);
+        return 0;
+    }
+    if (a.nrest > 0) {
+        fprintf(stderr, "downstream %s: unexpected argument '%s' (see --help)\n", cmd, a.rest[0]);
+        ds_cli_args_free(&a);
+        return 2;
+    }
+    const ds_status st = ds_cli_load_config(&a, cfg, &ctx->err);
+    ds_cli_args_free(&a);
+    if (st != DS_OK) return ds_cli_fail(cmd, &ctx->err, 2);
+    ctx->log.level = ds_cli_log_level(*cfg);
+    ctx->seed = (uint64_t)ds_config_int(*cfg, "run.seed");
+    const int threads = (int)ds_config_int(*cfg, "run.threads");
+    if (threads > 0) omp_set_num_threads(threads);
+    if (ctx->log.level >= DS_LOG_INFO && ctx->log.rank == 0) {  // rank 0 speaks for a distributed job
+        fprintf(stderr, "resolved config:\n");
+        ds_config_print(*cfg, stderr);
+    }
+    const char *device = ds_config_str(*cfg, "run.device");
+    if (strcmp(device, "auto") != 0 && strcmp(device, "cpu") != 0) {
+        fprintf(stderr, "downstream %s: run.device '%s': the CUDA backend's op bodies are not built yet; use auto or cpu\n",
+                cmd, device);
+        ds_config_free(*cfg);
+        *cfg = NULL;
+        return 2;
+    }
+    return -1;
 }

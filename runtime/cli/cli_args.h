@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "../base/context.h"
 #include "../base/log.h"
 #include "../base/status.h"
 #include "../config.h"
@@ -51,6 +52,14 @@ ds_log_level ds_cli_log_level(const ds_config *c);
 
 // Writes the shared options' help lines, for each command's --help.
 void ds_cli_print_common_options(FILE *f);
+
+// The start every config-driven command (bench, train, eval) shares: parses the shared options
+// (no other argument is allowed), prints `help` on --help, loads the config, sets ctx's log level
+// and seed, applies run.threads to OpenMP, prints the resolved config at INFO (on rank 0 only:
+// ctx->log.rank), and checks that
+// run.device names the CPU (auto or cpu): the CUDA backend's op bodies are not built yet.
+// Returns -1 when the command should go on (then *cfg is loaded: free it), else the exit code.
+int ds_cli_start(const char *cmd, int argc, char **argv, void (*help)(void), ds_context *ctx, ds_config **cfg);
 
 // Prints "downstream CMD: <status>: <message>" to stderr and returns exit_code.
 int ds_cli_fail(const char *cmd, const ds_err *err, int exit_code);

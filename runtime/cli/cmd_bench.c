@@ -52,46 +52,13 @@ static double process_age_seconds(void) {
 int ds_cmd_bench(int argc, char **argv) {
     const double process_start = ds_now_seconds() - process_age_seconds();
     ds_context ctx = ds_context_cpu();
-    ds_cli_args a;
-    if (ds_cli_parse(argc, argv, &a, &ctx.err) != DS_OK) return ds_cli_fail("bench", &ctx.err, 2);
-    if (a.help) {
-        help();
-        ds_cli_args_free(&a);
-        return 0;
-    }
-    if (a.nrest > 0) {
-        fprintf(stderr, "downstream bench: unexpected argument '%s' (see --help)\n", a.rest[0]);
-        ds_cli_args_free(&a);
-        return 2;
-    }
     ds_config *cfg = NULL;
-    if (ds_cli_load_config(&a, &cfg, &ctx.err) != DS_OK) {
-        ds_cli_args_free(&a);
-        return ds_cli_fail("bench", &ctx.err, 2);
-    }
-    ds_cli_args_free(&a);
-    ctx.log.level = ds_cli_log_level(cfg);
-    ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
-    if (ctx.log.level >= DS_LOG_INFO) {
-        fprintf(stderr, "resolved config:\n");
-        ds_config_print(cfg, stderr);
-    }
-
-    const int threads = (int)ds_config_int(cfg, "run.threads");
-    if (threads > 0) omp_set_num_threads(threads);
-    const char *device = ds_config_str(cfg, "run.device");
+    const int early = ds_cli_start("bench", argc, argv, help, &ctx, &cfg);
+    if (early >= 0) return early;
     char why[256] = "";
     const int gpus = ds_cuda_device_count(why, sizeof why);
     int rc = 0;
-    if (strcmp(device, "auto") != 0 && strcmp(device, "cpu") != 0) {
-        fprintf(stderr,
-                "downstream bench: run.device '%s': the CUDA op bodies are not built yet (the CUDA kernels issue); "
-                "use auto or cpu\n",
-                device);
-        ds_config_free(cfg);
-        return 2;
-    }
-    if (strcmp(device, "auto") == 0)
+    if (strcmp(ds_config_str(cfg, "run.device"), "auto") == 0)
         DS_LOG_INFO(&ctx.log, "device: cpu (%s)",
                     gpus ? "CUDA devices are visible but the CUDA op bodies are not built yet" : why);
 

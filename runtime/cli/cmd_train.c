@@ -32,43 +32,20 @@ static void print_eval(const char *what, const ds_eval_result *r) {
 
 int ds_cmd_train(int argc, char **argv) {
     ds_context ctx = ds_context_cpu();
-    ds_cli_args a;
-    if (ds_cli_parse(argc, argv, &a, &ctx.err) != DS_OK) return ds_cli_fail("train", &ctx.err, 2);
-    if (a.help) {
-        help();
-        ds_cli_args_free(&a);
-        return 0;
-    }
-    if (a.nrest > 0) {
-        fprintf(stderr, "downstream train: unexpected argument '%s' (see --help)\n", a.rest[0]);
-        ds_cli_args_free(&a);
-        return 2;
-    }
     ds_config *cfg = NULL;
-    const ds_status lst = ds_cli_load_config(&a, &cfg, &ctx.err);
-    ds_cli_args_free(&a);
-    if (lst != DS_OK) return ds_cli_fail("train", &ctx.err, 2);
-    ctx.log.level = ds_cli_log_level(cfg);
-    ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
+    // The rank is needed before the config is printed (rank 0 alone prints it); dist.launcher
+    // is known only after, and ds_dist_world below reads the world for good.
+    ds_world env_world;
+    if (ds_world_from_environment(DS_LAUNCHER_AUTO, &env_world, &ctx.err) == DS_OK) ctx.log.rank = env_world.rank;
+    ds_err_clear(&ctx.err);
+    const int early = ds_cli_start("train", argc, argv, help, &ctx, &cfg);
+    if (early >= 0) return early;
     ds_world world;
     if (ds_dist_world(cfg, &world, &ctx.err) != DS_OK) {
         ds_config_free(cfg);
         return ds_cli_fail("train", &ctx.err, 2);
     }
     ctx.log.rank = world.rank;  // rank 0 alone logs below warnings
-    if (ctx.log.level >= DS_LOG_INFO && world.rank == 0) {
-        fprintf(stderr, "resolved config:\n");
-        ds_config_print(cfg, stderr);
-    }
-    const int threads = (int)ds_config_int(cfg, "run.threads");
-    if (threads > 0) omp_set_num_threads(threads);
-    const char *device = ds_config_str(cfg, "run.device");
-    if (strcmp(device, "auto") != 0 && strcmp(device, "cpu") != 0) {
-        fprintf(stderr, "downstream train: run.device '%s': the CUDA backend's op bodies are not built yet; use auto or cpu\n",
-                device);
-        ds_config_free(cfg);
-        return 2;
-    }
     char blas[256];
     DS_LOG_INFO(&ctx.log, "device: cpu, %d threads; %s", omp_get_max_threads(),
                 ds_blas_fast_path_report(blas, sizeof blas));

@@ -8,6 +8,8 @@
 
 static const ds_command k_commands[] = {
     {"train", "fine-tune a pretrained BERT on text classification (--config FILE)", ds_cmd_train},
+    {"eval", "evaluate a fine-tuned model on dev/test data: metrics, per-class report (--config FILE)", ds_cmd_eval},
+    {"predict", "classify texts with a fine-tuned model, one JSON line each (--model DIR --input FILE)", ds_cmd_predict},
     {"bench", "time a fine-tuning step (forward, backward, AdamW) and print JSON", ds_cmd_bench},
     {"version", "print the version and build features", ds_cmd_version},
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
