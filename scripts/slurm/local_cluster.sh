@@ -26,8 +26,9 @@
 # scripts/test.sh runs `reap` when ctest ends.
 #
 # Idempotent: `start` when our daemons already run and the node answers does nothing; `stop` when
-# nothing runs says so and exits 0. Both kill only the pids recorded by `start`, and only after
-# checking that each pid still runs the program it was recorded for.
+# nothing runs says so and exits 0. `stop` cancels the cluster's jobs, then kills only the pids
+# recorded by `start` (after checking that each still runs the program it was recorded for) and
+# any slurmstepd left whose environment names this cluster's slurm.conf, with its tasks.
 set -euo pipefail
 
 # Debian packages the cluster needs (the Open MPI and PMIx development files are for building
@@ -43,7 +44,8 @@ munge_dir=$dir/munge                 # owned by munge: munged's socket, pid, log
 munge_socket=$munge_dir/munge.socket
 key=/etc/munge/munge.key
 apt_log=${TMPDIR:-/tmp}/downstream-slurm-apt.log
-host=$(hostname -s)                  # slurmctld and slurmd compare against the short name
+host=$(uname -n)
+host=${host%%.*}                     # slurmctld and slurmd compare against the short host name
 
 say() { echo "local_cluster: $*"; }
 die() { echo "local_cluster: error: $*" >&2; exit 1; }
@@ -66,7 +68,7 @@ install_packages() {
     apt-get -o DPkg::Lock::Timeout=300 update -qq >>"$apt_log" 2>&1 || true
     if ! "${apt[@]}" install "${missing[@]}" >>"$apt_log" 2>&1; then
       tail -n 5 "$apt_log" >&2
-      echo "local_cluster: error: could not install ${missing[*]} (log: $dir.apt.log)" >&2
+      echo "local_cluster: error: could not install ${missing[*]} (log: $apt_log)" >&2
       exit 3
     fi
   fi
@@ -126,8 +128,9 @@ start_munge() {
   fi
   chown munge:munge "$key"
   chmod 0400 "$key"
-  # munged refuses directories that others can write; the package's own ones are fixed too.
-  install -d -o munge -g munge -m 0755 /run/munge /var/log/munge /var/lib/munge
+  # Socket, pid, log and seed all in our own directory (the package's /run/munge, /var/log/munge
+  # and /var/lib/munge stay as they are); munged wants it owned by munge, not writable by others,
+  # and searchable by all (clients reach the socket through it).
   install -d -o munge -g munge -m 0755 "$munge_dir"
   rm -f "$munge_socket" "$munge_socket.lock" "$munge_dir/munged.pid"
   say "starting munged (user munge, socket $munge_socket)"
