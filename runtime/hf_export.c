@@ -8,25 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../data/file_read.h"
 #include "base/check.h"
 #include "safetensors.h"
-
-static ds_status read_file(const char *path, char **out, size_t *len, ds_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ds_err_set(err, DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *out = malloc((size_t)(n > 0 ? n : 0) + 1);
-    if (!*out) {
-        fclose(f);
-        return ds_err_set(err, DS_ERR_OOM, "%s: out of memory", path);
-    }
-    *len = fread(*out, 1, (size_t)(n > 0 ? n : 0), f);
-    (*out)[*len] = '\0';
-    fclose(f);
-    return DS_OK;
-}
 
 // Writes data to path through a temporary file, fsync and rename.
 static ds_status write_atomic(const char *path, const char *data, size_t len, ds_err *err) {
@@ -55,7 +39,7 @@ static ds_status write_config(const ds_bert_model *m, const ds_label_map *labels
     snprintf(path, sizeof path, "%s/config.json", source_dir);
     char *text = NULL;
     size_t len = 0;
-    DS_TRY(read_file(path, &text, &len, err));
+    DS_TRY(ds_read_whole_file(path, &text, &len, err));
     cJSON *cfg = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cfg || !cJSON_IsObject(cfg)) {
@@ -117,7 +101,7 @@ ds_status ds_hf_export(const ds_bert_model *m, const ds_label_map *labels, const
         }
         char *text = NULL;
         size_t len = 0;
-        DS_TRY(read_file(src, &text, &len, err));
+        DS_TRY(ds_read_whole_file(src, &text, &len, err));
         snprintf(path, sizeof path, "%s/%s", out_dir, tokenizer_files[i]);
         st = write_atomic(path, text, len, err);
         free(text);
