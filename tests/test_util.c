@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../data/file_read.h"
+
 ds_test ds_test_begin(const char *name) {
     ds_test t = {.name = name, .checks = 0, .failures = 0};
     return t;
@@ -89,4 +91,12 @@ const char *ds_test_fixture(const char *rel, char *buf, size_t cap) {
 const char *ds_test_tmpfile(const char *name, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/tmp_%ld_%s", DS_TEST_TMP_DIR, (long)getpid(), name);
     return buf;
+}
+
+char *ds_test_read_file(const char *path, size_t *size) {
+    char *data = NULL;
+    size_t n = 0;
+    if (ds_read_whole_file(path, &data, &n, NULL) != DS_OK) return NULL;
+    if (size) *size = n;
+    return data;
 }

@@ -33,6 +33,10 @@ double ds_test_close(ds_test *t, const char *what, const ds_tensor *got, const d
 double ds_test_close_f64(ds_test *t, const char *what, const double *got, const double *want, size_t n,
                          double tol);
 
+// The whole file at `path` as a malloc'd buffer with a NUL after its end (its length in *size
+// when size is non-NULL), or NULL when it cannot be read. The caller frees it.
+char *ds_test_read_file(const char *path, size_t *size);
+
 // Path of a committed fixture: "<source>/tests/fixtures/<rel>" into buf; returns buf.
 const char *ds_test_fixture(const char *rel, char *buf, size_t cap);
 

@@ -89,21 +89,6 @@ static ds_train_state sample_state(void) {
     return s;
 }
 
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n ? *n : 1);
-    if (b && fread(b, 1, *n, f) != *n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
-
 static bool write_bytes(const char *path, const unsigned char *b, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return false;
@@ -138,7 +123,7 @@ static void check_roundtrip(ds_test *t, const char *path) {
     snprintf(path2, sizeof path2, "%s.again", path);
     size_t n1 = 0, n2 = 0;
     if (ds_test_check(t, ds_checkpoint_save(path2, &b.pb, &b.o, &got, k_user, &err) == DS_OK, "%s", err.msg)) {
-        unsigned char *x = read_bytes(path, &n1), *y = read_bytes(path2, &n2);
+        unsigned char *x = (unsigned char *)ds_test_read_file(path, &n1), *y = (unsigned char *)ds_test_read_file(path2, &n2);
         ds_test_check(t, x && y && n1 == n2 && memcmp(x, y, n1) == 0, "save(load(file)) is byte-identical to file");
         free(x);
         free(y);
@@ -218,7 +203,7 @@ static void expect_load_error(ds_test *t, const char *path, ds_status status, co
 
 static void check_corruption(ds_test *t, const char *path) {
     size_t n = 0;
-    unsigned char *good = read_bytes(path, &n);
+    unsigned char *good = (unsigned char *)ds_test_read_file(path, &n);
     if (!ds_test_check(t, good != NULL && n > 1000, "read %s", path)) return;
     char bad[2048];
     snprintf(bad, sizeof bad, "%s.bad", path);
@@ -286,7 +271,7 @@ static void check_atomic(ds_test *t, const char *dir) {
     ds_err err = {0};
     if (!ds_test_check(t, ds_checkpoint_save(path, &a.pb, &a.o, NULL, NULL, &err) == DS_OK, "%s", err.msg)) return;
     size_t n0 = 0, n1 = 0;
-    unsigned char *before = read_bytes(path, &n0);
+    unsigned char *before = (unsigned char *)ds_test_read_file(path, &n0);
 
     struct rlimit old, small;
     getrlimit(RLIMIT_FSIZE, &old);
@@ -298,7 +283,7 @@ static void check_atomic(ds_test *t, const char *dir) {
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     ds_test_check(t, limited && st == DS_ERR_IO && strstr(err.msg, path), "half-written save fails: %s", err.msg);
-    unsigned char *after = read_bytes(path, &n1);
+    unsigned char *after = (unsigned char *)ds_test_read_file(path, &n1);
     ds_test_check(t, before && after && n0 == n1 && memcmp(before, after, n0) == 0,
                   "the previous checkpoint is untouched");
     ds_test_check(t, !dir_has_temp(dir), "no temporary file left in %s", dir);

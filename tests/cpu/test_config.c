@@ -243,18 +243,6 @@ static void test_json_errors(ds_test *t) {
 }
 
 // Reads a whole scratch file into a heap string.
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = calloc((size_t)n + 1, 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) buf[0] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static bool array_has(const cJSON *arr, const char *s) {
     const cJSON *e = NULL;
     cJSON_ArrayForEach(e, arr) if (cJSON_IsString(e) && strcmp(e->valuestring, s) == 0) return true;
@@ -276,7 +264,7 @@ static void test_print(ds_test *t) {
     FILE *f = fopen(out_path, "w");
     ds_config_print(c, f);
     fclose(f);
-    char *text = slurp(out_path);
+    char *text = ds_test_read_file(out_path, NULL);
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     ds_test_check(t, root != NULL, "printed config is not valid JSON:\n%s", text ? text : "(unreadable)");
     if (root) {

@@ -44,15 +44,6 @@ static void write_text(const char *dir, const char *file, const char *text) {
     }
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 16);
-    if (buf) buf[fread(buf, 1, (1 << 16) - 1, f)] = '\0';
-    fclose(f);
-    return buf;
-}
-
 // The log of one call, captured in memory.
 typedef struct captured_log {
     FILE *f;
@@ -289,7 +280,7 @@ typedef void (*edit_fn)(ds_st_entry *entries, int *count, void *scratch);
 static void make_variant(ds_context *ctx, const ds_st_file *ref, const char *dir, edit_fn edit, void *scratch) {
     char src[512], path[600];
     snprintf(path, sizeof path, "%s/config.json", fixture_dir("single_label", src, sizeof src));
-    char *config = read_text(path);
+    char *config = ds_test_read_file(path, NULL);
     write_text(dir, "config.json", config ? config : "");
     free(config);
     ds_st_entry *entries = calloc((size_t)ref->count + 2, sizeof *entries);

@@ -12,18 +12,6 @@
 #include "../../runtime/metrics_log.h"
 #include "../test_util.h"
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc((size_t)n + 1, 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
 // Parses every line; returns the number of lines, each checked to be one JSON object.
 static int parse_lines(ds_test *t, const char *text, cJSON **objs, int cap) {
     int n = 0;
@@ -68,7 +56,7 @@ static void check_lines(ds_test *t, const char *path) {
     if (!ds_test_check(t, ds_metrics_log_open(&l, path, -1, &err) == DS_OK, "%s", err.msg)) return;
     write_steps(t, &l, 1, 2);
     // Flushed per line: visible to a reader before the log is closed.
-    char *mid = read_text(path);
+    char *mid = ds_test_read_file(path, NULL);
     ds_test_check(t, mid && strlen(mid) > 0 && mid[strlen(mid) - 1] == '\n', "flushed after each line");
     free(mid);
     const ds_metric_value extra[3] = {{"eval_accuracy", 0.875}, {"eval_pearson", NAN}, {"we\"ird\\name\n", 1.0}};
@@ -79,7 +67,7 @@ static void check_lines(ds_test *t, const char *path) {
     ds_test_check(t, ds_metrics_log_write(&l, &bad, &err) == DS_OK, "%s", err.msg);
     ds_metrics_log_close(&l);
 
-    char *text = read_text(path);
+    char *text = ds_test_read_file(path, NULL);
     cJSON *o[8] = {0};
     const int n = text ? parse_lines(t, text, o, 8) : 0;
     if (ds_test_check(t, n == 4, "4 lines, got %d:\n%s", n, text ? text : "")) {
@@ -118,7 +106,7 @@ static void check_resume(ds_test *t, const char *path) {
     if (!ds_test_check(t, ds_metrics_log_open(&l, path, 3, &err) == DS_OK, "resume: %s", err.msg)) return;
     write_steps(t, &l, 4, 4);
     ds_metrics_log_close(&l);
-    char *text = read_text(path);
+    char *text = ds_test_read_file(path, NULL);
     cJSON *o[8] = {0};
     const int n = text ? parse_lines(t, text, o, 8) : 0;
     ds_test_check(t, n == 4 && num(o[0], "step") == 1 && num(o[2], "step") == 3 && num(o[3], "step") == 4,
@@ -130,12 +118,12 @@ static void check_resume(ds_test *t, const char *path) {
         write_steps(t, &l, 5, 5);
         ds_metrics_log_close(&l);
     }
-    text = read_text(path);
+    text = ds_test_read_file(path, NULL);
     ds_test_check(t, text && count_lines(text) == 5, "append without drops: %s", text ? text : "");
     free(text);
     // A new run starts the file afresh.
     if (ds_metrics_log_open(&l, path, -1, &err) == DS_OK) ds_metrics_log_close(&l);
-    text = read_text(path);
+    text = ds_test_read_file(path, NULL);
     ds_test_check(t, text && text[0] == 0, "a new run truncates");
     free(text);
     // A resume where there is no log yet creates it.
@@ -165,7 +153,7 @@ static void check_errors(ds_test *t, const char *path) {
     if (ds_test_check(t, ds_metrics_log_open(&l, path, -1, &err) == DS_OK, "%s", err.msg)) {
         ds_test_check(t, ds_metrics_log_write(&l, &r, &err) == DS_OK, "%s", err.msg);
         ds_metrics_log_close(&l);
-        char *text = read_text(path);
+        char *text = ds_test_read_file(path, NULL);
         cJSON *o[2] = {0};
         ds_test_check(t, text && parse_lines(t, text, o, 2) == 1 && num(o[0], "eval_per_class_f1_63") == 63 / 64.0,
                       "long line intact");

@@ -37,22 +37,6 @@ static const double k_norm_tol = 4.0 / 16777216.0;  // 4 ulps of fp32, relative
 static const double k_moment_clip_tol = 1e-6;
 static const double k_param_tol = 1e-6;
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static double num(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
@@ -199,7 +183,7 @@ static void check_fixture(ds_test *t) {
     ds_st_file f = {0};
     ds_err err = {0};
     if (!ds_test_check(t, ds_st_open(path, &f, &err) == DS_OK, "%s", err.msg)) return;
-    char *text = read_text(jpath);
+    char *text = ds_test_read_file(jpath, NULL);
     cJSON *cases = text ? cJSON_Parse(text) : NULL;
     if (ds_test_check(t, cJSON_IsArray(cases) && cJSON_GetArraySize(cases) == 2, "%s: cases", jpath)) {
         const cJSON *c;

@@ -39,27 +39,11 @@ static double element(const ds_st_tensor *t, int64_t i) {
     }
 }
 
-static char *read_text(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    const long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(fp);
-    return s;
-}
-
 static void check_values_file(ds_test *t) {
     char path[1024], jpath[1024];
     ds_test_fixture("safetensors/values.safetensors", path, sizeof path);
     ds_test_fixture("safetensors/values.json", jpath, sizeof jpath);
-    char *text = read_text(jpath);
+    char *text = ds_test_read_file(jpath, NULL);
     cJSON *want = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (!ds_test_check(t, want != NULL, "cannot read %s", jpath)) return;

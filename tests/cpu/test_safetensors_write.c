@@ -12,21 +12,6 @@
 #include "../../runtime/safetensors.h"
 #include "../test_util.h"
 
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    *n = (size_t)ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc(*n ? *n : 1);
-    if (b && fread(b, 1, *n, fp) != *n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(fp);
-    return b;
-}
-
 static const ds_device k_cpu = {DS_DEVICE_CPU, 0};
 
 // Rewrites fixture `name` from what ds_st_open read and compares the bytes.
@@ -48,7 +33,7 @@ static void check_identical(ds_test *t, const char *name) {
     if (ds_test_check(t, ds_st_write(out, e, f.count, f.meta, f.meta_count, &err) == DS_OK, "write %s: %s", out,
                       err.msg)) {
         size_t n_want = 0, n_got = 0;
-        unsigned char *want = read_bytes(path, &n_want), *got = read_bytes(out, &n_got);
+        unsigned char *want = (unsigned char *)ds_test_read_file(path, &n_want), *got = (unsigned char *)ds_test_read_file(out, &n_got);
         size_t first = 0;
         while (want && got && first < n_want && first < n_got && want[first] == got[first]) first++;
         ds_test_check(t, want && got && n_want == n_got && first == n_want,
@@ -127,7 +112,7 @@ static void check_round_trip(ds_test *t) {
     }
     ds_st_close(&f);
     size_t before_n = 0;
-    unsigned char *before = read_bytes(out, &before_n);
+    unsigned char *before = (unsigned char *)ds_test_read_file(out, &before_n);
 
     // Failures leave the old file untouched and no temporary behind.
     ds_err_clear(&err);
@@ -148,7 +133,7 @@ static void check_round_trip(ds_test *t) {
     ds_test_check(t, ds_st_write(out, e, 1, dup_meta, 2, &err) == DS_ERR_INVALID_ARG && strstr(err.msg, "'k'"),
                   "duplicate metadata keys: '%s'", err.msg);
     size_t after_n = 0;
-    unsigned char *after = read_bytes(out, &after_n);
+    unsigned char *after = (unsigned char *)ds_test_read_file(out, &after_n);
     ds_test_check(t, before && after && before_n == after_n && memcmp(before, after, after_n) == 0,
                   "a failed write changed the existing file");
     ds_test_check(t, count_temps(out) == 0, "a failed write left a temporary file");

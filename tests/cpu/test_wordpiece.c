@@ -22,28 +22,11 @@ typedef struct corpus {
     size_t count;
 } corpus;
 
-static char *read_all(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    *size = (size_t)n;
-    return buf;
-}
-
 static bool load_corpus(ds_test *t, const char *rel, corpus *c) {
     char path[512];
     ds_test_fixture(rel, path, sizeof path);
     *c = (corpus){0};
-    c->data = read_all(path, &c->size);
+    c->data = ds_test_read_file(path, &c->size);
     if (!ds_test_check(t, c->data != NULL, "cannot read %s", path)) return false;
     for (size_t i = 0; i < c->size; i++) c->count += c->data[i] == '\n';
     c->lines = malloc(c->count * sizeof *c->lines);
@@ -182,7 +165,7 @@ static void check_corpus(ds_test *t, const corpus *c, const char *name, bool tru
 static void check_padded_batch(ds_test *t, const corpus *c) {
     char path[512], dir[512];
     size_t size;
-    char *json = read_all(ds_test_fixture("tokenizer/uncased.padded_batch.json", path, sizeof path), &size);
+    char *json = ds_test_read_file(ds_test_fixture("tokenizer/uncased.padded_batch.json", path, sizeof path), &size);
     cJSON *root = json ? cJSON_Parse(json) : NULL;
     free(json);
     ds_wp_tokenizer tok;
