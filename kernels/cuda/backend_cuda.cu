@@ -1,5 +1,4 @@
-// The CUDA backend table. Its op bodies belong to the CUDA kernels issue; until they land every
-// slot is empty and a CUDA tensor reaching an op gets "not available on the cuda backend".
+// The CUDA backend table: every op slot filled by a body in kernels/cuda/*.cu (cuda_ops.h).
 #include <cuda_runtime.h>
 
 #include <stdio.h>
@@ -8,9 +7,42 @@ extern "C" {
 #include "../../runtime/base/check.h"
 #include "../cuda_info.h"
 #include "../ops.h"
+#include "cuda_ops.h"
 }
 
-static const ds_backend k_cuda_backend = {"cuda", {}};
+static ds_backend make_cuda_backend(void) {
+    ds_backend b = {};
+    b.name = "cuda";
+    b.fn[DS_OP_LINEAR_FWD] = ds_cuda_linear_forward;
+    b.fn[DS_OP_LINEAR_BWD] = ds_cuda_linear_backward;
+    b.fn[DS_OP_LAYERNORM_FWD] = ds_cuda_layernorm_forward;
+    b.fn[DS_OP_LAYERNORM_BWD] = ds_cuda_layernorm_backward;
+    b.fn[DS_OP_GELU_FWD] = ds_cuda_gelu_forward;
+    b.fn[DS_OP_GELU_BWD] = ds_cuda_gelu_backward;
+    b.fn[DS_OP_TANH_FWD] = ds_cuda_tanh_forward;
+    b.fn[DS_OP_TANH_BWD] = ds_cuda_tanh_backward;
+    b.fn[DS_OP_SOFTMAX_FWD] = ds_cuda_softmax_forward;
+    b.fn[DS_OP_SOFTMAX_BWD] = ds_cuda_softmax_backward;
+    b.fn[DS_OP_ATTENTION_FWD] = ds_cuda_attention_forward;
+    b.fn[DS_OP_ATTENTION_BWD] = ds_cuda_attention_backward;
+    b.fn[DS_OP_DROPOUT_FWD] = ds_cuda_dropout_forward;
+    b.fn[DS_OP_DROPOUT_BWD] = ds_cuda_dropout_backward;
+    b.fn[DS_OP_EMBEDDING_FWD] = ds_cuda_embedding_forward;
+    b.fn[DS_OP_EMBEDDING_BWD] = ds_cuda_embedding_backward;
+    b.fn[DS_OP_CROSS_ENTROPY_FWD] = ds_cuda_cross_entropy_forward;
+    b.fn[DS_OP_CROSS_ENTROPY_BWD] = ds_cuda_cross_entropy_backward;
+    b.fn[DS_OP_ADAMW] = ds_cuda_adamw;
+    b.fn[DS_OP_ADD] = ds_cuda_add;
+    b.fn[DS_OP_PERMUTE_HEADS] = ds_cuda_permute_heads;
+    b.fn[DS_OP_BCE_LOGITS_FWD] = ds_cuda_bce_with_logits_forward;
+    b.fn[DS_OP_BCE_LOGITS_BWD] = ds_cuda_bce_with_logits_backward;
+    b.fn[DS_OP_MSE_FWD] = ds_cuda_mse_forward;
+    b.fn[DS_OP_MSE_BWD] = ds_cuda_mse_backward;
+    return b;
+}
+// Built once at static-initialisation time and never written again (read-only after that).
+static const ds_backend k_cuda_backend = make_cuda_backend();
+static_assert(sizeof(k_cuda_backend.fn) / sizeof(k_cuda_backend.fn[0]) == DS_OP_COUNT, "cuda table size");
 
 extern "C" const ds_backend *ds_backend_cuda(void) { return &k_cuda_backend; }
 

@@ -1,0 +1,51 @@
+// The CUDA op bodies that fill the CUDA backend table (backend_cuda.cu). Each takes ds_context*
+// (with an open device, kernels/gpu.h) and the op's args struct (kernels/ops.h) as const void*.
+//
+// Dtype contract on CUDA (kernels/ops.h conventions, plus BF16):
+// - Parameters and parameter gradients are F32 (fp32 master weights; dw/db/dgamma/dbeta/dtable
+//   are F32 whatever the activations are), except the weight operand of linear, which may be the
+//   BF16 working copy when x is BF16.
+// - Activations and their gradients are F32 or BF16, one dtype per call; every op computes in
+//   fp32 and rounds once on store. Statistics (layer-norm mean/rstd, attention and cross-entropy
+//   lse) and losses are F32.
+// - ctx->deterministic: no float atomics; results are identical run to run.
+#ifndef DS_CUDA_OPS_H
+#define DS_CUDA_OPS_H
+
+#include "../ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+ds_status ds_cuda_linear_forward(ds_context *ctx, const void *args);       // linear.cu
+ds_status ds_cuda_linear_backward(ds_context *ctx, const void *args);      // linear.cu
+ds_status ds_cuda_layernorm_forward(ds_context *ctx, const void *args);    // layernorm.cu
+ds_status ds_cuda_layernorm_backward(ds_context *ctx, const void *args);   // layernorm.cu
+ds_status ds_cuda_gelu_forward(ds_context *ctx, const void *args);         // activations.cu
+ds_status ds_cuda_gelu_backward(ds_context *ctx, const void *args);        // activations.cu
+ds_status ds_cuda_tanh_forward(ds_context *ctx, const void *args);         // activations.cu
+ds_status ds_cuda_tanh_backward(ds_context *ctx, const void *args);        // activations.cu
+ds_status ds_cuda_softmax_forward(ds_context *ctx, const void *args);      // softmax.cu
+ds_status ds_cuda_softmax_backward(ds_context *ctx, const void *args);     // softmax.cu
+ds_status ds_cuda_attention_forward(ds_context *ctx, const void *args);    // attention.cu
+ds_status ds_cuda_attention_backward(ds_context *ctx, const void *args);   // attention.cu
+ds_status ds_cuda_dropout_forward(ds_context *ctx, const void *args);      // dropout.cu
+ds_status ds_cuda_dropout_backward(ds_context *ctx, const void *args);     // dropout.cu
+ds_status ds_cuda_embedding_forward(ds_context *ctx, const void *args);    // embedding.cu
+ds_status ds_cuda_embedding_backward(ds_context *ctx, const void *args);   // embedding.cu
+ds_status ds_cuda_cross_entropy_forward(ds_context *ctx, const void *args);   // cross_entropy.cu
+ds_status ds_cuda_cross_entropy_backward(ds_context *ctx, const void *args);  // cross_entropy.cu
+ds_status ds_cuda_adamw(ds_context *ctx, const void *args);                // adamw.cu
+ds_status ds_cuda_add(ds_context *ctx, const void *args);                  // layout.cu
+ds_status ds_cuda_permute_heads(ds_context *ctx, const void *args);        // layout.cu
+ds_status ds_cuda_bce_with_logits_forward(ds_context *ctx, const void *args);   // pointwise_loss.cu
+ds_status ds_cuda_bce_with_logits_backward(ds_context *ctx, const void *args);  // pointwise_loss.cu
+ds_status ds_cuda_mse_forward(ds_context *ctx, const void *args);               // pointwise_loss.cu
+ds_status ds_cuda_mse_backward(ds_context *ctx, const void *args);              // pointwise_loss.cu
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

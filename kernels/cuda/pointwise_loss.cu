@@ -1,0 +1,27 @@
+// Placeholder until this file's kernels land: every body reports the op as not built.
+#include "cuda_state.cuh"
+
+extern "C" {
+#include "cuda_ops.h"
+}
+
+extern "C" ds_status ds_cuda_bce_with_logits_forward(ds_context *ctx, const void *args) {
+    (void)args;
+    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "bce_with_logits_forward: not built yet on CUDA");
+}
+
+extern "C" ds_status ds_cuda_bce_with_logits_backward(ds_context *ctx, const void *args) {
+    (void)args;
+    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "bce_with_logits_backward: not built yet on CUDA");
+}
+
+extern "C" ds_status ds_cuda_mse_forward(ds_context *ctx, const void *args) {
+    (void)args;
+    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "mse_forward: not built yet on CUDA");
+}
+
+extern "C" ds_status ds_cuda_mse_backward(ds_context *ctx, const void *args) {
+    (void)args;
+    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "mse_backward: not built yet on CUDA");
+}
+
