@@ -83,13 +83,20 @@ double ds_test_close_f64(ds_test *t, const char *what, const double *got, const 
     return close_impl(t, what, n, tol, NULL, NULL, got, want);
 }
 
+// The environment variables DS_SOURCE_DIR and DS_TEST_TMP_DIR override the paths compiled in,
+// so that prebuilt test programs run from another checkout (scripts/gpu_bundle.sh).
+static const char *env_or(const char *name, const char *fallback) {
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
 const char *ds_test_fixture(const char *rel, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s/tests/fixtures/%s", DS_SOURCE_DIR, rel);
+    snprintf(buf, cap, "%s/tests/fixtures/%s", env_or("DS_SOURCE_DIR", DS_SOURCE_DIR), rel);
     return buf;
 }
 
 const char *ds_test_tmpfile(const char *name, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s/tmp_%ld_%s", DS_TEST_TMP_DIR, (long)getpid(), name);
+    snprintf(buf, cap, "%s/tmp_%ld_%s", env_or("DS_TEST_TMP_DIR", DS_TEST_TMP_DIR), (long)getpid(), name);
     return buf;
 }
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds downstream for the H200 (sm_90) on THIS machine and packs the executables plus the
+# shared libraries a CUDA image is unlikely to have (OpenBLAS, cJSON, utf8proc, Open MPI, ...)
+# into gpu_bundle.tar.xz at the repository root (gitignored), for the device tool's `carry`.
+#
+# Why: the GPU machine has no package registry. When scripts/gpu_check.sh cannot configure the
+# build there (missing -dev packages), it unpacks this bundle and runs the prebuilt binaries
+# with LD_LIBRARY_PATH pointing at the bundle's lib/. The CUDA libraries themselves (cudart,
+# cuBLAS(Lt), cuDNN, NCCL: hundreds of MB) are NOT packed: the GPU image has them (CUDA toolkit
+# and the nvidia-* Python wheels), and gpu_check.sh finds them.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build-sm90
+# CMAKE_CUDA_ARCHITECTURES=90 is -gencode arch=compute_90,code=[sm_90,compute_90]: Hopper
+# machine code (no JIT at start) plus PTX.
+DS_BUILD_DIR=$build bash "$root/scripts/build.sh" -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/gpu_bundle/bin" "$stage/gpu_bundle/lib"
+# Executables: the CLI, every test program, the kernel bench and the checkpoint comparer.
+while IFS= read -r exe; do
+  cp "$exe" "$stage/gpu_bundle/bin/"
+done < <(find "$build" -maxdepth 3 -type f -perm -u+x \( -name downstream -o -name 'test_*' -o -name ds_kernel_bench -o -name compare_checkpoints \) ! -name '*.sh')
+strip "$stage"/gpu_bundle/bin/* 2>/dev/null || true
+# Shared libraries, minus the C runtime (always there) and the CUDA libraries (there, and huge).
+skip='^(linux-vdso|ld-linux|libc\.|libm\.|libpthread|libdl\.|librt\.|libgcc_s|libstdc\+\+|libcuda\.|libcudart|libcublas|libcudnn|libnccl|libnvrtc|libnvJitLink)'
+for exe in "$stage"/gpu_bundle/bin/*; do
+  ldd "$exe" | awk '$3 ~ /^\// {print $1, $3}'
+done | sort -u | while read -r name path; do
+  [[ $name =~ $skip ]] && continue
+  cp -L "$path" "$stage/gpu_bundle/lib/$name"
+done
+# Open MPI loads its components (MCA plugins) at run time; a world of one never initialises MPI
+# (runtime/world.c), so the plugins are not needed for the single-GPU checks.
+# Fixtures travel with the working tree; the test programs find them through DS_SOURCE_DIR.
+tar -C "$stage" -cJf "$root/gpu_bundle.tar.xz" gpu_bundle
+ls -la "$root/gpu_bundle.tar.xz"
+echo "carry it: run(carry=[\"gpu_bundle.tar.xz\"], command=\"bash scripts/gpu_check.sh\")"
