@@ -219,11 +219,16 @@ typedef struct memory_plan {
 
 static void log_plan(ds_context *ctx, const memory_plan *p, const char *where) {
     const double MiB = 1048576.0;
-    DS_LOG_INFO(&ctx->log,
-                "memory plan (%s): parameters %.1f MiB, gradients %.1f MiB, AdamW moments %.1f MiB, decay mask %.1f "
-                "MiB, bf16 copy %.1f MiB, activations %.1f MiB, workspaces %.1f MiB; total %.1f MiB",
-                where, p->params / MiB, p->grads / MiB, p->moments / MiB, p->mask / MiB, p->bf16 / MiB, p->arena / MiB,
-                p->workspaces / MiB, p->total / MiB);
+    const struct {
+        const char *what;
+        size_t bytes;
+    } rows[] = {{"parameters (fp32 master)", p->params}, {"gradients (fp32)", p->grads},
+                {"AdamW moments (fp32 m, v)", p->moments}, {"weight-decay mask (u8)", p->mask},
+                {"bf16 parameter copy", p->bf16}, {"activation arena", p->arena},
+                {"workspaces (cuBLASLt, scratch)", p->workspaces}, {"total", p->total}};
+    DS_LOG_INFO(&ctx->log, "memory plan (%s memory, allocated once at start):", where);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        DS_LOG_INFO(&ctx->log, "  %-32s %10.1f MiB", rows[i].what, rows[i].bytes / MiB);
 }
 
 static ds_status place_and_plan(trainer *t) {
@@ -249,7 +254,7 @@ static ds_status place_and_plan(trainer *t) {
         DS_TRY(ds_gpu_mem_info(ctx, &free_b, &total_b));
         const size_t need = p.total - p.workspaces;  // the workspaces are allocated already
         if (need > free_b) {
-            log_plan(ctx, &p, "does not fit");
+            log_plan(ctx, &p, "device");
             return ds_err_set(err, DS_ERR_OOM,
                               "the training state needs %.1f MiB of device memory (%zu bytes) but cuda:%d has %.1f MiB "
                               "free of %.1f MiB: the activations take %.1f MiB for batch %zu x %lld tokens; lower "
@@ -263,7 +268,9 @@ static ds_status place_and_plan(trainer *t) {
     DS_TRY(ds_optim_to_device(ctx, &t->optim, &t->model.params));
     DS_TRY(ds_arena_init_for(ctx, &t->arena, p.arena));
     log_plan(ctx, &p, cuda ? "device" : "host");
-    if (cuda) DS_LOG_INFO(&ctx->log, "device memory peak after allocation: %.1f MiB", ds_gpu_peak_bytes(ctx) / 1048576.0);
+    if (cuda)
+        DS_LOG_INFO(&ctx->log, "device memory: peak of live allocations %.1f MiB (the plan's total; nothing more is "
+                               "allocated per step)", ds_gpu_peak_bytes(ctx) / 1048576.0);
     return DS_OK;
 }
 
