@@ -54,6 +54,14 @@ ds_status ds_run_device_open(ds_context *ctx, const ds_config *cfg, const ds_wor
     DS_REQUIRE(err, is_auto || is_cpu || is_cuda || ordinal >= 0, DS_ERR_CONFIG,
                "run.device '%s': expected auto, cpu, cuda or cuda:N (N a device ordinal)", want);
     if (is_cpu) return use_cpu(ctx, cfg, "run.device=cpu", out);
+    const char *backend = ds_config_str(cfg, "dist.backend");
+    if (is_auto && world && (strcmp(backend, "mpi") == 0 || strcmp(backend, "tcp") == 0)) {
+        // A host communicator cannot all-reduce device gradients (runtime/grad_sync.c refuses it):
+        // asked for explicitly, it decides the device.
+        char reason[128];
+        snprintf(reason, sizeof reason, "dist.backend=%s all-reduces host memory", backend);
+        return use_cpu(ctx, cfg, reason, out);
+    }
     char why[256] = "";
     const int count = ds_cuda_device_count(why, sizeof why);
     if (count == 0) {

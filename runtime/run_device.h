@@ -1,5 +1,7 @@
 // Where a config-driven command runs: the run.* keys resolved into an open device on the context.
-//   run.device      auto: CUDA when ds_cuda_device_count() > 0, else the CPU (the log says why);
+//   run.device      auto: CUDA when ds_cuda_device_count() > 0, else the CPU (the log says why;
+//                   also the CPU for a distributed run with dist.backend mpi or tcp, which
+//                   all-reduce host memory);
 //                   cpu; cuda (this rank's GPU: its local rank when the node shows several);
 //                   cuda:N (that ordinal)
 //   run.kernels     plain | fast   custom kernel variant (kernels/gpu.h)
