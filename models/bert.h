@@ -129,6 +129,8 @@ ds_status ds_bert_arena_bytes(ds_context *ctx, const ds_bert_model *m, int64_t B
 // needs), copies it into the arena, and computes logits and, when the batch has labels, the
 // loss. training: dropout on (HF's model.train()). rng_step selects the dropout masks: give each
 // training forward (each micro-batch of each step) its own value; it does nothing in eval.
+// On CUDA the batch is uploaded and the logits and loss downloaded; the call returns after a
+// device synchronisation, so the batch's host arrays (pinned or not) may be reused at once.
 ds_status ds_bert_forward(ds_context *ctx, ds_bert_model *m, const ds_bert_batch *batch, bool training,
                           uint64_t rng_step, ds_arena *arena, ds_bert_output *out);
 

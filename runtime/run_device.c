@@ -86,7 +86,16 @@ ds_status ds_run_device_open(ds_context *ctx, const ds_config *cfg, const ds_wor
     // TF32 stays off: in fp32 mode every F32 GEMM is exact fp32 (the parity tests rely on it), and
     // in bf16 mode the GEMMs take bf16 operands, so TF32 would change nothing there.
     o.allow_tf32 = false;
-    DS_TRY(ds_gpu_open(ctx, &o));
+    if (ds_gpu_open(ctx, &o) != DS_OK) {
+        if (!is_auto) return ctx->err.status;
+        // auto: a device that is visible but cannot be opened (busy, broken driver) is a reason
+        // to run on the CPU, said loudly.
+        char reason[sizeof ctx->err.msg + 32];
+        snprintf(reason, sizeof reason, "cuda:%d cannot be opened: %s", index, ctx->err.msg);
+        ds_err_clear(err);
+        DS_LOG_WARN(&ctx->log, "run.device auto: %s; falling back to the CPU", reason);
+        return use_cpu(ctx, cfg, reason, out);
+    }
     out->cuda = true;
     out->index = index;
     const ds_status st = ds_run_act_dtype(ctx, cfg, &out->act, err);

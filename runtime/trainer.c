@@ -228,7 +228,8 @@ static void log_plan(ds_context *ctx, const memory_plan *p, const char *where) {
                 {"workspaces (cuBLASLt, scratch)", p->workspaces}, {"total", p->total}};
     DS_LOG_INFO(&ctx->log, "memory plan (%s memory, allocated once at start):", where);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        DS_LOG_INFO(&ctx->log, "  %-32s %10.1f MiB", rows[i].what, rows[i].bytes / MiB);
+        if (rows[i].bytes > 0 || i < 3)  // device-only rows (mask, bf16 copy, workspaces) when present
+            DS_LOG_INFO(&ctx->log, "  %-32s %10.1f MiB", rows[i].what, rows[i].bytes / MiB);
 }
 
 static ds_status place_and_plan(trainer *t) {
@@ -259,9 +260,10 @@ static ds_status place_and_plan(trainer *t) {
                               "the training state needs %.1f MiB of device memory (%zu bytes) but cuda:%d has %.1f MiB "
                               "free of %.1f MiB: the activations take %.1f MiB for batch %zu x %lld tokens; lower "
                               "train.batch_size (and raise train.grad_accum to keep the effective batch), lower "
-                              "model.max_length, or use run.precision=bf16",
+                              "model.max_length%s",
                               need / 1048576.0, need, ctx->device.index, free_b / 1048576.0, total_b / 1048576.0,
-                              p.arena / 1048576.0, t->batch, (long long)t->task.train.max_length);
+                              p.arena / 1048576.0, t->batch, (long long)t->task.train.max_length,
+                              act == DS_BF16 ? "" : ", or use run.precision=bf16 (half the activation memory)");
         }
     }
     DS_TRY(ds_bert_to_device(ctx, &t->model, act));
