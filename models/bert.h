@@ -115,6 +115,7 @@ ds_status ds_bert_to_device(ds_context *ctx, ds_bert_model *m, ds_dtype act);
 // bias 0. Normals come from the Philox stream (ctx->seed, DS_BERT_INIT_OFFSET + i) for
 // parameter i, so a tensor's initial values depend only on the seed and its place in the block.
 #define DS_BERT_INIT_OFFSET (1ull << 62)
+// They write the host arrays: call them before ds_bert_to_device (or upload afterwards).
 void ds_bert_init_param(const ds_context *ctx, ds_bert_model *m, int i);
 void ds_bert_init_weights(const ds_context *ctx, ds_bert_model *m);
 

@@ -80,12 +80,13 @@ static int bench_cuda(ds_context *ctx, const ds_config *cfg, const ds_run_device
     // cores with TF32 off); null for a part the table does not know.
     const double peak = o.act == DS_BF16 ? peaks.bf16_flops : peaks.fp32_flops;
     printf("{\"device\": \"cuda:%d %s\", \"framework\": \"downstream\", \"model\": \"bert-classifier\", "
-           "\"precision\": \"%s\", \"kernels\": \"%s\", \"attention\": \"%s\", \"vocab\": %lld, \"layers\": %lld, "
+           "\"precision\": \"%s\", \"kernels\": \"%s\", \"attention\": \"%s\", \"deterministic\": %s, "
+           "\"vocab\": %lld, \"layers\": %lld, "
            "\"hidden\": %lld, \"heads\": %lld, \"intermediate\": %lld, \"batch\": %lld, \"seq_len\": %lld, "
            "\"params\": %lld, \"samples_per_s\": %.3f, \"tokens_per_s\": %.1f, \"step_ms_median\": %.3f, "
            "\"step_ms_p90\": %.3f, \"model_gflop_per_step\": %.3f, \"achieved_tflops\": %.3f, \"mfu\": ",
            dev->index, peaks.name, o.act == DS_BF16 ? "bf16" : "fp32", ds_config_str(cfg, "run.kernels"),
-           ds_config_str(cfg, "run.attention"), (long long)o.vocab, (long long)o.layers, (long long)o.hidden,
+           ds_config_str(cfg, "run.attention"), ctx->deterministic ? "true" : "false", (long long)o.vocab, (long long)o.layers, (long long)o.hidden,
            (long long)o.heads, (long long)o.intermediate, (long long)o.batch, (long long)o.seq_len, (long long)r.params,
            r.samples_per_s, r.tokens_per_s, r.step_ms_median, r.step_ms_p90, r.flops_per_step / 1e9,
            r.achieved_flops / 1e12);
