@@ -85,4 +85,9 @@ typedef struct ds_gpu_peaks {
 } ds_gpu_peaks;
 ds_status ds_gpu_peaks_get(ds_context *ctx, ds_gpu_peaks *out);
 
+// The context's compute stream as an opaque handle (a cudaStream_t), for a communicator whose
+// collectives must wait for gradients written on it (ds_comm_options.cuda_stream); NULL without
+// an open device.
+void *ds_gpu_stream_handle(const ds_context *ctx);
+
 #endif

@@ -90,6 +90,7 @@ ds_status ds_bert_create(ds_context *ctx, const ds_bert_config *cfg, ds_bert_mod
 void ds_bert_free(ds_bert_model *m) {
     ds_param_block_free(&m->params);
     free(m->saved.layers);
+    free(m->host_out);
     memset(m, 0, sizeof *m);
 }
 
@@ -119,4 +120,20 @@ void ds_bert_init_weights(const ds_context *ctx, ds_bert_model *m) {
     for (int i = 0; i < m->params.count; i++) ds_bert_init_param(ctx, m, i);
 }
 
-void ds_bert_zero_grads(ds_bert_model *m) { memset(m->params.grads, 0, m->params.total * sizeof(float)); }
+ds_status ds_bert_zero_grads(ds_bert_model *m) {
+    if (m->params.device.kind == DS_DEVICE_CPU) {
+        memset(m->params.grads, 0, m->params.total * sizeof(float));
+        return DS_OK;
+    }
+    return ds_param_block_zero_grads((ds_context *)m->params.dev_owner, &m->params);
+}
+
+ds_status ds_bert_to_device(ds_context *ctx, ds_bert_model *m, ds_dtype act) {
+    DS_REQUIRE(&ctx->err, act == DS_F32 || act == DS_BF16, DS_ERR_INVALID_ARG,
+               "bert: activations must be F32 or BF16, not %s", ds_dtype_name(act));
+    DS_REQUIRE(&ctx->err, act == DS_F32 || ctx->device.kind == DS_DEVICE_CUDA, DS_ERR_INVALID_ARG,
+               "bert: bf16 activations need a CUDA device (the CPU backend computes in fp32)");
+    DS_TRY(ds_param_block_to_device(ctx, &m->params, act == DS_BF16));
+    m->act_dtype = act;
+    return DS_OK;
+}

@@ -5,10 +5,11 @@
 // activations of a (batch, length) shape in one arena.
 //
 // Use:
-//   ds_bert_create(ctx, &cfg, &m);                 parameters zeroed; fill them from a checkpoint
-//                                                  (runtime/hf_bert.h) or ds_bert_init_weights
+//   ds_bert_create(ctx, &cfg, &m);                 parameters zeroed (host); fill them from a
+//                                                  checkpoint (runtime/hf_bert.h) or ds_bert_init_weights
+//   ds_bert_to_device(ctx, &m, DS_BF16);           on a CUDA context: parameters to the device
 //   ds_bert_arena_bytes(ctx, &m, B, T, true, &n);  measure once per (batch, length) shape
-//   ds_arena_init_cpu(&arena, n, err);
+//   ds_arena_init_for(ctx, &arena, n);             (models/device_memory.h; ds_arena_init_cpu on the CPU)
 //   per micro-batch: ds_bert_forward(ctx, &m, &batch, true, rng_step++, &arena, &out);
 //                    ds_bert_backward(ctx, &m, 1.0 / accumulation_steps, &arena);
 //   eval/predict:    ds_bert_forward(ctx, &m, &batch, false, 0, &arena, &out)   (labels optional)
@@ -26,6 +27,7 @@
 #include "bert_head.h"
 #include "bert_layer.h"
 #include "bert_loss.h"
+#include "device_memory.h"
 
 typedef struct ds_bert_config {
     int64_t vocab_size, hidden, layers, heads, intermediate, max_position, type_vocab;
@@ -39,7 +41,7 @@ typedef struct ds_bert_config {
     int64_t pad_token_id;       // padding_idx of the word embeddings (no gradient); -1: none
 } ds_bert_config;
 
-// One batch, host memory, row-major.
+// One batch, host memory, row-major (also for a model on CUDA: the forward pass uploads it).
 typedef struct ds_bert_batch {
     int64_t B, T;
     const int32_t *input_ids;       // (B, T)
@@ -71,10 +73,17 @@ typedef struct ds_bert_model {
     int first_layer_param;  // index of layer 0's first tensor in `params` (layer i: + i * DS_BL_PARAM_COUNT)
     int first_head_param;   // index of "bert.pooler.dense.weight"; the classifier follows the pooler
     ds_bert_saved saved;
+    // Where it runs (ds_bert_to_device): activations F32 (CPU, and CUDA fp32) or BF16 (CUDA mixed
+    // precision: fp32 master parameters, gradients and moments, a bf16 weight copy for linears).
+    ds_dtype act_dtype;
+    float *host_out;        // (host_out_cap) F32 host: a CUDA model's logits, downloaded per forward
+    size_t host_out_cap;    // elements
 } ds_bert_model;
 
 typedef struct ds_bert_output {
-    ds_tensor logits;  // (B, num_labels) F32 host, a view into the arena (valid until the next forward)
+    ds_tensor logits;  // (B, num_labels) F32 host: a view into the arena on the CPU, into the model's
+                       // download buffer on CUDA (widened from bf16 in mixed precision); valid until
+                       // the next forward
     bool has_loss;     // the batch had labels
     float loss;        // the problem type's loss (HF semantics); NaN when every class id is -100
 } ds_bert_output;
@@ -95,11 +104,18 @@ float ds_bert_classifier_dropout(const ds_bert_config *cfg);
 ds_status ds_bert_create(ds_context *ctx, const ds_bert_config *cfg, ds_bert_model *m);
 void ds_bert_free(ds_bert_model *m);
 
+// Moves the parameters to ctx's device (models/device_memory.h) with activations of `act`: F32,
+// or BF16 (CUDA only: then a bf16 working copy of every parameter is kept on the device, which
+// AdamW rewrites after each update). On a CPU context only F32 is accepted and nothing moves.
+// Call it after loading the weights and before planning the arena (the plan depends on `act`).
+ds_status ds_bert_to_device(ds_context *ctx, ds_bert_model *m, ds_dtype act);
+
 // Initial values as HF's _init_weights: Linear and Embedding weights ~ Normal(0,
 // initializer_range) (the word embeddings' pad row then zeroed), biases 0, LayerNorm weight 1 and
 // bias 0. Normals come from the Philox stream (ctx->seed, DS_BERT_INIT_OFFSET + i) for
 // parameter i, so a tensor's initial values depend only on the seed and its place in the block.
 #define DS_BERT_INIT_OFFSET (1ull << 62)
+// They write the host arrays: call them before ds_bert_to_device (or upload afterwards).
 void ds_bert_init_param(const ds_context *ctx, ds_bert_model *m, int i);
 void ds_bert_init_weights(const ds_context *ctx, ds_bert_model *m);
 
@@ -114,6 +130,8 @@ ds_status ds_bert_arena_bytes(ds_context *ctx, const ds_bert_model *m, int64_t B
 // needs), copies it into the arena, and computes logits and, when the batch has labels, the
 // loss. training: dropout on (HF's model.train()). rng_step selects the dropout masks: give each
 // training forward (each micro-batch of each step) its own value; it does nothing in eval.
+// On CUDA the batch is uploaded and the logits and loss downloaded; the call returns after a
+// device synchronisation, so the batch's host arrays (pinned or not) may be reused at once.
 ds_status ds_bert_forward(ds_context *ctx, ds_bert_model *m, const ds_bert_batch *batch, bool training,
                           uint64_t rng_step, ds_arena *arena, ds_bert_output *out);
 
@@ -138,6 +156,8 @@ typedef struct ds_bert_grad_hook {
 ds_status ds_bert_backward_hooked(ds_context *ctx, ds_bert_model *m, double dloss, ds_arena *arena,
                                   const ds_bert_grad_hook *hook);
 
-void ds_bert_zero_grads(ds_bert_model *m);
+// Zeroes the gradients where they live (on CUDA an asynchronous memset on the stream of the
+// context the block was moved with; a failure is reported there and by the next sync).
+ds_status ds_bert_zero_grads(ds_bert_model *m);
 
 #endif

@@ -1,9 +1,11 @@
 #include "bert_batch.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../runtime/base/check.h"
+#include "device_memory.h"
 
 static ds_status check_ids(ds_err *err, const char *what, const int32_t *ids, int64_t B, int64_t T, int64_t limit,
                            const char *limit_name) {
@@ -59,8 +61,15 @@ ds_status ds_bert_check_batch(ds_err *err, const ds_bert_config *cfg, const ds_b
     return check_labels(err, cfg, b);
 }
 
-ds_status ds_bert_stage_batch(ds_err *err, const ds_bert_config *cfg, const ds_bert_batch *b, ds_arena *arena,
-                              ds_bert_saved *s) {
+// Host scratch for the values the batch does not carry as they are stored: positions, zero token
+// types, bf16 label values. Pageable memory: an upload from it is staged before the call returns.
+static ds_status upload_or_copy(ds_context *ctx, const ds_tensor *t, const void *src) {
+    return ds_tensor_from_host(ctx, t, src);
+}
+
+ds_status ds_bert_stage_batch(ds_context *ctx, const ds_bert_config *cfg, ds_dtype act, const ds_bert_batch *b,
+                              ds_arena *arena, ds_bert_saved *s) {
+    ds_err *err = &ctx->err;
     const int64_t B = b->B, T = b->T, N = B * T, bt[] = {B, T}, bc[] = {B, cfg->num_labels};
     ds_tensor mask;
     DS_TRY(ds_arena_tensor(arena, DS_I32, 1, &N, &s->ids.input_ids, err));
@@ -68,21 +77,33 @@ ds_status ds_bert_stage_batch(ds_err *err, const ds_bert_config *cfg, const ds_b
     DS_TRY(ds_arena_tensor(arena, DS_I32, 1, &N, &s->ids.position_ids, err));
     DS_TRY(ds_arena_tensor(arena, DS_I32, 2, bt, &mask, err));
     DS_TRY(ds_arena_tensor(arena, DS_I32, 1, &B, &s->labels.class_ids, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 2, bc, &s->labels.values, err));
+    DS_TRY(ds_arena_tensor(arena, act, 2, bc, &s->labels.values, err));
     s->B = B;
     s->T = T;
     s->has_labels = b->labels != NULL || b->label_values != NULL;
     s->key_mask = b->attention_mask ? mask : (ds_tensor){0};
     if (arena->measuring) return DS_OK;
-    // Host copies. A device backend would upload these (N + N + N + B*T + B + B*C values).
-    int32_t *types = s->ids.token_type_ids.data, *pos = s->ids.position_ids.data;  // (N) host
-    memcpy(s->ids.input_ids.data, b->input_ids, (size_t)N * sizeof(int32_t));
-    if (b->token_type_ids) memcpy(types, b->token_type_ids, (size_t)N * sizeof(int32_t));
-    else memset(types, 0, (size_t)N * sizeof(int32_t));
+    // (N + N + N + B*T + B + B*C values) from the host: memcpy on the CPU, uploads on CUDA.
+    int32_t *pos = malloc((size_t)N * sizeof *pos);  // (N) host
+    DS_REQUIRE(err, pos != NULL, DS_ERR_OOM, "bert batch: out of host memory for %lld positions", (long long)N);
     for (int64_t i = 0; i < N; i++) pos[i] = (int32_t)(i % T);
-    if (b->attention_mask) memcpy(mask.data, b->attention_mask, (size_t)N * sizeof(int32_t));
-    if (b->labels) memcpy(s->labels.class_ids.data, b->labels, (size_t)B * sizeof(int32_t));
-    if (b->label_values)
-        memcpy(s->labels.values.data, b->label_values, (size_t)(B * cfg->num_labels) * sizeof(float));
+    ds_status st = upload_or_copy(ctx, &s->ids.position_ids, pos);
+    free(pos);
+    DS_TRY(st);
+    DS_TRY(upload_or_copy(ctx, &s->ids.input_ids, b->input_ids));
+    if (b->token_type_ids) DS_TRY(upload_or_copy(ctx, &s->ids.token_type_ids, b->token_type_ids));
+    else DS_TRY(ds_tensor_zero(ctx, &s->ids.token_type_ids));
+    if (b->attention_mask) DS_TRY(upload_or_copy(ctx, &mask, b->attention_mask));
+    if (b->labels) DS_TRY(upload_or_copy(ctx, &s->labels.class_ids, b->labels));
+    if (b->label_values) {
+        const int64_t n = B * cfg->num_labels;
+        if (act == DS_F32) return upload_or_copy(ctx, &s->labels.values, b->label_values);
+        uint16_t *h = malloc((size_t)n * sizeof *h);  // (B, C) host bf16 bits
+        DS_REQUIRE(err, h != NULL, DS_ERR_OOM, "bert batch: out of host memory for labels");
+        for (int64_t i = 0; i < n; i++) h[i] = ds_f32_to_bf16(b->label_values[i]);
+        st = upload_or_copy(ctx, &s->labels.values, h);
+        free(h);
+        DS_TRY(st);
+    }
     return DS_OK;
 }

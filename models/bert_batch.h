@@ -12,9 +12,12 @@
 ds_status ds_bert_check_batch(ds_err *err, const ds_bert_config *cfg, const ds_bert_batch *b);
 
 // Carves the batch's copies (ids, token types, positions 0..T-1, mask, labels) from `arena`
-// into s and fills them from `b` unless the arena is measuring (then b's arrays are not read).
-// Every copy is carved whether or not the batch has it, so that the plan does not depend on it.
-ds_status ds_bert_stage_batch(ds_err *err, const ds_bert_config *cfg, const ds_bert_batch *b, ds_arena *arena,
-                              ds_bert_saved *s);
+// into s and fills them from `b` unless the arena is measuring (then b's arrays are not read):
+// memcpy on the CPU, uploads on CUDA (b's arrays are host memory either way). label_values are
+// stored in `act` (the logits' dtype: the pointwise losses take x and target of one dtype; bf16
+// targets round as torch's .to(torch.bfloat16)). Every copy is carved whether or not the batch
+// has it, so that the plan does not depend on it.
+ds_status ds_bert_stage_batch(ds_context *ctx, const ds_bert_config *cfg, ds_dtype act, const ds_bert_batch *b,
+                              ds_arena *arena, ds_bert_saved *s);
 
 #endif

@@ -28,12 +28,12 @@ ds_status ds_bert_embeddings_forward(ds_context *ctx, const ds_bert_embeddings_d
     ds_err *err = &ctx->err;
     const int64_t H = d->hidden;
     const int64_t s2[] = {N, H};
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 2, s2, &acts->sum, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 2, s2, &acts->sum, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &N, &acts->mean, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &N, &acts->rstd, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 2, s2, &acts->y, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 2, s2, &acts->y, err));
     if (arena->measuring) return DS_OK;
-#define P(i) ds_param_block_param(pb, first_param + (i))
+#define P(i) ds_param_block_op_param(pb, first_param + (i))
     // HF adds in this order: (word + token type) + position. y serves as scratch for the
     // second and third lookups until LayerNorm writes it.
     ds_embedding_fwd_args word = {.ids = ids->input_ids, .table = P(DS_BE_WORD), .out = acts->sum};
@@ -64,10 +64,10 @@ ds_status ds_bert_embeddings_backward(ds_context *ctx, const ds_bert_embeddings_
     const int64_t N = acts->sum.shape[0], H = d->hidden;
     const int64_t s2[] = {N, H};
     ds_tensor dln, dsum;
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 2, s2, &dln, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 2, s2, &dsum, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 2, s2, &dln, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 2, s2, &dsum, err));
     if (arena->measuring) return DS_OK;
-#define G(i) ds_param_block_grad(pb, first_param + (i))
+#define G(i) ds_param_block_op_grad(pb, first_param + (i))
     ds_tensor dnorm = *dy;
     if (d->dropout > 0) {
         ds_dropout_bwd_args dr = {.dy = *dy, .dx = dln, .p = d->dropout, .offset = dropout_offset};

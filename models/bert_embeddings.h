@@ -15,6 +15,8 @@ typedef struct ds_bert_embeddings_dims {
     double ln_eps;
     int64_t pad_token_id;  // the word-embedding row that gets no gradient (padding_idx); -1: none
     float dropout;         // hidden_dropout_prob when training, 0 in eval
+    ds_dtype act;          // activation dtype: F32 (0, the default) or BF16 (CUDA mixed precision);
+                           // the tables and LayerNorm parameters are read as F32 masters either way
 } ds_bert_embeddings_dims;
 
 // Parameter order within the embeddings' slice of the block (HF names after "embeddings.").
@@ -23,7 +25,7 @@ enum { DS_BE_WORD, DS_BE_POS, DS_BE_TYPE, DS_BE_LN_W, DS_BE_LN_B, DS_BE_PARAM_CO
 // Appends the 5 specs, named "<prefix>word_embeddings.weight" etc., to specs[*count...].
 void ds_bert_embeddings_specs(const ds_bert_embeddings_dims *d, const char *prefix, ds_param_spec *specs, int *count);
 
-// The token indices of one batch, N = B*T tokens, host I32.
+// The token indices of one batch, N = B*T tokens, I32 on the arena's device.
 typedef struct ds_bert_token_ids {
     ds_tensor input_ids;       // (N) in [0, vocab)
     ds_tensor token_type_ids;  // (N) in [0, type_vocab)
@@ -31,8 +33,8 @@ typedef struct ds_bert_token_ids {
 } ds_bert_token_ids;
 
 typedef struct ds_bert_embeddings_acts {
-    ds_tensor sum;         // (N, H) word + type + position: the LayerNorm input
-    ds_tensor mean, rstd;  // (N) LayerNorm statistics
+    ds_tensor sum;         // (N, H) word + type + position: the LayerNorm input (dims.act)
+    ds_tensor mean, rstd;  // (N) LayerNorm statistics, F32
     ds_tensor y;           // (N, H) dropout(LayerNorm(sum)): the output
 } ds_bert_embeddings_acts;
 

@@ -13,6 +13,8 @@
 typedef struct ds_bert_head_dims {
     int64_t hidden, num_labels;
     float dropout;  // classifier dropout when training (HF: classifier_dropout, else hidden_dropout_prob), 0 in eval
+    ds_dtype act;   // activation dtype: F32 (0, the default) or BF16 (CUDA mixed precision; logits too,
+                    // as torch.autocast's nn.Linear returns bf16: the loss ops read them in fp32)
 } ds_bert_head_dims;
 
 // Parameter order: pooler dense weight/bias ("<bert_prefix>pooler.dense.*"), classifier
@@ -29,7 +31,8 @@ typedef struct ds_bert_head_acts {
     ds_tensor logits;      // (B, num_labels)
 } ds_bert_head_acts;
 
-// Forward from the encoder output h (B*T, H). Host writes the (B) first-token row indices.
+// Forward from the encoder output h (B*T, H). The (B) first-token row indices are written from
+// the host (an upload on CUDA).
 ds_status ds_bert_head_forward(ds_context *ctx, const ds_bert_head_dims *d, const ds_param_block *pb, int first_param,
                                const ds_tensor *h, int64_t B, int64_t T, uint64_t dropout_offset, ds_arena *arena,
                                ds_bert_head_acts *acts);

@@ -30,16 +30,25 @@ void ds_bert_layer_specs(const ds_bert_layer_dims *d, const char *prefix, ds_par
     }
 }
 
-static ds_status carve2(ds_arena *a, int64_t r, int64_t c, ds_tensor *t, ds_err *err) {
+// Activations (and their gradients) are carved in the dims' activation dtype, statistics in F32.
+#define carve2(a, r, c, t, err) carve2_(a, d->act, r, c, t, err)
+#define carve_heads(a, B, nh, T, dh, t, err) carve_heads_(a, d->act, B, nh, T, dh, t, err)
+static ds_status carve2_(ds_arena *a, ds_dtype dt, int64_t r, int64_t c, ds_tensor *t, ds_err *err) {
     const int64_t s[] = {r, c};
-    return ds_arena_tensor(a, DS_F32, 2, s, t, err);
+    return ds_arena_tensor(a, dt, 2, s, t, err);
 }
-static ds_status carve1(ds_arena *a, int64_t r, ds_tensor *t, ds_err *err) {
+static ds_status carve1(ds_arena *a, int64_t r, ds_tensor *t, ds_err *err) {  // F32 statistics
     return ds_arena_tensor(a, DS_F32, 1, &r, t, err);
 }
-static ds_status carve_heads(ds_arena *a, int64_t B, int64_t nh, int64_t T, int64_t dh, ds_tensor *t, ds_err *err) {
+static ds_status carve_heads_(ds_arena *a, ds_dtype dt, int64_t B, int64_t nh, int64_t T, int64_t dh, ds_tensor *t,
+                              ds_err *err) {
     const int64_t s[] = {B, nh, T, dh};
-    return ds_arena_tensor(a, DS_F32, 4, s, t, err);
+    return ds_arena_tensor(a, dt, 4, s, t, err);
+}
+// The weight operand of a linear: the bf16 working copy when activations are bf16 (the CUDA
+// contract: linear's w is BF16 with BF16 x), else the F32 parameter.
+static ds_tensor linear_weight(const ds_bert_layer_dims *d, const ds_param_block *pb, int i) {
+    return d->act == DS_BF16 ? ds_param_block_op_param_bf16(pb, i) : ds_param_block_op_param(pb, i);
 }
 // (B*T, H) viewed as (B, T, H) for the head permutation.
 static ds_tensor as_bth(const ds_tensor *t, int64_t B, int64_t T) {
@@ -61,7 +70,8 @@ ds_status ds_bert_layer_forward(ds_context *ctx, const ds_bert_layer_dims *d, co
     DS_REQUIRE(err, nh > 0 && H % nh == 0, DS_ERR_INVALID_ARG, "bert layer: hidden %lld is not a multiple of heads %lld",
                (long long)H, (long long)nh);
     const int64_t dh = H / nh;
-#define P(i) ds_param_block_param(pb, first_param + (i))
+#define P(i) ds_param_block_op_param(pb, first_param + (i))
+#define W(i) linear_weight(d, pb, first_param + (i))
     acts->B = B;
     acts->T = T;
     acts->x = *x;
@@ -86,11 +96,11 @@ ds_status ds_bert_layer_forward(ds_context *ctx, const ds_bert_layer_dims *d, co
     DS_TRY(carve1(arena, N, &acts->rstd2, err));
     DS_TRY(carve2(arena, N, H, &acts->y, err));
 
-    ds_linear_fwd_args lq = {.x = *x, .w = P(DS_BL_Q_W), .b = P(DS_BL_Q_B), .y = acts->q};
+    ds_linear_fwd_args lq = {.x = *x, .w = W(DS_BL_Q_W), .b = P(DS_BL_Q_B), .y = acts->q};
     RUN(ds_linear_forward(ctx, &lq));
-    ds_linear_fwd_args lk = {.x = *x, .w = P(DS_BL_K_W), .b = P(DS_BL_K_B), .y = acts->k};
+    ds_linear_fwd_args lk = {.x = *x, .w = W(DS_BL_K_W), .b = P(DS_BL_K_B), .y = acts->k};
     RUN(ds_linear_forward(ctx, &lk));
-    ds_linear_fwd_args lv = {.x = *x, .w = P(DS_BL_V_W), .b = P(DS_BL_V_B), .y = acts->v};
+    ds_linear_fwd_args lv = {.x = *x, .w = W(DS_BL_V_W), .b = P(DS_BL_V_B), .y = acts->v};
     RUN(ds_linear_forward(ctx, &lv));
     const ds_tensor *flat[3] = {&acts->q, &acts->k, &acts->v};
     const ds_tensor *heads[3] = {&acts->qh, &acts->kh, &acts->vh};
@@ -107,7 +117,7 @@ ds_status ds_bert_layer_forward(ds_context *ctx, const ds_bert_layer_dims *d, co
     RUN(ds_permute_heads(ctx, &mg));
 
     // res1 = x + dropout(dense(c)); the dense output is written into res1 and dropped in place.
-    ds_linear_fwd_args lo = {.x = acts->c, .w = P(DS_BL_AO_W), .b = P(DS_BL_AO_B), .y = acts->res1};
+    ds_linear_fwd_args lo = {.x = acts->c, .w = W(DS_BL_AO_W), .b = P(DS_BL_AO_B), .y = acts->res1};
     RUN(ds_linear_forward(ctx, &lo));
     if (d->hidden_dropout > 0) {
         ds_dropout_fwd_args dr = {.x = acts->res1, .y = acts->res1, .p = d->hidden_dropout, .offset = dropout_offset + 1};
@@ -119,11 +129,11 @@ ds_status ds_bert_layer_forward(ds_context *ctx, const ds_bert_layer_dims *d, co
                                 .mean = acts->mean1, .rstd = acts->rstd1, .eps = d->ln_eps};
     RUN(ds_layernorm_forward(ctx, &n1));
 
-    ds_linear_fwd_args li = {.x = acts->a, .w = P(DS_BL_I_W), .b = P(DS_BL_I_B), .y = acts->inter};
+    ds_linear_fwd_args li = {.x = acts->a, .w = W(DS_BL_I_W), .b = P(DS_BL_I_B), .y = acts->inter};
     RUN(ds_linear_forward(ctx, &li));
     ds_unary_fwd_args ge = {.x = acts->inter, .y = acts->g};
     RUN(ds_gelu_forward(ctx, &ge));
-    ds_linear_fwd_args l2 = {.x = acts->g, .w = P(DS_BL_O_W), .b = P(DS_BL_O_B), .y = acts->res2};
+    ds_linear_fwd_args l2 = {.x = acts->g, .w = W(DS_BL_O_W), .b = P(DS_BL_O_B), .y = acts->res2};
     RUN(ds_linear_forward(ctx, &l2));
     if (d->hidden_dropout > 0) {
         ds_dropout_fwd_args dr = {.x = acts->res2, .y = acts->res2, .p = d->hidden_dropout, .offset = dropout_offset + 2};
@@ -144,7 +154,7 @@ ds_status ds_bert_layer_backward(ds_context *ctx, const ds_bert_layer_dims *d, c
     ds_err *err = &ctx->err;
     const int64_t H = d->hidden, I = d->intermediate, nh = d->heads, B = acts->B, T = acts->T, N = B * T;
     const int64_t dh = H / nh;
-#define G(i) ds_param_block_grad(pb, first_param + (i))
+#define G(i) ds_param_block_op_grad(pb, first_param + (i))
     ds_tensor dres2, dg, dinter, da, da2, dres1, dc, dch, dqh, dkh, dvh, dq, dk, dv, dxp;
     DS_TRY(carve2(arena, N, H, &dres2, err));
     DS_TRY(carve2(arena, N, I, &dg, err));
@@ -174,12 +184,12 @@ ds_status ds_bert_layer_backward(ds_context *ctx, const ds_bert_layer_dims *d, c
         ds_dropout_bwd_args dr = {.dy = dres2, .dx = ddense2, .p = d->hidden_dropout, .offset = dropout_offset + 2};
         DS_TRY(ds_dropout_backward(ctx, &dr));
     }
-    ds_linear_bwd_args l2 = {.x = acts->g, .w = P(DS_BL_O_W), .dy = ddense2, .dx = dg, .dw = G(DS_BL_O_W),
+    ds_linear_bwd_args l2 = {.x = acts->g, .w = W(DS_BL_O_W), .dy = ddense2, .dx = dg, .dw = G(DS_BL_O_W),
                              .db = G(DS_BL_O_B), .accumulate = true};
     DS_TRY(ds_linear_backward(ctx, &l2));
     ds_unary_bwd_args ge = {.x = acts->inter, .y = acts->g, .dy = dg, .dx = dinter};
     DS_TRY(ds_gelu_backward(ctx, &ge));
-    ds_linear_bwd_args li = {.x = acts->a, .w = P(DS_BL_I_W), .dy = dinter, .dx = da2, .dw = G(DS_BL_I_W),
+    ds_linear_bwd_args li = {.x = acts->a, .w = W(DS_BL_I_W), .dy = dinter, .dx = da2, .dw = G(DS_BL_I_W),
                              .db = G(DS_BL_I_B), .accumulate = true};
     DS_TRY(ds_linear_backward(ctx, &li));
     ds_add_args sa = {.a = dres2, .b = da2, .y = da};  // a feeds both the residual and the FFN
@@ -196,7 +206,7 @@ ds_status ds_bert_layer_backward(ds_context *ctx, const ds_bert_layer_dims *d, c
         ds_dropout_bwd_args dr = {.dy = dres1, .dx = ddense1, .p = d->hidden_dropout, .offset = dropout_offset + 1};
         DS_TRY(ds_dropout_backward(ctx, &dr));
     }
-    ds_linear_bwd_args lo = {.x = acts->c, .w = P(DS_BL_AO_W), .dy = ddense1, .dx = dc, .dw = G(DS_BL_AO_W),
+    ds_linear_bwd_args lo = {.x = acts->c, .w = W(DS_BL_AO_W), .dy = ddense1, .dx = dc, .dw = G(DS_BL_AO_W),
                              .db = G(DS_BL_AO_B), .accumulate = true};
     DS_TRY(ds_linear_backward(ctx, &lo));
     ds_permute_heads_args sp = {.x = as_bth(&dc, B, T), .y = dch, .heads = (int)nh, .to_heads = true};
@@ -215,7 +225,7 @@ ds_status ds_bert_layer_backward(ds_context *ctx, const ds_bert_layer_dims *d, c
     // x feeds the residual and the three projections: dx = dres1 + sum of the projections' dx.
     const int wi[3] = {DS_BL_Q_W, DS_BL_K_W, DS_BL_V_W};
     for (int i = 0; i < 3; i++) {
-        ds_linear_bwd_args lp = {.x = acts->x, .w = P(wi[i]), .dy = *dflat[i], .dw = G(wi[i]), .db = G(wi[i] + 1),
+        ds_linear_bwd_args lp = {.x = acts->x, .w = W(wi[i]), .dy = *dflat[i], .dw = G(wi[i]), .db = G(wi[i] + 1),
                                  .accumulate = true};
         if (dx) lp.dx = dxp;
         DS_TRY(ds_linear_backward(ctx, &lp));

@@ -18,6 +18,9 @@ typedef struct ds_bert_layer_dims {
     double ln_eps;         // layer_norm_eps (1e-12 in BERT)
     float hidden_dropout;  // hidden_dropout_prob (0 in eval)
     float attn_dropout;    // attention_probs_dropout_prob (0 in eval)
+    // Activation dtype: F32 (0, the default), or BF16 for mixed precision on CUDA (then linears
+    // read the block's bf16 weight copy; statistics, parameters and their gradients stay F32).
+    ds_dtype act;
 } ds_bert_layer_dims;
 
 // Parameter order within the layer's slice of the block (HF names after "layer.{i}.").
@@ -35,6 +38,7 @@ void ds_bert_layer_specs(const ds_bert_layer_dims *d, const char *prefix, ds_par
 // What forward saves for backward: views into the arena.
 typedef struct ds_bert_layer_acts {
     int64_t B, T;
+    // Activations are of dims.act; lse, mean1/2 and rstd1/2 are F32. All on the arena's device.
     ds_tensor x;                // (B*T, H) the layer input (not owned: the previous layer's output)
     ds_tensor q, k, v;          // (B*T, H)
     ds_tensor qh, kh, vh, ch;   // (B, nh, T, H/nh) heads; ch = attention output

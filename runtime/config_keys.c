@@ -7,7 +7,11 @@
 static const ds_config_key k_keys[] = {
     // path                 type           default  bounds / choices                  doc
     {"run.seed",            DS_CFG_INT,    "0",     .min = "0",                        .doc = "base seed of every random stream"},
-    {"run.device",          DS_CFG_STRING, "auto",                                     .doc = "auto, cpu, or cuda:N"},
+    {"run.device",          DS_CFG_STRING, "auto",                                     .doc = "auto (CUDA when a usable device is visible, else the CPU; the log says which and why), cpu, cuda (this rank's GPU), or cuda:N"},
+    {"run.precision",       DS_CFG_ENUM,   "auto",  .choices = "auto|fp32|bf16",        .doc = "activations: auto is bf16 mixed precision on CUDA (fp32 master weights, gradients and moments) and fp32 on the CPU; fp32 on CUDA runs with TF32 off"},
+    {"run.kernels",         DS_CFG_ENUM,   "plain", .choices = "plain|fast",            .doc = "CUDA custom kernels: plain (simple, the reference) or fast (tensor cores, tiling)"},
+    {"run.attention",       DS_CFG_ENUM,   "own",   .choices = "own|cudnn",             .doc = "CUDA attention: downstream's own kernels or cuDNN's fused SDPA"},
+    {"run.deterministic",   DS_CFG_BOOL,   "true",                                     .doc = "CUDA: no float atomics, identical results run to run (bit-exact resume); false may be faster"},
     {"run.log_level",       DS_CFG_ENUM,   "info",  .choices = "error|warn|info|debug", .doc = "log verbosity (--quiet sets warn, --verbose debug)"},
     {"run.threads",         DS_CFG_INT,    "0",     .min = "0",                        .doc = "CPU threads; 0 = all cores"},
 
@@ -17,6 +21,8 @@ static const ds_config_key k_keys[] = {
     {"bench.heads",         DS_CFG_INT,    "12",    .min = "1",                        .doc = "attention heads (must divide bench.hidden)"},
     {"bench.intermediate",  DS_CFG_INT,    "1536",  .min = "1",                        .doc = "feed-forward inner size"},
     {"bench.layers",        DS_CFG_INT,    "1",     .min = "1",                        .doc = "encoder layers stacked"},
+    {"bench.vocab",         DS_CFG_INT,    "30522", .min = "2",                        .doc = "CUDA: vocabulary of the benchmarked BERT classifier (the whole model runs there; the CPU times the encoder stack)"},
+    {"bench.num_labels",    DS_CFG_INT,    "2",     .min = "1",                        .doc = "CUDA: classes of the benchmarked classifier"},
     {"bench.warmup",        DS_CFG_INT,    "2",     .min = "0",                        .doc = "untimed iterations before timing"},
     {"bench.repeats",       DS_CFG_INT,    "10",    .min = "1",                        .doc = "timed iterations"},
     {"bench.gemm_check",    DS_CFG_BOOL,   "true",                                     .doc = "time a (4096x384)x(384x1536) product and check it against a plain loop"},

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "run_device.h"
 #include "hf_bert.h"
 #include "text_task.h"
 
@@ -42,8 +43,11 @@ static ds_status run(ds_context *ctx, const ds_config *cfg, ds_bert_model *m, co
         st = ds_err_set(err, DS_ERR_INVALID_ARG, "nothing to evaluate: the dev and test sets are empty%s",
                         task.split_from_train ? " (data.split gives them no example)" : "");
     const int64_t max_len = ds_config_int(cfg, "model.max_length");
+    ds_dtype act = DS_F32;  // run.precision: bf16 on CUDA by default, as training
+    if (st == DS_OK) st = ds_run_act_dtype(ctx, cfg, &act, err);
+    if (st == DS_OK) st = ds_bert_to_device(ctx, m, act);
     if (st == DS_OK) st = ds_bert_arena_bytes(ctx, m, (int64_t)batch, max_len, false, &bytes);
-    if (st == DS_OK) st = ds_arena_init_cpu(&arena, bytes, err);
+    if (st == DS_OK) st = ds_arena_init_for(ctx, &arena, bytes);
     if (st == DS_OK && task.dev.n > 0 &&
         (st = ds_evaluate(ctx, m, &task.dev, batch, &arena, "eval_", &out->dev)) == DS_OK)
         out->has_dev = true;

@@ -54,7 +54,7 @@ ds_status ds_eval_accumulate(ds_context *ctx, ds_bert_model *m, const ds_text_ex
         if ((st = ds_bert_forward(ctx, m, &batch, false, 0, arena, &out)) != DS_OK) break;
         s->loss_sum += (double)out.loss * (double)n;
         s->examples += (int64_t)n;
-        const float *logits = out.logits.data;  // (n, K) host, in the arena
+        const float *logits = out.logits.data;  // (n, K) host (the arena, or the CUDA download)
         if (e->problem_type == DS_PROBLEM_SINGLE_LABEL)
             st = ds_cls_counts_add_logits(&s->cls, logits, batch.labels, (int64_t)n, err);
         else if (e->problem_type == DS_PROBLEM_MULTI_LABEL)

@@ -10,8 +10,20 @@ ds_status ds_grad_sync_init(ds_grad_sync *g, ds_comm *comm, const ds_param_block
                             ds_err *err) {
     memset(g, 0, sizeof *g);
     DS_REQUIRE(err, bucket_bytes > 0, DS_ERR_CONFIG, "dist.bucket_mb must be > 0");
+    const bool device = pb->device.kind != DS_DEVICE_CPU;
+    const ds_comm_backend b = ds_comm_backend_of(comm);
+    // NCCL sums device buffers; MPI and TCP sum host buffers. Gradients on a GPU with a host
+    // communicator would need a staging copy each step (a full device->host->device round trip of
+    // the block): refused, since NCCL is the right tool there and dist.backend auto picks it.
+    DS_REQUIRE(err, !device || b == DS_COMM_NCCL, DS_ERR_CONFIG,
+               "dist.backend %s all-reduces host memory, but the gradients live on cuda:%d: use dist.backend=nccl "
+               "(auto picks it on GPUs)",
+               ds_comm_backend_name(b), pb->device.index);
+    DS_REQUIRE(err, device || b != DS_COMM_NCCL, DS_ERR_CONFIG,
+               "dist.backend nccl all-reduces device memory, but this run trains on the CPU: use dist.backend=mpi or "
+               "tcp (auto picks one), or run.device=cuda");
     g->comm = comm;
-    g->grads = pb->grads;
+    g->grads = device ? pb->grads_dev : pb->grads;
     g->total = pb->total;
     g->buckets = malloc((size_t)(pb->count > 0 ? pb->count : 1) * sizeof *g->buckets);
     g->tickets = malloc((size_t)(pb->count > 0 ? pb->count : 1) * sizeof *g->tickets);

@@ -36,7 +36,7 @@ typedef struct ds_grad_sync_stats {
 
 typedef struct ds_grad_sync {
     ds_comm *comm;
-    float *grads;              // (total) host: the block's gradients
+    float *grads;              // (total): the block's gradients, host (mpi, tcp) or device (nccl)
     size_t total;
     ds_grad_bucket *buckets;   // [count], in the order they become final (end of the block first)
     int count;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/gpu.h"
 #include "../kernels/ops.h"
 #include "base/check.h"
 
@@ -50,6 +51,13 @@ ds_status ds_optim_init(ds_optim *o, const ds_param_block *pb, const ds_optim_op
 }
 
 void ds_optim_free(ds_optim *o) {
+    if (o->dev_owner) {
+        ds_context *ctx = o->dev_owner;
+        const size_t n = o->total ? o->total : 1;
+        ds_gpu_free(ctx, o->m_dev, n * sizeof(float));
+        ds_gpu_free(ctx, o->v_dev, n * sizeof(float));
+        ds_gpu_free(ctx, o->decay_mask_dev, n);
+    }
     free(o->m);
     free(o->v);
     memset(o, 0, sizeof *o);
@@ -107,6 +115,75 @@ float ds_clip_coef(float total_norm, double max_norm) {
     return isnan(coef) || coef < 1.0f ? coef : 1.0f;  // clamp(max=1.0) keeps NaN, as torch.clamp
 }
 
+static size_t elems(const ds_optim *o) { return o->total ? o->total : 1; }
+
+ds_status ds_optim_to_device(ds_context *ctx, ds_optim *o, const ds_param_block *pb) {
+    if (ctx->device.kind != DS_DEVICE_CUDA) return DS_OK;
+    ds_err *err = &ctx->err;
+    DS_REQUIRE(err, o->device.kind == DS_DEVICE_CPU && o->total == pb->total, DS_ERR_INVALID_ARG,
+               "optimizer: already on a device, or initialised for another block (%zu elements, block %zu)", o->total,
+               pb->total);
+    const size_t n = elems(o);
+    o->dev_owner = ctx;  // from here on ds_optim_free frees what was allocated
+    void *m = NULL, *v = NULL, *mask = NULL;
+    DS_TRY(ds_gpu_alloc(ctx, n * sizeof(float), &m));
+    o->m_dev = m;
+    DS_TRY(ds_gpu_alloc(ctx, n * sizeof(float), &v));
+    o->v_dev = v;
+    DS_TRY(ds_gpu_alloc(ctx, n, &mask));
+    o->decay_mask_dev = mask;
+    uint8_t *h = calloc(n, 1);  // (n) host: the mask, 0 on padding
+    DS_REQUIRE(err, h != NULL, DS_ERR_OOM, "optimizer: out of host memory for the decay mask");
+    for (int i = 0; i < pb->count; i++) {
+        if (!pb->specs[i].decay) continue;
+        const ds_tensor p = ds_param_block_param(pb, i);
+        memset(h + pb->offset[i], 1, (size_t)ds_tensor_numel(&p));
+    }
+    ds_status st = ds_gpu_upload(ctx, o->decay_mask_dev, h, n);
+    if (st == DS_OK) st = ds_gpu_sync(ctx);  // before the pageable source goes
+    free(h);
+    DS_TRY(st);
+    o->device = ctx->device;
+    return ds_optim_upload(ctx, o);
+}
+
+ds_status ds_optim_upload(ds_context *ctx, ds_optim *o) {
+    if (o->device.kind == DS_DEVICE_CPU) return DS_OK;
+    DS_TRY(ds_gpu_upload(ctx, o->m_dev, o->m, elems(o) * sizeof(float)));
+    return ds_gpu_upload(ctx, o->v_dev, o->v, elems(o) * sizeof(float));
+}
+
+ds_status ds_optim_download(ds_context *ctx, ds_optim *o) {
+    if (o->device.kind == DS_DEVICE_CPU) return DS_OK;
+    DS_TRY(ds_gpu_download(ctx, o->m, o->m_dev, elems(o) * sizeof(float)));
+    DS_TRY(ds_gpu_download(ctx, o->v, o->v_dev, elems(o) * sizeof(float)));
+    return ds_gpu_sync(ctx);
+}
+
+// The global norm on the device: one fixed-order reduction over the whole block (see optim.h).
+static ds_status device_norm(ds_context *ctx, const ds_param_block *pb, float *norm) {
+    double sum = 0;
+    DS_TRY(ds_gpu_sum_squares(ctx, pb->grads_dev, pb->total, &sum));
+    *norm = (float)sqrt(sum);
+    return DS_OK;
+}
+
+// One AdamW update of the whole flat block on the device.
+static ds_status device_update(ds_context *ctx, ds_optim *o, ds_param_block *pb, double lr, float coef,
+                               int64_t step) {
+    const int64_t n = (int64_t)pb->total;
+    const ds_device dev = pb->device;
+    const ds_adamw_args a = {
+        .param = ds_param_block_op_flat_params(pb), .grad = ds_param_block_op_flat_grads(pb),
+        .m = ds_tensor_make(o->m_dev, DS_F32, dev, 1, &n), .v = ds_tensor_make(o->v_dev, DS_F32, dev, 1, &n),
+        .param_bf16 = ds_param_block_op_flat_bf16(pb),
+        .lr = lr, .beta1 = o->options.beta1, .beta2 = o->options.beta2, .eps = o->options.eps,
+        .weight_decay = o->options.weight_decay, .grad_scale = coef, .step = step,
+        .decay_mask = ds_tensor_make(o->decay_mask_dev, DS_U8, dev, 1, &n),
+    };
+    return ds_adamw_step(ctx, &a);
+}
+
 ds_status ds_optim_step(ds_context *ctx, ds_optim *o, ds_param_block *pb, double lr, ds_optim_stats *stats) {
     ds_err *err = &ctx->err;
     DS_REQUIRE(err, o->m != NULL && o->total == pb->total, DS_ERR_INVALID_ARG,
@@ -114,7 +191,13 @@ ds_status ds_optim_step(ds_context *ctx, ds_optim *o, ds_param_block *pb, double
                o->total, pb->total);
     DS_REQUIRE(err, isfinite(lr) && lr >= 0, DS_ERR_INVALID_ARG, "optimizer step: lr must be finite and >= 0, got %g",
                lr);
-    const float norm = ds_grad_global_norm(pb);
+    const bool on_device = pb->device.kind != DS_DEVICE_CPU;
+    DS_REQUIRE(err, on_device == (o->device.kind != DS_DEVICE_CPU), DS_ERR_INVALID_ARG,
+               "optimizer step: the parameters are in %s memory but the moments in %s memory (ds_optim_to_device)",
+               on_device ? "device" : "host", on_device ? "host" : "device");
+    float norm = 0;
+    if (on_device) DS_TRY(device_norm(ctx, pb, &norm));
+    else norm = ds_grad_global_norm(pb);
     const float coef = ds_clip_coef(norm, o->options.max_grad_norm);
     ds_optim_stats s = {.grad_norm = norm, .clip_coef = coef, .lr = lr, .skipped = false};
     if (!isfinite(norm)) {
@@ -129,6 +212,12 @@ ds_status ds_optim_step(ds_context *ctx, ds_optim *o, ds_param_block *pb, double
                           (long long)o->step + 1, (double)norm);
     }
     const int64_t step = o->step + 1;
+    if (on_device) {
+        DS_TRY(device_update(ctx, o, pb, lr, coef, step));
+        o->step = step;
+        if (stats) *stats = s;
+        return DS_OK;
+    }
     for (int i = 0; i < pb->count; i++) {
         const ds_adamw_args a = {
             .param = ds_param_block_param(pb, i), .grad = ds_param_block_grad(pb, i),

@@ -10,6 +10,19 @@
 //      runtime/lr_schedule.h: ds_lr_for_step(schedule, optim.step)).
 // The moments live in two blocks laid out exactly as the parameter block (same offsets), so a
 // checkpoint, an all-reduce bucket or a device copy treats all three alike.
+//
+// On CUDA (a parameter block moved by ds_param_block_to_device, and ds_optim_to_device) the
+// step is one reduction and one kernel over the whole flat block instead of a loop over tensors:
+//   1. ds_gpu_sum_squares over the whole gradient block (padding between tensors is zero), one
+//      fixed-order reduction in double on the device: norm = sqrt(sum), rounded to fp32. torch
+//      takes each tensor's norm in fp32 and then the norm of those; in exact arithmetic both are
+//      the same number, and in floating point they differ by rounding only (the double sum is the
+//      closer one; the two agree to about an fp32 ulp of the norm, ~1e-7 relative), so the clip
+//      factor, computed on the host by ds_clip_coef exactly as on the CPU, agrees as closely;
+//   2. one ds_adamw_step over the flat (total) block with decay_mask (1 where the tensor's spec
+//      says decay, 0 on the others and on padding), which also rewrites the bf16 working copy
+//      when the block has one.
+// The CPU path is the per-tensor loop above, unchanged.
 #ifndef DS_OPTIM_H
 #define DS_OPTIM_H
 
@@ -48,6 +61,12 @@ typedef struct ds_optim {
     float *m;       // (total) F32 host, first moments at the parameter block's offsets, zeroed
     float *v;       // (total) F32 host, second moments, same layout
     int64_t step;   // optimizer steps taken (torch's state["step"]); the next step is step + 1
+    // CUDA (ds_optim_to_device): the moments on the device; m and v above are then the host
+    // staging copy for checkpoints, current only after ds_optim_download.
+    ds_device device;
+    float *m_dev, *v_dev;      // (total) F32 device
+    uint8_t *decay_mask_dev;   // (total) U8 device: 1 = weight decay applies to this element
+    void *dev_owner;           // the ds_context of the device (for ds_gpu_free in ds_optim_free)
 } ds_optim;
 
 // What one step did, for logging.
@@ -63,6 +82,14 @@ typedef struct ds_optim_stats {
 // finite) and allocates zeroed moments for `pb`.
 ds_status ds_optim_init(ds_optim *o, const ds_param_block *pb, const ds_optim_options *options, ds_err *err);
 void ds_optim_free(ds_optim *o);
+
+// Moves the moments to ctx's CUDA device (uploading the host ones: zero, or a checkpoint's) and
+// builds the decay mask of `pb` there. Nothing on a CPU context.
+ds_status ds_optim_to_device(ds_context *ctx, ds_optim *o, const ds_param_block *pb);
+// Host moments -> device (after loading a checkpoint or a broadcast); device -> host, waited for
+// (before a checkpoint). Nothing on the CPU.
+ds_status ds_optim_upload(ds_context *ctx, ds_optim *o);
+ds_status ds_optim_download(ds_context *ctx, ds_optim *o);
 
 // The global gradient norm of the block, as torch.nn.utils.get_total_norm (norm_type 2) of the
 // tensors' gradients: each tensor's norm and the norm of those are rounded to fp32 as torch

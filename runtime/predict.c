@@ -56,10 +56,13 @@ ds_status ds_predictor_load(ds_context *ctx, const char *model_dir, size_t batch
                     (long long)p->model.cfg.max_position, (long long)p->model.cfg.max_position);
         p->max_length = p->model.cfg.max_position;
     }
+    // On CUDA the model runs with fp32 activations (TF32 off): predictions as exact as the CPU's;
+    // prediction is forward-only, so mixed precision would save little.
+    if (st == DS_OK) st = ds_bert_to_device(ctx, &p->model, DS_F32);
     size_t bytes = 0;
     if (st == DS_OK)
         st = ds_bert_arena_bytes(ctx, &p->model, (int64_t)batch_size, p->max_length, false, &bytes);
-    if (st == DS_OK) st = ds_arena_init_cpu(&p->arena, bytes, err);
+    if (st == DS_OK) st = ds_arena_init_for(ctx, &p->arena, bytes);
     if (st != DS_OK) ds_predictor_free(p);
     return st;
 }
@@ -220,7 +223,7 @@ ds_status ds_predict_dataset(ds_context *ctx, ds_predictor *p, const ds_text_dat
         batch.label_values = NULL;
         ds_bert_output o;
         st = ds_bert_forward(ctx, &p->model, &batch, false, 0, &p->arena, &o);
-        const float *logits = o.logits.data;  // (n, num_labels) host, in the arena
+        const float *logits = o.logits.data;  // (n, num_labels) host (the arena, or the CUDA download)
         for (size_t i = 0; st == DS_OK && i < n; i++)
             st = ds_predict_write_line(p, ds_text_dataset_text(d, at + i), ds_text_dataset_text_pair(d, at + i),
                                        logits + i * (size_t)p->num_labels, out, err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../data/dataset_split.h"
+#include "../kernels/gpu.h"
 #include "base/check.h"
 #include "checkpoint_dir.h"
 #include "grad_sync.h"
@@ -16,6 +17,7 @@
 #include "metrics_log.h"
 #include "optim.h"
 #include "progress.h"
+#include "run_device.h"
 #include "text_task.h"
 
 typedef struct trainer {
@@ -169,9 +171,12 @@ static ds_status resume_and_share(trainer *t) {
     }
     DS_TRY(broadcast(t, &rp, sizeof rp));
     DS_TRY(broadcast(t, t->model.params.params, t->model.params.total * sizeof(float)));
+    // On CUDA the host arrays are the staging copy: what was loaded or received goes up.
+    DS_TRY(ds_param_block_upload(ctx, &t->model.params));
     if (!rp.found) return DS_OK;
     DS_TRY(broadcast(t, t->optim.m, t->optim.total * sizeof(float)));
     DS_TRY(broadcast(t, t->optim.v, t->optim.total * sizeof(float)));
+    DS_TRY(ds_optim_upload(ctx, &t->optim));
     t->optim.step = rp.step;
     t->state = rp.state;
     ctx->seed = t->state.seed;
@@ -199,6 +204,75 @@ static ds_status check_ranks_agree(trainer *t) {
     DS_REQUIRE(&t->ctx->err, differ == 0, DS_ERR_INTERNAL,
                "after step %lld the parameters of %lld rank(s) differ from rank 0's%s", (long long)t->optim.step,
                (long long)differ, root != mine ? " (this rank's among them)" : "");
+    return DS_OK;
+}
+
+// The memory plan, made once for the largest shape (train.batch_size x the longest tokenized
+// example) and allocated at start: nothing is allocated per step. On CUDA: the fp32 parameter,
+// gradient and two moment blocks, the decay mask, the bf16 working copy (bf16 mode), the
+// activation arena (whose plan covers forward, backward and every smaller batch; evaluation reuses
+// it) and the device's own workspaces (cuBLASLt, reduction scratch: counted from ds_gpu_open).
+// Activation recomputation is not implemented: every activation of a step stays resident.
+typedef struct memory_plan {
+    size_t params, grads, moments, mask, bf16, arena, workspaces, total;
+} memory_plan;
+
+static void log_plan(ds_context *ctx, const memory_plan *p, const char *where) {
+    const double MiB = 1048576.0;
+    const struct {
+        const char *what;
+        size_t bytes;
+    } rows[] = {{"parameters (fp32 master)", p->params}, {"gradients (fp32)", p->grads},
+                {"AdamW moments (fp32 m, v)", p->moments}, {"weight-decay mask (u8)", p->mask},
+                {"bf16 parameter copy", p->bf16}, {"activation arena", p->arena},
+                {"workspaces (cuBLASLt, scratch)", p->workspaces}, {"total", p->total}};
+    DS_LOG_INFO(&ctx->log, "memory plan (%s memory, allocated once at start):", where);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i].bytes > 0 || i < 3)  // device-only rows (mask, bf16 copy, workspaces) when present
+            DS_LOG_INFO(&ctx->log, "  %-32s %10.1f MiB", rows[i].what, rows[i].bytes / MiB);
+}
+
+static ds_status place_and_plan(trainer *t) {
+    ds_context *ctx = t->ctx;
+    ds_err *err = &ctx->err;
+    const bool cuda = ctx->device.kind == DS_DEVICE_CUDA;
+    ds_dtype act = DS_F32;
+    DS_TRY(ds_run_act_dtype(ctx, t->cfg, &act, err));
+    t->model.act_dtype = act;  // the arena plan depends on it (ds_bert_to_device sets it again)
+    memory_plan p = {0};
+    const size_t n = t->model.params.total;
+    p.params = p.grads = n * sizeof(float);
+    p.moments = 2 * n * sizeof(float);
+    DS_TRY(ds_bert_arena_bytes(ctx, &t->model, (int64_t)t->batch, t->task.train.max_length, true, &p.arena));
+    if (cuda) {
+        p.mask = n;
+        p.bf16 = act == DS_BF16 ? n * sizeof(uint16_t) : 0;
+        p.workspaces = ds_gpu_peak_bytes(ctx);  // what ds_gpu_open holds: cuBLASLt workspace, scratch
+    }
+    p.total = p.params + p.grads + p.moments + p.mask + p.bf16 + p.arena + p.workspaces;
+    if (cuda) {
+        size_t free_b = 0, total_b = 0;
+        DS_TRY(ds_gpu_mem_info(ctx, &free_b, &total_b));
+        const size_t need = p.total - p.workspaces;  // the workspaces are allocated already
+        if (need > free_b) {
+            log_plan(ctx, &p, "device");
+            return ds_err_set(err, DS_ERR_OOM,
+                              "the training state needs %.1f MiB of device memory (%zu bytes) but cuda:%d has %.1f MiB "
+                              "free of %.1f MiB: the activations take %.1f MiB for batch %zu x %lld tokens; lower "
+                              "train.batch_size (and raise train.grad_accum to keep the effective batch), lower "
+                              "model.max_length%s",
+                              need / 1048576.0, need, ctx->device.index, free_b / 1048576.0, total_b / 1048576.0,
+                              p.arena / 1048576.0, t->batch, (long long)t->task.train.max_length,
+                              act == DS_BF16 ? "" : ", or use run.precision=bf16 (half the activation memory)");
+        }
+    }
+    DS_TRY(ds_bert_to_device(ctx, &t->model, act));
+    DS_TRY(ds_optim_to_device(ctx, &t->optim, &t->model.params));
+    DS_TRY(ds_arena_init_for(ctx, &t->arena, p.arena));
+    log_plan(ctx, &p, cuda ? "device" : "host");
+    if (cuda)
+        DS_LOG_INFO(&ctx->log, "device memory: peak of live allocations %.1f MiB (the plan's total; nothing more is "
+                               "allocated per step)", ds_gpu_peak_bytes(ctx) / 1048576.0);
     return DS_OK;
 }
 
@@ -250,12 +324,7 @@ static ds_status setup(trainer *t) {
     oo.weight_decay = ds_config_float(cfg, "train.weight_decay");
     oo.max_grad_norm = ds_config_float(cfg, "train.max_grad_norm");
     DS_TRY(ds_optim_init(&t->optim, &t->model.params, &oo, err));
-
-    size_t bytes = 0;
-    DS_TRY(ds_bert_arena_bytes(ctx, &t->model, (int64_t)t->batch, t->task.train.max_length, true, &bytes));
-    DS_TRY(ds_arena_init_cpu(&t->arena, bytes, err));
-    DS_LOG_INFO(&ctx->log, "memory: parameters, gradients and AdamW moments %.1f MB, activations %.1f MB",
-                4.0 * (double)t->model.params.total * sizeof(float) / 1e6, (double)bytes / 1e6);
+    DS_TRY(place_and_plan(t));
 
     choose_metric(t);
     DS_TRY(make_user_json(t, err));
@@ -294,10 +363,13 @@ static ds_status setup(trainer *t) {
 }
 
 static ds_status save_checkpoint(trainer *t, bool is_best) {
+    // On CUDA the checkpoint (and the cross-rank hash) read the host staging copy: bring it down.
+    DS_TRY(ds_param_block_download(t->ctx, &t->model.params));
     DS_TRY(check_ranks_agree(t));
     t->state.scheduler_step = t->optim.step;
     t->last_ckpt_step = t->optim.step;
     if (!is_root(t)) return DS_OK;
+    DS_TRY(ds_optim_download(t->ctx, &t->optim));
     char path[4096];
     DS_TRY(ds_checkpoint_save_step(&t->ck, t->optim.step, is_best, &t->model.params, &t->optim, &t->state,
                                    t->user_json, path, sizeof path, &t->ctx->err));
@@ -451,7 +523,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
             ds_optim_stats s;
             const double lr = ds_lr_for_step(&t->sched, t->optim.step);
             if ((st = ds_optim_step(ctx, &t->optim, &t->model.params, lr, &s)) != DS_OK) break;
-            ds_bert_zero_grads(&t->model);
+            if ((st = ds_bert_zero_grads(&t->model)) != DS_OK) break;
             window_steps++;
             const double now = ds_now_seconds();
             ds_progress_update(&t->progress, t->optim.step, losses[0], lr, window_examples, now);
@@ -526,6 +598,7 @@ static ds_status finish(trainer *t, ds_train_summary *out) {
                     t->metric, t->state.best_metric);
         if (is_root(t)) DS_TRY(ds_checkpoint_load(out->best_checkpoint, &t->model.params, NULL, NULL, NULL, err));
         DS_TRY(broadcast(t, t->model.params.params, t->model.params.total * sizeof(float)));
+        DS_TRY(ds_param_block_upload(ctx, &t->model.params));
     }
     if (t->task.dev.n > 0) {
         DS_TRY(evaluate(t, &t->task.dev, "eval_", &out->dev));
@@ -538,6 +611,7 @@ static ds_status finish(trainer *t, ds_train_summary *out) {
     DS_TRY(ds_label_map_copy(&out->labels, &t->task.labels, err));
     snprintf(out->export_dir, sizeof out->export_dir, "%s/model", t->ck.dir);
     if (!is_root(t)) return DS_OK;
+    DS_TRY(ds_param_block_download(ctx, &t->model.params));  // the export reads the host copy
     DS_TRY(ds_hf_export(&t->model, &t->task.labels, ds_config_str(t->cfg, "model.path"), out->export_dir, err));
     DS_LOG_INFO(&ctx->log, "exported the fine-tuned model to %s (Hugging Face format)", out->export_dir);
     return DS_OK;

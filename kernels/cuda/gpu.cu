@@ -255,3 +255,5 @@ extern "C" ds_status ds_gpu_peaks_get(ds_context *ctx, ds_gpu_peaks *out) {
         }
     return DS_OK;
 }
+
+extern "C" void *ds_gpu_stream_handle(const ds_context *ctx) { return ctx->cuda ? (void *)ctx->cuda->stream : NULL; }

@@ -40,6 +40,7 @@ ds_status ds_arena_tensor(ds_arena *a, ds_dtype dtype, int ndim, const int64_t *
 void ds_arena_reset(ds_arena *a) { a->used = 0; }
 
 void ds_arena_free(ds_arena *a) {
-    free(a->base);
+    if (a->dev_release) a->dev_release(a->dev_owner, a->base, a->size);
+    else free(a->base);
     memset(a, 0, sizeof *a);
 }

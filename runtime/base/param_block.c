@@ -40,6 +40,12 @@ ds_status ds_param_block_init(ds_param_block *pb, const ds_param_spec *specs, in
 }
 
 void ds_param_block_free(ds_param_block *pb) {
+    if (pb->dev_release) {
+        const size_t n = pb->total ? pb->total : 1;
+        pb->dev_release(pb->dev_owner, pb->params_dev, n * sizeof(float));
+        pb->dev_release(pb->dev_owner, pb->grads_dev, n * sizeof(float));
+        pb->dev_release(pb->dev_owner, pb->params_bf16_dev, n * sizeof(uint16_t));
+    }
     free(pb->specs);
     free(pb->offset);
     free(pb->params);
@@ -60,6 +66,39 @@ static ds_tensor view(const ds_param_block *pb, float *base, int i) {
 
 ds_tensor ds_param_block_param(const ds_param_block *pb, int i) { return view(pb, pb->params, i); }
 ds_tensor ds_param_block_grad(const ds_param_block *pb, int i) { return view(pb, pb->grads, i); }
+
+static bool on_device(const ds_param_block *pb) { return pb->device.kind != DS_DEVICE_CPU; }
+
+static ds_tensor op_view(const ds_param_block *pb, void *base, ds_dtype dtype, int i) {
+    char *at = base ? (char *)base + pb->offset[i] * ds_dtype_size(dtype) : NULL;
+    return ds_tensor_make(at, dtype, pb->device, pb->specs[i].ndim, pb->specs[i].shape);
+}
+
+ds_tensor ds_param_block_op_param(const ds_param_block *pb, int i) {
+    return op_view(pb, on_device(pb) ? pb->params_dev : pb->params, DS_F32, i);
+}
+ds_tensor ds_param_block_op_grad(const ds_param_block *pb, int i) {
+    return op_view(pb, on_device(pb) ? pb->grads_dev : pb->grads, DS_F32, i);
+}
+ds_tensor ds_param_block_op_param_bf16(const ds_param_block *pb, int i) {
+    if (!on_device(pb) || !pb->params_bf16_dev) return (ds_tensor){0};
+    return op_view(pb, pb->params_bf16_dev, DS_BF16, i);
+}
+
+static ds_tensor flat(const ds_param_block *pb, void *base, ds_dtype dtype) {
+    const int64_t n = (int64_t)pb->total;
+    return ds_tensor_make(base, dtype, pb->device, 1, &n);
+}
+ds_tensor ds_param_block_op_flat_params(const ds_param_block *pb) {
+    return flat(pb, on_device(pb) ? pb->params_dev : pb->params, DS_F32);
+}
+ds_tensor ds_param_block_op_flat_grads(const ds_param_block *pb) {
+    return flat(pb, on_device(pb) ? pb->grads_dev : pb->grads, DS_F32);
+}
+ds_tensor ds_param_block_op_flat_bf16(const ds_param_block *pb) {
+    if (!on_device(pb) || !pb->params_bf16_dev) return (ds_tensor){0};
+    return flat(pb, pb->params_bf16_dev, DS_BF16);
+}
 
 size_t ds_param_block_numel(const ds_param_block *pb) {
     size_t n = 0;

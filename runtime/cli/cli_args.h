@@ -56,8 +56,8 @@ void ds_cli_print_common_options(FILE *f);
 // The start every config-driven command (bench, train, eval) shares: parses the shared options
 // (no other argument is allowed), prints `help` on --help, loads the config, sets ctx's log level
 // and seed, applies run.threads to OpenMP, prints the resolved config at INFO (on rank 0 only:
-// ctx->log.rank), and checks that
-// run.device names the CPU (auto or cpu): the CUDA backend's op bodies are not built yet.
+// ctx->log.rank). The device (run.device) is opened by the command afterwards
+// (runtime/run_device.h), since a distributed command needs its rank's place first.
 // Returns -1 when the command should go on (then *cfg is loaded: free it), else the exit code.
 int ds_cli_start(const char *cmd, int argc, char **argv, void (*help)(void), ds_context *ctx, ds_config **cfg);
 

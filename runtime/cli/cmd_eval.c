@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "../eval_task.h"
+#include "../run_device.h"
 #include "cli_args.h"
 #include "commands.h"
 
@@ -32,6 +33,11 @@ int ds_cmd_eval(int argc, char **argv) {
     ds_config *cfg = NULL;
     const int early = ds_cli_start("eval", argc, argv, help, &ctx, &cfg);
     if (early >= 0) return early;
+    ds_run_device dev;
+    if (ds_run_device_open(&ctx, cfg, NULL, &dev) != DS_OK) {
+        ds_config_free(cfg);
+        return ds_cli_fail("eval", &ctx.err, 2);
+    }
     ds_eval_summary s;
     const ds_status st = ds_eval_model(&ctx, cfg, &s);
     int rc = 0;
@@ -43,6 +49,7 @@ int ds_cmd_eval(int argc, char **argv) {
         if (s.has_test) print_eval("test", &s.test, &s.labels);
     }
     ds_eval_summary_free(&s);
+    ds_run_device_close(&ctx);
     ds_config_free(cfg);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../predict.h"
+#include "../run_device.h"
 #include "../text_task.h"
 #include "cli_args.h"
 #include "commands.h"
@@ -124,6 +125,11 @@ int ds_cmd_predict(int argc, char **argv) {
     const size_t batch = (size_t)(p.batch_size ? p.batch_size : ds_config_int(cfg, "train.batch_size"));
     const int64_t max_length = p.max_length ? p.max_length : ds_config_int(cfg, "model.max_length");
 
+    ds_run_device dev;
+    if (ds_run_device_open(&ctx, cfg, NULL, &dev) != DS_OK) {
+        ds_config_free(cfg);
+        return ds_cli_fail("predict", &ctx.err, 2);
+    }
     ds_text_dataset_options dopt;
     ds_text_dataset data = {0};
     ds_predictor pred = {0};
@@ -163,6 +169,7 @@ int ds_cmd_predict(int argc, char **argv) {
     rc = st == DS_OK ? 0 : ds_cli_fail("predict", &ctx.err, 1);
     ds_predictor_free(&pred);
     ds_text_dataset_free(&data);
+    ds_run_device_close(&ctx);
     ds_config_free(cfg);
     return rc;
 }

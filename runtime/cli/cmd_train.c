@@ -6,6 +6,8 @@
 
 #include "../../kernels/cpu/blas_info.h"
 #include "../dist_setup.h"
+#include "../run_device.h"
+#include "../../kernels/gpu.h"
 #include "../trainer.h"
 #include "blas_fastpath.h"
 #include "cli_args.h"
@@ -46,14 +48,28 @@ int ds_cmd_train(int argc, char **argv) {
         return ds_cli_fail("train", &ctx.err, 2);
     }
     ctx.log.rank = world.rank;  // rank 0 alone logs below warnings
-    char blas[256];
-    DS_LOG_INFO(&ctx.log, "device: cpu, %d threads; %s", omp_get_max_threads(),
-                ds_blas_fast_path_report(blas, sizeof blas));
+    ds_run_device dev;
+    if (ds_run_device_open(&ctx, cfg, world.size > 1 ? &world : NULL, &dev) != DS_OK) {
+        ds_config_free(cfg);
+        return ds_cli_fail("train", &ctx.err, 2);
+    }
+    if (!dev.cuda) {
+        char blas[256];
+        DS_LOG_INFO(&ctx.log, "cpu: %d threads; %s", omp_get_max_threads(), ds_blas_fast_path_report(blas, sizeof blas));
+    }
     ds_comm_options co;
     ds_comm *comm = NULL;
-    if (ds_dist_comm_options(cfg, &co, &ctx.err) != DS_OK || ds_comm_open(&world, &co, &ctx.log, &comm, &ctx.err) != DS_OK) {
+    ds_status cs = ds_dist_comm_options(cfg, &co, &ctx.err);
+    if (dev.cuda) {  // gradients live on the device: NCCL (auto) all-reduces them after this stream's writes
+        co.cuda = true;
+        co.cuda_device = dev.index;
+        co.cuda_stream = ds_gpu_stream_handle(&ctx);
+    }
+    if (cs == DS_OK) cs = ds_comm_open(&world, &co, &ctx.log, &comm, &ctx.err);
+    if (cs != DS_OK) {
         fprintf(stderr, "downstream train: rank %d of %d: %s: %s\n", world.rank, world.size,
                 ds_status_name(ctx.err.status), ctx.err.msg);
+        ds_run_device_close(&ctx);
         ds_config_free(cfg);
         return 1;
     }
@@ -86,6 +102,7 @@ int ds_cmd_train(int argc, char **argv) {
     }
     ds_comm_close(comm);
     ds_train_summary_free(&s);
+    ds_run_device_close(&ctx);
     ds_config_free(cfg);
     return rc;
 }
