@@ -89,8 +89,9 @@ __global__ void ce_lse_block_online(const T *logits, float *lse, int64_t n, int6
 // loss[0] = mean over rows with targets[i] != ignore of lse[i] - logits[i, targets[i]], in double;
 // NaN when there is none. logits: (n, c), targets: (n), lse: (n), loss: (1), all device.
 template <typename T>
-__global__ void ce_loss_reduce(const T *logits, const int32_t *targets, const float *lse, int64_t n, int64_t c,
-                               int ignore_index, float *loss) {
+__global__ void __launch_bounds__(CE_REDUCE_BLOCK)
+    ce_loss_reduce(const T *logits, const int32_t *targets, const float *lse, int64_t n, int64_t c, int ignore_index,
+                   float *loss) {
     __shared__ double sh[33];
     double total = 0.0, count = 0.0;  // count in double: exact far beyond any row count
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
@@ -133,7 +134,8 @@ static ds_status launch_fwd(ds_context *ctx, ds_cuda_state *s, const T *logits, 
 
 // scale[0] = dloss / count in double, rounded to fp32 (the CPU's expression), or 0 when no row
 // counts. targets: (n) device; scale: (1) device. One block.
-__global__ void ce_scale(const int32_t *targets, int64_t n, int ignore_index, double dloss, float *scale) {
+__global__ void __launch_bounds__(CE_REDUCE_BLOCK)
+    ce_scale(const int32_t *targets, int64_t n, int ignore_index, double dloss, float *scale) {
     __shared__ double sh[33];
     double count = 0.0;
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) count += targets[i] != ignore_index ? 1.0 : 0.0;
@@ -201,8 +203,8 @@ static ds_status launch_bwd(ds_context *ctx, ds_cuda_state *s, const T *logits, 
         const unsigned blocks = ds_cuda_grid(n, CE_BLOCK / 32);
         const int vec = ds_vec16<T>();
         if (c % vec == 0 && ds_cuda_aligned(logits, 16) && ds_cuda_aligned(dlogits, 16))
-            ce_bwd_warp<T, ds_vec16<T>()><<<blocks, CE_BLOCK, 0, s->stream>>>(logits, targets, lse, scale, dlogits, n, c,
-                                                                              ignore_index);
+            ce_bwd_warp<T, ds_vec16<T>()><<<blocks, CE_BLOCK, 0, s->stream>>>(logits, targets, lse, scale, dlogits,
+                                                                              n, c, ignore_index);
         else
             ce_bwd_warp<T, 1><<<blocks, CE_BLOCK, 0, s->stream>>>(logits, targets, lse, scale, dlogits, n, c,
                                                                   ignore_index);

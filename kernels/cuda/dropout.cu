@@ -94,8 +94,8 @@ static ds_status run(ds_context *ctx, const char *op, const char *in_name, const
     if (n == 0) return DS_OK;
     if (p == 0.0f) {  // identity (every draw is >= 0)
         if (out->data != in->data)
-            DS_CUDA_CHECK(&ctx->err, cudaMemcpyAsync(out->data, in->data, ds_tensor_nbytes(in), cudaMemcpyDeviceToDevice,
-                                                     s->stream));
+            DS_CUDA_CHECK(&ctx->err, cudaMemcpyAsync(out->data, in->data, ds_tensor_nbytes(in),
+                                                     cudaMemcpyDeviceToDevice, s->stream));
         return DS_OK;
     }
     if (dt == DS_F32) return launch<float>(ctx, s, in->data, out->data, n, p, offset);

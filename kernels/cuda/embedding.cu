@@ -221,8 +221,9 @@ static ds_status bwd_deterministic(ds_context *ctx, ds_cuda_state *s, const int3
         }
     }
     if (e != cudaSuccess)
-        st = ds_err_set(err, DS_ERR_CUDA, "embedding_backward: a kernel of the deterministic path failed on cuda:%d: %s",
-                        s->device, cudaGetErrorString(e));
+        st = ds_err_set(err, DS_ERR_CUDA,
+                        "embedding_backward: a kernel of the deterministic path failed on cuda:%d: %s", s->device,
+                        cudaGetErrorString(e));
     if (owned) {  // the kernels must be done with the buffer before it is freed
         cudaError_t se = cudaStreamSynchronize(s->stream);
         if (se != cudaSuccess && st == DS_OK)
@@ -244,7 +245,8 @@ template <typename T>
 static ds_status launch_bwd(ds_context *ctx, ds_cuda_state *s, const int32_t *ids, const T *dout, float *dtable,
                             int64_t n, int64_t v, int64_t c, int64_t skip) {
     if (!ctx->deterministic) {
-        emb_bwd_atomic<T><<<ds_cuda_grid(n * c, EMB_BLOCK), EMB_BLOCK, 0, s->stream>>>(ids, dout, dtable, n, v, c, skip);
+        const unsigned blocks = ds_cuda_grid(n * c, EMB_BLOCK);
+        emb_bwd_atomic<T><<<blocks, EMB_BLOCK, 0, s->stream>>>(ids, dout, dtable, n, v, c, skip);
         DS_CUDA_CHECK_LAUNCH(&ctx->err);
         return DS_OK;
     }

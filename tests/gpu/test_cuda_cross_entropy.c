@@ -1,6 +1,6 @@
 // CUDA cross-entropy forward/backward (PLAIN and FAST kernels) against the CPU op on the same
-// inputs: odd shapes (up to BERT's 30522 classes; FAST's warp path with and without 16-byte
-// access and its block path above 1024 classes), F32 and BF16 logits, rows with ignore_index,
+// inputs: odd shapes (up to BERT's 30522 classes; FAST's warp path and its block path above 1024
+// classes, each with and without 16-byte access), F32 and BF16 logits, rows with ignore_index,
 // the all-ignored case (loss NaN as torch, zero gradient), dloss scaling, poisoned outputs,
 // bit-identical repeat runs, and invalid targets reported as errors. Skipped (exit 77) without a GPU.
 #include <math.h>
@@ -22,7 +22,8 @@
 // dlogits BF16: the one rounding to bf16 on store (2^-9 relative) dominates; 1e-2.
 #define TOL_GRAD_BF16 1e-2
 
-static const int64_t k_shapes[][2] = {{1, 2}, {7, 13}, {13, 2}, {7, 1000}, {13, 1024}, {5, 1025}, {13, 30522}};
+static const int64_t k_shapes[][2] = {{1, 2},     {7, 13},   {13, 2},  {7, 1000},
+                                      {13, 1024}, {5, 1025}, {3, 2048}, {13, 30522}};
 
 static ds_tensor host_f32(int ndim, const int64_t *shape) {
     int64_t n = 1;
@@ -128,7 +129,8 @@ static void check_errors(ds_test *t, ds_context *gpu) {
         char expect[80];
         snprintf(expect, sizeof expect, "targets[3] = %d is neither a class in [0, 13)", (int)bad[b]);
         ds_err_clear(&gpu->err);
-        ds_cross_entropy_fwd_args gf = {.logits = ld, .targets = td, .loss = lossd, .lse = lsed, .ignore_index = IGNORE};
+        ds_cross_entropy_fwd_args gf = {.logits = ld, .targets = td, .loss = lossd, .lse = lsed,
+                                        .ignore_index = IGNORE};
         ds_test_check(t, ds_cross_entropy_forward(gpu, &gf) == DS_ERR_INVALID_ARG && strstr(gpu->err.msg, expect),
                       "forward with target %d: expected '%s', got '%s'", (int)bad[b], expect, gpu->err.msg);
         ds_err_clear(&gpu->err);

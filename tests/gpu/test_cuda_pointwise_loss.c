@@ -85,7 +85,8 @@ static void compare(ds_test *t, ds_context *gpu, ds_context *cpu, kind k, ds_dty
 
 static void random_inputs(kind k, ds_dtype dt, int ndim, const int64_t *shape, uint64_t seed, ds_tensor *x,
                           ds_tensor *tg) {
-    *x = k == BCE ? ds_gpu_test_random(ndim, shape, seed, -30.0f, 30.0f) : ds_gpu_test_random(ndim, shape, seed, -2.0f, 2.0f);
+    *x = k == BCE ? ds_gpu_test_random(ndim, shape, seed, -30.0f, 30.0f)
+                  : ds_gpu_test_random(ndim, shape, seed, -2.0f, 2.0f);
     *tg = k == BCE ? ds_gpu_test_random(ndim, shape, seed + 1, 0.0f, 1.0f)
                    : ds_gpu_test_random(ndim, shape, seed + 1, -2.0f, 2.0f);
     if (dt == DS_BF16) ds_gpu_test_round_bf16(x), ds_gpu_test_round_bf16(tg);
