@@ -23,6 +23,7 @@
 // output matrix (Dtype)", exceptions only for int8/fp8 kernels). So with BF16 y an F32 bias is
 // first rounded to BF16 into ctx->cuda->scratch (M <= 524288, always true for BERT; a larger M
 // runs the GEMM without epilogue and adds the F32 bias in a separate kernel, which rounds y twice).
+// A bias that is not 16-byte aligned is staged in the scratch the same way (M*4 <= 1 MiB for F32).
 //
 // db: a deterministic column sum of dy of our own (column_sums.cuh), not CUBLASLT_EPILOGUE_BGRADB:
 // the epilogue overwrites its output (no accumulate), and its bias-gradient type follows the
@@ -38,6 +39,7 @@
 #include "column_sums.cuh"
 #include "cuda_op_checks.cuh"
 #include "cuda_state.cuh"
+#include "kernel_util.cuh"
 
 extern "C" {
 #include "../cuda_fused.h"
@@ -243,22 +245,31 @@ static ds_status linear_forward_into(ds_context *ctx, const char *op, const ds_l
     g.bias = NULL;
     bool bias_after = false;  // add the bias in a separate kernel after the GEMM
     if (has_b) {
-        if (a->b.dtype == d->dt) {
+        // The epilogue takes the bias in D's type, and the heuristic assumes a 16-byte aligned bias
+        // (the alignment preferences cover A/B/C/D only; PyTorch falls back for the same reason).
+        // Otherwise stage it in the scratch (cudaMalloc'd, 256-byte aligned), rounding F32 to BF16.
+        const size_t staged_bytes = (size_t)d->m * ds_dtype_size(d->dt);
+        if (a->b.dtype == d->dt && ds_aligned16(a->b.data)) {
             g.bias = a->b.data;
-        } else if ((size_t)d->m * sizeof(__nv_bfloat16) <= cu->scratch_bytes) {
-            // BF16 output, F32 bias: round the bias to BF16 once into the scratch (see file comment).
-            __nv_bfloat16 *b16 = (__nv_bfloat16 *)cu->scratch;  // (M) device
-            const unsigned threads = 256;
-            f32_to_bf16_kernel<<<ds_cuda_blocks(d->m, threads), threads, 0, cu->stream>>>((const float *)a->b.data,
-                                                                                           b16, d->m);
-            DS_CUDA_CHECK_LAUNCH(&ctx->err);
-            g.bias = b16;
+        } else if (staged_bytes <= cu->scratch_bytes) {
+            if (a->b.dtype == d->dt) {
+                DS_CUDA_CHECK(&ctx->err, cudaMemcpyAsync(cu->scratch, a->b.data, staged_bytes,
+                                                         cudaMemcpyDeviceToDevice, cu->stream));
+            } else {  // BF16 output, F32 bias (see file comment)
+                const unsigned threads = 256;
+                f32_to_bf16_kernel<<<ds_cuda_blocks(d->m, threads), threads, 0, cu->stream>>>(
+                    (const float *)a->b.data, (__nv_bfloat16 *)cu->scratch, d->m);
+                DS_CUDA_CHECK_LAUNCH(&ctx->err);
+            }
+            g.bias = cu->scratch;  // (M) of D's type, device
         } else {
             bias_after = true;
         }
     }
     DS_TRY(lt_matmul(ctx, op, &g));
-    if (bias_after) DS_TRY(launch_bias_rows<__nv_bfloat16>(ctx, out, b, d->n, d->m, true));
+    if (bias_after)
+        DS_TRY(d->dt == DS_BF16 ? launch_bias_rows<__nv_bfloat16>(ctx, out, b, d->n, d->m, true)
+                                : launch_bias_rows<float>(ctx, out, b, d->n, d->m, true));
     return DS_OK;
 }
 

@@ -1,5 +1,5 @@
 // CUDA linear (cuBLASLt) against the CPU op: forward (with and without bias, F32 and BF16 bias
-// for BF16), backward (dx, dw, db; accumulate on and off), linear + GELU (kernels/cuda_fused.h),
+// for BF16, an F32 bias not 16-byte aligned), backward (dx, dw, db; accumulate on and off), linear + GELU (kernels/cuda_fused.h),
 // in F32 and BF16, with both kernel variants (they differ in db's column-sum kernel), outputs
 // poisoned, run twice for bit-identical results, and dtype errors that name the op.
 //
@@ -102,6 +102,26 @@ static void check_forward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_k
         s = ds_linear_forward(ctx, &ga);
         ds_test_check(t, s == DS_OK, "%s (second run): %s", what, ctx->err.msg);
         expect_same_bits(t, ctx, what, &y1, &y2);
+
+        if (bias == 1) {
+            // The same F32 bias 4 bytes past a 16-byte boundary (a slice of a larger buffer): the op
+            // must not hand it to the epilogue as is (staged in the scratch, or added separately).
+            const int64_t m1 = d.m + 1;
+            ds_tensor hb1 = ds_tensor_cpu1(calloc((size_t)m1, sizeof(float)), DS_F32, m1);
+            memcpy((float *)hb1.data + 1, b.data, (size_t)d.m * sizeof(float));
+            ds_tensor gb1 = ds_gpu_test_upload(ctx, &hb1, DS_F32);
+            ga.b = ds_tensor_make((char *)gb1.data + sizeof(float), DS_F32, gb1.device, 1, &d.m);
+            ds_gpu_memset(ctx, y2.data, 0xff, ds_tensor_nbytes(&y2));
+            ga.y = y2;
+            s = ds_linear_forward(ctx, &ga);
+            ds_test_check(t, s == DS_OK, "%s (misaligned bias): %s", what, ctx->err.msg);
+            char w3[200];
+            snprintf(w3, sizeof w3, "%s (misaligned bias)", what);
+            expect_close(t, ctx, w3, &y2, &want, tol);
+            ga.b = db;
+            ds_gpu_test_free(ctx, &gb1);
+            free(hb1.data);
+        }
 
         // linear + GELU: pre_gelu = the linear output, y = gelu(pre_gelu) with the CPU's exact GELU.
         // With BF16 the GPU applies GELU to the bf16-rounded pre_gelu; |gelu'| <= 1.13, so the
