@@ -197,7 +197,7 @@ struct dy_column_term {
 // ---- forward ----
 
 struct linear_dims {
-    ds_dtype dt = DS_F32;  // set by the first check
+    ds_dtype dt = DS_F32;  // of x, w, y: F32 or BF16 (check_forward sets it)
     int64_t n, m, k;
 };
 
