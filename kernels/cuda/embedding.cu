@@ -1,7 +1,8 @@
 // Embedding lookup on CUDA (torch.nn.functional.embedding) and its backward; the CPU reference
 // is kernels/cpu/embedding_impl.inc.
 //
-// Forward: out (N, C) F32 or BF16 = rows ids[i] of the F32 master table (V, C).
+// Forward: out (N, C) F32 or BF16 = rows ids[i] of the F32 master table (V, C), or of a BF16
+//   activation used as a table (a row gather: the pooler's [CLS] rows; see emb_fwd_bf16_table).
 //   PLAIN: one thread per output element. FAST: one warp per output row, 16-byte table loads
 //   when C % 4 == 0 and the pointers are aligned.
 // Backward: dtable (V, C) F32 (+)= the dout (N, C) rows (F32 or BF16) scattered to rows ids[i];
@@ -256,6 +257,44 @@ static ds_status launch_bwd(ds_context *ctx, ds_cuda_state *s, const int32_t *id
     return bwd_deterministic<unsigned long long, T>(ctx, s, ids, dout, dtable, n, c, bits, pbits, skip);
 }
 
+// ---- BF16 tables: row gathers of activations ----
+// The model gathers rows of an activation (the pooler's [CLS] rows of the last hidden state)
+// with this op; in bf16 mode that "table" is a BF16 activation and its gradient a BF16
+// activation gradient (kernels/cuda/cuda_ops.h: activations one dtype per call).
+
+// out[i, j] = table[ids[i], j], bf16 copied unchanged. ids: (n); table: (v, c); out: (n, c) device.
+__global__ void emb_fwd_bf16_table(const int32_t *ids, const __nv_bfloat16 *table, __nv_bfloat16 *out, int64_t n,
+                                   int64_t v, int64_t c) {
+    const int64_t total = n * c;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t i = e / c, j = e - i * c;
+        const int32_t id = ids[i];
+        if (id >= 0 && id < v) out[e] = table[(int64_t)id * c + j];
+    }
+}
+
+// dtable[ids[i], j] (+)= sum over the positions with that id, in position order, summed in fp32 and
+// rounded to bf16 once. One thread per (i, j); only the thread of an id's first position writes,
+// so nothing is written twice and no atomics are needed. Cost O(n^2 c): meant for gathers of a
+// few rows (n = batch size), not for vocabulary tables (those are F32 masters).
+// ids: (n); dout: (n, c); dtable: (v, c) device, zeroed beforehand unless accumulating.
+__global__ void emb_bwd_bf16_table(const int32_t *ids, const __nv_bfloat16 *dout, __nv_bfloat16 *dtable, int64_t n,
+                                   int64_t v, int64_t c, int64_t skip) {
+    const int64_t total = n * c;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t i = e / c, j = e - i * c;
+        const int32_t id = ids[i];
+        if (id < 0 || id >= v || id == skip) continue;
+        bool first = true;
+        for (int64_t k = 0; k < i && first; k++) first = ids[k] != id;
+        if (!first) continue;
+        float acc = __bfloat162float(dtable[(int64_t)id * c + j]);
+        for (int64_t k = i; k < n; k++)
+            if (ids[k] == id) acc += __bfloat162float(dout[k * c + j]);
+        dtable[(int64_t)id * c + j] = __float2bfloat16_rn(acc);
+    }
+}
+
 // ---- entry points ----
 
 static ds_status check_ids(ds_context *ctx, ds_cuda_state *s, const char *op, const int32_t *ids, int64_t n,
@@ -276,16 +315,25 @@ extern "C" ds_status ds_cuda_embedding_forward(ds_context *ctx, const void *args
     ds_err *err = &ctx->err;
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
-    DS_TRY(ds_cuda_check(err, op, "table", &a->table, DS_F32, 2, -1, -1));
+    ds_dtype tdt = DS_F32;
+    DS_TRY(ds_cuda_check_act(err, op, "table", &a->table, 2, &tdt));
     const int64_t v = a->table.shape[0], c = a->table.shape[1];
     DS_TRY(ds_cuda_check(err, op, "ids", &a->ids, DS_I32, 1, -1, -1));
     const int64_t n = a->ids.shape[0];
     ds_dtype dt = DS_F32;
     DS_TRY(ds_cuda_check_act(err, op, "out", &a->out, 2, &dt));
     DS_TRY(ds_cuda_check(err, op, "out", &a->out, dt, 2, n, c));
+    DS_REQUIRE(err, tdt == DS_F32 || dt == DS_BF16, DS_ERR_INVALID_ARG,
+               "%s: a BF16 table (an activation) gathers into a BF16 out, got F32", op);
     const int32_t *ids = (const int32_t *)a->ids.data;
     DS_TRY(check_ids(ctx, s, op, ids, n, v));
     if (n == 0 || c == 0) return DS_OK;
+    if (tdt == DS_BF16) {
+        emb_fwd_bf16_table<<<ds_cuda_grid(n * c, EMB_BLOCK), EMB_BLOCK, 0, s->stream>>>(
+            ids, (const __nv_bfloat16 *)a->table.data, (__nv_bfloat16 *)a->out.data, n, v, c);
+        DS_CUDA_CHECK_LAUNCH(err);
+        return DS_OK;
+    }
     const float *table = (const float *)a->table.data;
     if (dt == DS_F32) return launch_fwd(ctx, s, ids, table, (float *)a->out.data, n, v, c);
     return launch_fwd(ctx, s, ids, table, (__nv_bfloat16 *)a->out.data, n, v, c);
@@ -301,7 +349,11 @@ extern "C" ds_status ds_cuda_embedding_backward(ds_context *ctx, const void *arg
     DS_TRY(ds_cuda_check_act(err, op, "dout", &a->dout, 2, &dt));
     const int64_t n = a->dout.shape[0], c = a->dout.shape[1];
     DS_TRY(ds_cuda_check(err, op, "ids", &a->ids, DS_I32, 1, n, -1));
-    DS_TRY(ds_cuda_check(err, op, "dtable", &a->dtable, DS_F32, 2, -1, c));
+    ds_dtype tdt = DS_F32;
+    DS_TRY(ds_cuda_check_act(err, op, "dtable", &a->dtable, 2, &tdt));
+    DS_TRY(ds_cuda_check(err, op, "dtable", &a->dtable, tdt, 2, -1, c));
+    DS_REQUIRE(err, tdt == DS_F32 || dt == DS_BF16, DS_ERR_INVALID_ARG,
+               "%s: a BF16 dtable (an activation gradient) takes a BF16 dout, got F32", op);
     const int64_t v = a->dtable.shape[0];
     DS_REQUIRE(err, n <= INT32_MAX, DS_ERR_INVALID_ARG, "%s: %lld ids; at most %d are supported on cuda", op,
                (long long)n, INT32_MAX);
@@ -310,10 +362,16 @@ extern "C" ds_status ds_cuda_embedding_backward(ds_context *ctx, const void *arg
     DS_REQUIRE(err, !a->has_padding_idx || (a->padding_idx >= 0 && a->padding_idx < v), DS_ERR_INVALID_ARG,
                "%s: padding_idx %d is not a row of the table [0, %lld)", op, (int)a->padding_idx, (long long)v);
     const int64_t skip = a->has_padding_idx ? a->padding_idx : -1;
-    float *dtable = (float *)a->dtable.data;
     if (!a->accumulate && v * c > 0)
-        DS_CUDA_CHECK(err, cudaMemsetAsync(dtable, 0, (size_t)(v * c) * sizeof(float), s->stream));
+        DS_CUDA_CHECK(err, cudaMemsetAsync(a->dtable.data, 0, (size_t)(v * c) * ds_dtype_size(tdt), s->stream));
     if (n == 0 || c == 0) return DS_OK;
+    if (tdt == DS_BF16) {
+        emb_bwd_bf16_table<<<ds_cuda_grid(n * c, EMB_BLOCK), EMB_BLOCK, 0, s->stream>>>(
+            ids, (const __nv_bfloat16 *)a->dout.data, (__nv_bfloat16 *)a->dtable.data, n, v, c, skip);
+        DS_CUDA_CHECK_LAUNCH(err);
+        return DS_OK;
+    }
+    float *dtable = (float *)a->dtable.data;
     if (dt == DS_F32) return launch_bwd(ctx, s, ids, (const float *)a->dout.data, dtable, n, v, c, skip);
     return launch_bwd(ctx, s, ids, (const __nv_bfloat16 *)a->dout.data, dtable, n, v, c, skip);
 }

@@ -199,6 +199,44 @@ static void check_errors(ds_test *t, ds_context *gpu) {
     free(ids.data), free(dout.data), free(table.data);
 }
 
+// A BF16 activation used as the table (the pooler's [CLS] row gather in bf16 mode): forward copies
+// bf16 rows exactly; backward sums the rows of repeated ids in fp32 and rounds once, so it is
+// within bf16's half-ulp (2^-9 relative) of the CPU's fp32 sum of the same (pre-rounded) values.
+#define TOL_BF16_ROWS 4e-3
+static void run_bf16_table(ds_test *t, ds_context *gpu, ds_context *cpu, int64_t v, int64_t c, int64_t n) {
+    char what[160];
+    snprintf(what, sizeof what, "BF16 table (row gather) V=%lld C=%lld N=%lld", (long long)v, (long long)c, (long long)n);
+    const emb_case k = {v, c, n, 3};
+    const int64_t tshape[2] = {v, c}, oshape[2] = {n, c};
+    ds_tensor table = ds_gpu_test_random(2, tshape, 91, -1.0f, 1.0f);
+    ds_gpu_test_round_bf16(&table);
+    ds_tensor ids = make_ids(&k, 5, -1), want = host_f32(2, oshape);
+    ds_embedding_fwd_args ca = {.ids = ids, .table = table, .out = want};
+    ds_test_check(t, ds_embedding_forward(cpu, &ca) == DS_OK, "cpu embedding_forward: %s", cpu->err.msg);
+    ds_tensor tabled = ds_gpu_test_upload(gpu, &table, DS_BF16), idsd = ds_gpu_test_upload(gpu, &ids, DS_I32);
+    ds_tensor outd = ds_gpu_test_poisoned(gpu, &want, DS_BF16);
+    ds_embedding_fwd_args ga = {.ids = idsd, .table = tabled, .out = outd};
+    if (ds_test_check(t, ds_embedding_forward(gpu, &ga) == DS_OK, "%s forward: %s", what, gpu->err.msg)) {
+        ds_tensor got = ds_gpu_test_download(gpu, &outd);
+        ds_test_check(t, same_bits(&got, &want), "%s forward: rows are not copied exactly", what);
+        free(got.data);
+    }
+    ds_tensor dout = ds_gpu_test_random(2, oshape, 92, -1.0f, 1.0f), dwant = host_f32(2, tshape);
+    ds_gpu_test_round_bf16(&dout);
+    ds_embedding_bwd_args cb = {.ids = ids, .dout = dout, .dtable = dwant, .accumulate = false};
+    ds_test_check(t, ds_embedding_backward(cpu, &cb) == DS_OK, "cpu embedding_backward: %s", cpu->err.msg);
+    ds_tensor doutd = ds_gpu_test_upload(gpu, &dout, DS_BF16), dtd = ds_gpu_test_poisoned(gpu, &dwant, DS_BF16);
+    ds_embedding_bwd_args gb = {.ids = idsd, .dout = doutd, .dtable = dtd, .accumulate = false};
+    if (ds_test_check(t, ds_embedding_backward(gpu, &gb) == DS_OK, "%s backward: %s", what, gpu->err.msg)) {
+        ds_tensor got = ds_gpu_test_download(gpu, &dtd);
+        ds_test_close(t, what, &got, &dwant, TOL_BF16_ROWS);
+        free(got.data);
+    }
+    ds_gpu_test_free(gpu, &tabled), ds_gpu_test_free(gpu, &idsd), ds_gpu_test_free(gpu, &outd);
+    ds_gpu_test_free(gpu, &doutd), ds_gpu_test_free(gpu, &dtd);
+    free(table.data), free(ids.data), free(want.data), free(dout.data), free(dwant.data);
+}
+
 int main(void) {
     ds_context gpu = ds_context_cpu();
     if (!ds_gpu_test_open(&gpu, "cuda_embedding")) return DS_TEST_SKIP;
@@ -222,6 +260,8 @@ int main(void) {
                     for (int pad = 0; pad < 2; pad++)
                         run_backward(&t, &gpu, &cpu, &k_cases[i], dt ? DS_BF16 : DS_F32, det, acc,
                                      pad ? (int32_t)(k_cases[i].v > 1 ? 1 : 0) : -1);
+    run_bf16_table(&t, &gpu, &cpu, 32 * 128, 768, 32);  // the pooler's gather: B*T rows, B of them taken
+    run_bf16_table(&t, &gpu, &cpu, 13, 7, 9);           // repeated ids sum
     check_errors(&t, &gpu);
     ds_gpu_close(&gpu);
     return ds_test_finish(&t);
