@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../data/dataset_split.h"
+#include "../../kernels/gpu_async.h"
 #include "../../runtime/text_loader.h"
 #include "../test_util.h"
 
@@ -252,6 +253,7 @@ static void test_grouping(ds_test *t) {
 }
 
 // Pinned slots need a device: on a CPU context the loader refuses cleanly, naming the allocation.
+// So do the copy stream and events.
 static void test_pinned_without_device(ds_test *t) {
     ds_text_examples e = make_examples(10, 8, false, false);
     ds_context ctx = ds_context_cpu();
@@ -267,6 +269,20 @@ static void test_pinned_without_device(ds_test *t) {
                   err.msg);
     ds_text_loader_free(&l);
     ds_text_examples_free(&e);
+
+    // The copy stream and events the GPU path uses need the device too: a clean error here.
+    ds_gpu_copy_stream *cs = (ds_gpu_copy_stream *)&ctx;  // must come back NULL
+    ds_gpu_event *ev = (ds_gpu_event *)&ctx;
+    ds_err_clear(&ctx.err);
+    const ds_status s1 = ds_gpu_copy_stream_create(&ctx, &cs);
+    ds_test_check(t, s1 != DS_OK && cs == NULL && strstr(ctx.err.msg, "ds_gpu_copy_stream_create"),
+                  "copy stream on a CPU context: '%s'", ctx.err.msg);
+    ds_err_clear(&ctx.err);
+    const ds_status s2 = ds_gpu_event_create(&ctx, &ev);
+    ds_test_check(t, s2 != DS_OK && ev == NULL && strstr(ctx.err.msg, "ds_gpu_event_create"),
+                  "event on a CPU context: '%s'", ctx.err.msg);
+    ds_gpu_copy_stream_destroy(&ctx, cs);
+    ds_gpu_event_destroy(&ctx, ev);
 }
 
 int main(void) {
