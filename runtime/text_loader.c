@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../kernels/gpu.h"
+#include "../kernels/gpu_async.h"
 #include "base/check.h"
 
 // What the producer writes at the start of a slot, before the arrays.
@@ -79,9 +80,34 @@ ds_status ds_text_loader_init(ds_text_loader *l, const ds_text_examples *e, cons
     const ds_batch_loader_options bo = {.num_workers = opt->num_workers, .slots = opt->slots,
                                         .slot_bytes = l->slot_bytes, .produce = produce, .produce_user = l,
                                         .alloc = opt->alloc, .free = opt->free, .alloc_user = opt->alloc_user};
-    const ds_status st = ds_batch_loader_create(&bo, &l->ring, err);
+    ds_status st = ds_batch_loader_create(&bo, &l->ring, err);
+    if (st == DS_OK && opt->device) {
+        l->fences = calloc((size_t)opt->slots, sizeof *l->fences);
+        l->fenced = calloc((size_t)opt->slots, sizeof *l->fenced);
+        l->fence_on = calloc((size_t)opt->slots, sizeof *l->fence_on);
+        if (!l->fences || !l->fenced || !l->fence_on) st = ds_err_set(err, DS_ERR_OOM, "text loader: out of memory");
+        for (int i = 0; i < opt->slots && st == DS_OK; i++)
+            if ((st = ds_gpu_event_create(opt->device, &l->fences[i])) != DS_OK)
+                ds_err_set(err, st, "text loader: %s", opt->device->err.msg);
+    }
     if (st != DS_OK) ds_text_loader_free(l);
     return st;
+}
+
+// Releases fenced slot s once its event has passed: at once when `wait`, else only if it has.
+static ds_status unfence(ds_text_loader *l, int s, bool wait, ds_err *err) {
+    if (!l->fence_on[s]) return DS_OK;
+    ds_context *dev = l->opt.device;
+    bool passed = false;
+    ds_status st = ds_gpu_event_query(dev, l->fences[s], &passed);
+    if (st == DS_OK && !passed && wait) st = ds_gpu_event_sync(dev, l->fences[s]);
+    if (st != DS_OK) return ds_err_set(err, st, "text loader: waiting for batch %lld's device work: %s",
+                                       (long long)l->fenced[s].index, dev->err.msg);
+    if (passed || wait) {
+        ds_batch_loader_release(l->ring, &l->fenced[s]);
+        l->fence_on[s] = false;
+    }
+    return DS_OK;
 }
 
 static void report_padding(ds_text_loader *l, const size_t *shuffled) {
@@ -104,7 +130,8 @@ static void report_padding(ds_text_loader *l, const size_t *shuffled) {
 }
 
 ds_status ds_text_loader_start_epoch(ds_text_loader *l, const size_t *order, int64_t first, ds_err *err) {
-    ds_batch_loader_stop(l->ring);  // the workers read l->order: none may run while it changes
+    ds_text_loader_stop_epoch(l);  // the workers read l->order: none may run while it changes
+    l->taken = 0;
     const size_t n = l->examples->n;
     memcpy(l->order, order, n * sizeof *l->order);
     if (l->opt.group_by_length)
@@ -119,7 +146,10 @@ ds_status ds_text_loader_start_epoch(ds_text_loader *l, const size_t *order, int
 
 ds_status ds_text_loader_next(ds_text_loader *l, ds_text_loader_batch *out, ds_err *err) {
     memset(out, 0, sizeof *out);
+    for (int s = 0; l->fences && s < l->opt.slots; s++)  // the slot the next batch needs must be free
+        DS_TRY(unfence(l, s, s == (int)(l->taken % l->opt.slots), err));
     DS_TRY(ds_batch_loader_next(l->ring, &out->slot, err));
+    l->taken++;
     char *base = out->slot.data;
     const slot_header *h = out->slot.data;
     const bool single = l->examples->labels != NULL;
@@ -139,12 +169,38 @@ void ds_text_loader_release(ds_text_loader *l, const ds_text_loader_batch *b) {
     ds_batch_loader_release(l->ring, &b->slot);
 }
 
-void ds_text_loader_stop_epoch(ds_text_loader *l) { ds_batch_loader_stop(l->ring); }
+ds_status ds_text_loader_release_after_device(ds_text_loader *l, const ds_text_loader_batch *b, ds_err *err) {
+    if (!l->fences || !b->slot.data) {
+        ds_text_loader_release(l, b);
+        return DS_OK;
+    }
+    const int s = b->slot.slot;
+    ds_status st = ds_gpu_event_record_compute(l->opt.device, l->fences[s]);
+    if (st != DS_OK) return ds_err_set(err, st, "text loader: fencing batch %lld: %s", (long long)b->slot.index,
+                                       l->opt.device->err.msg);
+    l->fenced[s] = b->slot;
+    l->fence_on[s] = true;
+    return DS_OK;
+}
+
+void ds_text_loader_stop_epoch(ds_text_loader *l) {
+    for (int s = 0; l->fences && s < l->opt.slots; s++) {
+        ds_err ignored;  // a failed wait: the device is broken and its next call says so; the slot goes anyway
+        ds_err_clear(&ignored);
+        if (l->fence_on[s] && unfence(l, s, true, &ignored) != DS_OK) l->fence_on[s] = false;
+    }
+    ds_batch_loader_stop(l->ring);
+}
 
 ds_batch_loader_stats ds_text_loader_stats(const ds_text_loader *l) { return ds_batch_loader_get_stats(l->ring); }
 
 void ds_text_loader_free(ds_text_loader *l) {
+    if (l->ring) ds_text_loader_stop_epoch(l);
     ds_batch_loader_destroy(l->ring);  // joins the workers before the order they read goes
+    for (int i = 0; l->fences && i < l->opt.slots; i++) ds_gpu_event_destroy(l->opt.device, l->fences[i]);
+    free(l->fences);
+    free(l->fenced);
+    free(l->fence_on);
     free(l->order);
     memset(l, 0, sizeof *l);
 }

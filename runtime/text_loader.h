@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "../data/batch_loader.h"
+#include "base/context.h"
 #include "base/log.h"
 #include "text_examples.h"
 
@@ -40,6 +41,10 @@ typedef struct ds_text_loader_options {
     ds_batch_slot_free_fn free;
     void *alloc_user;
     const ds_log *log;       // where the padding report of the first epoch goes; NULL: none
+    // A context with an open CUDA device whose compute stream reads the batches (e.g. uploads
+    // from pinned slots): ds_text_loader_release_after_device then frees a slot only once the
+    // work enqueued before it has completed. NULL (the CPU): releases are immediate.
+    ds_context *device;
 } ds_text_loader_options;
 
 typedef struct ds_text_loader {
@@ -51,6 +56,11 @@ typedef struct ds_text_loader {
     size_t off_ids, off_types, off_mask, off_labels, off_values, slot_bytes;  // slot layout
     ds_batch_loader *ring;
     bool reported;                     // the padding report was logged
+    int64_t taken;                     // batches handed out this epoch (the next one needs slot taken % slots)
+    // With opt.device: per slot, an event on the compute stream and the batch waiting for it.
+    struct ds_gpu_event **fences;      // [slots]
+    ds_loaded_batch *fenced;           // [slots]
+    bool *fence_on;                    // [slots]
 } ds_text_loader;
 
 // One batch in the consumer's hands: a view of the slot, valid until release.
@@ -74,10 +84,14 @@ ds_status ds_text_loader_init(ds_text_loader *l, const ds_text_examples *e, cons
 ds_status ds_text_loader_start_epoch(ds_text_loader *l, const size_t *order, int64_t first, ds_err *err);
 // The next micro-batch of the epoch, in order (blocks until it is ready).
 ds_status ds_text_loader_next(ds_text_loader *l, ds_text_loader_batch *out, ds_err *err);
-// Gives the batch's slot back (on the CPU once the model copied it in; on a GPU once the copy of
-// it has completed).
+// Gives the batch's slot back at once (the CPU: the model has copied the batch in).
 void ds_text_loader_release(ds_text_loader *l, const ds_text_loader_batch *b);
-// Ends the epoch (or abandons it: joins the workers). Safe to call twice.
+// Gives the batch's slot back once everything enqueued so far on opt.device's compute stream has
+// completed (an event recorded now; next() and stop_epoch() wait for it only when they need the
+// slot). Without opt.device it is ds_text_loader_release.
+ds_status ds_text_loader_release_after_device(ds_text_loader *l, const ds_text_loader_batch *b, ds_err *err);
+// Ends the epoch (or abandons it: waits for the fenced slots' device work, joins the workers).
+// Safe to call twice.
 void ds_text_loader_stop_epoch(ds_text_loader *l);
 ds_batch_loader_stats ds_text_loader_stats(const ds_text_loader *l);
 void ds_text_loader_free(ds_text_loader *l);  // safe on a zeroed loader

@@ -265,7 +265,7 @@ static ds_status setup(trainer *t) {
         .num_workers = (int)ds_config_int(cfg, "data.num_workers"), .slots = (int)ds_config_int(cfg, "data.prefetch_batches"),
         .group_by_length = ds_config_bool(cfg, "data.group_by_length"), .group_batches = DS_TEXT_LOADER_GROUP_BATCHES,
         .alloc = ctx->cuda ? ds_text_loader_pinned_alloc : NULL, .free = ctx->cuda ? ds_text_loader_pinned_free : NULL,
-        .alloc_user = ctx, .log = &ctx->log};
+        .alloc_user = ctx, .log = &ctx->log, .device = ctx->cuda ? ctx : NULL};
     DS_TRY(ds_text_loader_init(&t->loader, &t->task.train, &lo, err));
     t->loader_ready = true;
 
@@ -443,8 +443,10 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                 const uint64_t rng_step =
                     (uint64_t)(t->state.epoch * t->batches_per_epoch + b) * (uint64_t)t->world + (uint64_t)t->rank;
                 st = ds_bert_forward(ctx, &t->model, &lb.batch, true, rng_step, &t->arena, &o);
-                ds_text_loader_release(&t->loader, &lb);  // the forward copied the batch into the arena
-                if (st != DS_OK) break;
+                // The forward has copied the batch in (on a device: enqueued the copy; the slot goes
+                // once it has completed).
+                const ds_status rs = ds_text_loader_release_after_device(&t->loader, &lb, err);
+                if ((st = st != DS_OK ? st : rs) != DS_OK) break;
                 // The model's loss is the mean over this rank's n examples: weighted by n / global_n,
                 // the sum over ranks is the mean over the global micro-batch (1 for one rank).
                 const double share = (double)n / (double)sh.global_n;
@@ -453,8 +455,9 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                     break;
                 window_loss += o.loss * share / (double)t->accum;
                 step_loss += o.loss * share / (double)t->accum;
+            } else {
+                ds_text_loader_release(&t->loader, &lb);  // an empty share: nothing reads it
             }
-            ds_text_loader_release(&t->loader, &lb);  // no-op when released above
             window_examples += (int64_t)sh.global_n;
             window_samples += (int64_t)sh.global_n;
             t->state.epoch_position = b + 1;

@@ -7,6 +7,10 @@
 // blocking first; the loader's next() would otherwise refuse a batch whose slot is still held).
 // Downloaded at the end, every batch must be exactly what the producer made: a slot released too
 // early, or a buffer overwritten before compute read it, would show as wrong bytes.
+// Then the trainer's way (runtime/text_loader.h with .device): each batch's ids uploaded from its
+// pinned slot on the compute stream (asynchronous), the slot handed back with
+// ds_text_loader_release_after_device, and the ids on the device checked against
+// ds_text_batch_make's.
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +28,77 @@ static ds_status produce(void *user, int64_t b, void *slot, ds_err *err) {
     uint32_t *w = slot;  // (WORDS) pinned host
     for (size_t i = 0; i < WORDS; i++) w[i] = word(b, i);
     return DS_OK;
+}
+
+// Examples of EX_T tokens each (every batch B x EX_T), ids unique per (example, position).
+enum { EX_N = 600, EX_T = 128, EX_B = 16 };
+
+static ds_text_examples fixed_examples(void) {
+    ds_text_examples e;
+    memset(&e, 0, sizeof e);
+    e.n = EX_N;
+    e.max_length = EX_T;
+    e.num_labels = 2;
+    e.ids = calloc((size_t)EX_N * EX_T, sizeof(int32_t));
+    e.types = calloc((size_t)EX_N * EX_T, sizeof(int32_t));
+    e.lengths = calloc(EX_N, sizeof(int32_t));
+    e.labels = calloc(EX_N, sizeof(int32_t));
+    e.source_index = calloc(EX_N, sizeof(size_t));
+    for (size_t k = 0; k < EX_N; k++) {
+        e.lengths[k] = EX_T;
+        e.labels[k] = (int32_t)(k % 2);
+        e.source_index[k] = k;
+        for (size_t j = 0; j < EX_T; j++) e.ids[k * EX_T + j] = (int32_t)(k * EX_T + j);
+    }
+    return e;
+}
+
+static void test_text_loader_fenced(ds_test *t, ds_context *ctx) {
+    ds_text_examples e = fixed_examples();
+    size_t order[EX_N];
+    for (size_t i = 0; i < EX_N; i++) order[i] = (i * 7919) % EX_N;  // a permutation (7919 is prime)
+    const int64_t batches = EX_N / EX_B;
+    const size_t batch_bytes = (size_t)EX_B * EX_T * sizeof(int32_t);
+    const ds_text_loader_options o = {.batch = EX_B, .rank = 0, .world = 1, .num_workers = 2, .slots = 2,
+                                      .alloc = ds_text_loader_pinned_alloc, .free = ds_text_loader_pinned_free,
+                                      .alloc_user = ctx, .device = ctx};
+    ds_text_loader l;
+    void *dev = NULL;  // (batches x EX_B x EX_T) int32 device: every batch's ids
+    ds_err err;
+    ds_err_clear(&err);
+    ds_status st = ds_text_loader_init(&l, &e, &o, &err);
+    if (st == DS_OK) st = ds_gpu_alloc(ctx, batch_bytes * (size_t)batches, &dev);
+    if (st == DS_OK) st = ds_text_loader_start_epoch(&l, order, 0, &err);
+    for (int64_t b = 0; b < batches && st == DS_OK; b++) {
+        ds_text_loader_batch lb;
+        if ((st = ds_text_loader_next(&l, &lb, &err)) != DS_OK) break;
+        st = ds_gpu_upload(ctx, (char *)dev + (size_t)b * batch_bytes, lb.batch.input_ids, batch_bytes);
+        const ds_status rs = ds_text_loader_release_after_device(&l, &lb, &err);
+        if (st == DS_OK) st = rs;
+    }
+    ds_text_loader_stop_epoch(&l);
+    if (st == DS_OK) st = ds_gpu_sync(ctx);
+    ds_test_check(t, st == DS_OK, "fenced text loader ran: %s", err.msg[0] ? err.msg : ctx->err.msg);
+    if (st == DS_OK) {
+        int32_t *got = malloc(batch_bytes * (size_t)batches);
+        ds_text_batch_buf ref;
+        ds_text_batch_buf_init(&ref, EX_B, EX_T, 2, &err);
+        st = ds_gpu_download(ctx, got, dev, batch_bytes * (size_t)batches);
+        if (st == DS_OK) st = ds_gpu_sync(ctx);
+        int64_t wrong = 0;
+        for (int64_t b = 0; b < batches && st == DS_OK; b++) {
+            ds_bert_batch rb;
+            ds_text_batch_make(&e, order + (size_t)b * EX_B, EX_B, &ref, &rb);
+            wrong += memcmp(got + (size_t)b * EX_B * EX_T, rb.input_ids, batch_bytes) != 0;
+        }
+        ds_test_check(t, st == DS_OK && wrong == 0, "every batch's ids reached the device intact (%lld of %lld wrong)",
+                      (long long)wrong, (long long)batches);
+        ds_text_batch_buf_free(&ref);
+        free(got);
+    }
+    ds_gpu_free(ctx, dev, batch_bytes * (size_t)batches);
+    ds_text_loader_free(&l);
+    ds_text_examples_free(&e);
 }
 
 int main(void) {
@@ -104,6 +179,7 @@ int main(void) {
     }
     ds_gpu_free(&ctx, results, bytes * BATCHES);
     ds_gpu_copy_stream_destroy(&ctx, cs);
+    test_text_loader_fenced(&t, &ctx);
     ds_gpu_close(&ctx);
     return ds_test_finish(&t);
 }
