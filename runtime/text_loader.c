@@ -115,8 +115,8 @@ static void report_padding(ds_text_loader *l, const size_t *shuffled) {
     const ds_text_padding plain = ds_text_padding_of(e, shuffled, e->n, l->global_batch, l->opt.batch);
     const double pad = plain.padded ? 100.0 * (double)(plain.padded - plain.real) / (double)plain.padded : 0;
     if (!l->opt.group_by_length) {
-        DS_LOG_INFO(l->opt.log, "data: %lld tokens per epoch padded to %lld (%.1f%% padding); data.group_by_length "
-                    "would pad less", (long long)plain.real, (long long)plain.padded, pad);
+        DS_LOG_INFO(l->opt.log, "data: %lld tokens per epoch padded to %lld (%.1f%% padding; data.group_by_length "
+                    "groups examples of similar length to pad less)", (long long)plain.real, (long long)plain.padded, pad);
         return;
     }
     const ds_text_padding grouped = ds_text_padding_of(e, l->order, e->n, l->global_batch, l->opt.batch);
