@@ -45,6 +45,9 @@ static const ds_config_key k_keys[] = {
     {"data.labels",         DS_CFG_STRING, "",                                         .doc = "comma-separated label list (label i gets id i); empty: discovered in the training data"},
     {"data.label_separator", DS_CFG_STRING, "|",                                       .doc = "between the labels of one multi-label cell"},
     {"data.skip_bad_rows",  DS_CFG_BOOL,   "false",                                    .doc = "skip and count malformed rows instead of stopping with an error"},
+    {"data.num_workers",    DS_CFG_INT,    "2",     .min = "0", .max = "64",           .doc = "threads that assemble training batches ahead of the step; 0: in the training thread (same batches either way)"},
+    {"data.prefetch_batches", DS_CFG_INT,  "4",     .min = "1", .max = "1024",         .doc = "training batch buffers in the loader's ring: batches ready ahead at most"},
+    {"data.group_by_length", DS_CFG_BOOL,  "false",                                    .doc = "sort each mega-batch of 50 shuffled training batches by length so batches pad less (as HF's group_by_length)"},
 
     {"train.output_dir",    DS_CFG_STRING, "runs/default",                             .doc = "checkpoints, the metrics log and the exported model go here"},
     {"train.epochs",        DS_CFG_FLOAT,  "3",     .min = "0",                        .doc = "passes over the training data (fractions allowed)"},

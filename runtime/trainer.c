@@ -18,6 +18,7 @@
 #include "optim.h"
 #include "progress.h"
 #include "run_device.h"
+#include "text_loader.h"
 #include "text_task.h"
 
 typedef struct trainer {
@@ -47,6 +48,8 @@ typedef struct trainer {
     size_t global_batch;     // world * batch: examples per global micro-batch
     ds_grad_sync gsync;
     bool gsync_ready;
+    ds_text_loader loader;   // the training batches, made ahead by data.num_workers threads
+    bool loader_ready;
 } trainer;
 
 static bool is_root(const trainer *t) { return t->rank == 0; }
@@ -325,6 +328,15 @@ static ds_status setup(trainer *t) {
     oo.max_grad_norm = ds_config_float(cfg, "train.max_grad_norm");
     DS_TRY(ds_optim_init(&t->optim, &t->model.params, &oo, err));
     DS_TRY(place_and_plan(t));
+    // Slots in pinned memory when a device will read them (asynchronous copies), else malloc.
+    const ds_text_loader_options lo = {
+        .batch = t->batch, .rank = t->rank, .world = t->world,
+        .num_workers = (int)ds_config_int(cfg, "data.num_workers"), .slots = (int)ds_config_int(cfg, "data.prefetch_batches"),
+        .group_by_length = ds_config_bool(cfg, "data.group_by_length"), .group_batches = DS_TEXT_LOADER_GROUP_BATCHES,
+        .alloc = ctx->cuda ? ds_text_loader_pinned_alloc : NULL, .free = ctx->cuda ? ds_text_loader_pinned_free : NULL,
+        .alloc_user = ctx, .log = &ctx->log, .device = ctx->cuda ? ctx : NULL};
+    DS_TRY(ds_text_loader_init(&t->loader, &t->task.train, &lo, err));
+    t->loader_ready = true;
 
     choose_metric(t);
     DS_TRY(make_user_json(t, err));
@@ -469,9 +481,8 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
     const int64_t log_every = ds_config_int(t->cfg, "train.log_every");
     const int64_t patience = ds_config_int(t->cfg, "train.early_stopping");
     size_t *order = malloc(t->task.train.n * sizeof *order);
-    ds_text_batch_buf buf;
-    ds_status st = ds_text_batch_buf_init(&buf, t->batch, t->task.train.max_length, t->task.num_labels, err);
-    if (!order && st == DS_OK) st = ds_err_set(err, DS_ERR_OOM, "training: out of memory");
+    ds_status st = order ? DS_OK : ds_err_set(err, DS_ERR_OOM, "training: out of memory");
+    ds_batch_loader_stats data_mark = ds_text_loader_stats(&t->loader);  // at the start of the logging window
     const double t0 = ds_now_seconds();
     double window_loss = 0, step_loss = 0, window_t0 = t0;  // this rank's shares
     int64_t window_steps = 0, window_examples = 0, window_samples = 0, pending = 0;
@@ -484,6 +495,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
     bool stop = false;
     while (st == DS_OK && !stop && t->optim.step < t->stop_at) {
         epoch_order(t, t->state.epoch, order);
+        if ((st = ds_text_loader_start_epoch(&t->loader, order, t->state.epoch_position, err)) != DS_OK) break;
         for (int64_t b = t->state.epoch_position; b < t->batches_per_epoch && st == DS_OK; b++) {
             const size_t at = (size_t)b * t->global_batch;
             const shard sh = shard_of(t, at);
@@ -491,13 +503,22 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
             // The step's last micro-batch communicates; the others only accumulate.
             const bool last_micro = pending + 1 >= t->accum || b + 1 >= t->batches_per_epoch;
             if (last_micro && t->gsync_ready) ds_grad_sync_begin(&t->gsync);
+            ds_text_loader_batch lb;
+            if ((st = ds_text_loader_next(&t->loader, &lb, err)) != DS_OK) break;
+            if (lb.batch.B != (int64_t)n || lb.global_n != sh.global_n) {
+                st = ds_err_set(err, DS_ERR_INTERNAL, "training: the loader's batch %lld has %lld of %zu examples, the "
+                                "shard %zu of %zu", (long long)b, (long long)lb.batch.B, lb.global_n, n, sh.global_n);
+                break;
+            }
             if (n > 0) {
-                ds_bert_batch batch;
-                ds_text_batch_make(&t->task.train, order + at + sh.lo, n, &buf, &batch);
                 ds_bert_output o;
                 const uint64_t rng_step =
                     (uint64_t)(t->state.epoch * t->batches_per_epoch + b) * (uint64_t)t->world + (uint64_t)t->rank;
-                if ((st = ds_bert_forward(ctx, &t->model, &batch, true, rng_step, &t->arena, &o)) != DS_OK) break;
+                st = ds_bert_forward(ctx, &t->model, &lb.batch, true, rng_step, &t->arena, &o);
+                // The forward has copied the batch in (on a device: enqueued the copy; the slot goes
+                // once it has completed).
+                const ds_status rs = ds_text_loader_release_after_device(&t->loader, &lb, err);
+                if ((st = st != DS_OK ? st : rs) != DS_OK) break;
                 // The model's loss is the mean over this rank's n examples: weighted by n / global_n,
                 // the sum over ranks is the mean over the global micro-batch (1 for one rank).
                 const double share = (double)n / (double)sh.global_n;
@@ -506,6 +527,8 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                     break;
                 window_loss += o.loss * share / (double)t->accum;
                 step_loss += o.loss * share / (double)t->accum;
+            } else {
+                ds_text_loader_release(&t->loader, &lb);  // an empty share: nothing reads it
             }
             window_examples += (int64_t)sh.global_n;
             window_samples += (int64_t)sh.global_n;
@@ -530,7 +553,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
             step_loss = 0;
             if (t->optim.step % log_every == 0 || t->optim.step == t->stop_at) {
                 out->train_loss = losses[1] / (double)window_steps;
-                ds_metric_value comm[2];
+                ds_metric_value comm[3];
                 int ncomm = 0;
                 if (t->gsync_ready) {  // per step of this window, in milliseconds
                     const ds_grad_sync_stats *c = &t->gsync.stats;
@@ -541,6 +564,10 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                     ncomm = 2;
                     comm_mark = *c;
                 }
+                const ds_batch_loader_stats data_now = ds_text_loader_stats(&t->loader);
+                comm[ncomm++] = (ds_metric_value){"data_wait_ms", 1e3 * (data_now.wait_s - data_mark.wait_s) /
+                                                                      (double)window_steps};
+                data_mark = data_now;
                 const ds_metrics_record rec = {
                     .step = t->optim.step,
                     .epoch = (double)t->state.epoch + (double)(b + 1) / (double)t->batches_per_epoch,
@@ -556,6 +583,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
             }
             if (stop || t->optim.step >= t->stop_at) break;
         }
+        ds_text_loader_stop_epoch(&t->loader);  // joins the workers, also after an error or a stop
         if (st != DS_OK || stop || t->optim.step >= t->stop_at) break;
         t->state.epoch++;
         t->state.epoch_position = 0;
@@ -579,8 +607,12 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                         1e3 * c->exposed_s / (double)c->steps, 100.0 * c->exposed_s / out->seconds,
                         1e3 * c->in_flight_s / (double)c->steps);
     }
+    const ds_batch_loader_stats data = ds_text_loader_stats(&t->loader);
+    if (data.batches > 0)
+        DS_LOG_INFO(&ctx->log, "data: waited %.3f s for %lld batches (%.3f ms per batch, %.1f%% of the training time; "
+                    "data.num_workers %lld)", data.wait_s, (long long)data.batches, 1e3 * data.wait_s / (double)data.batches,
+                    100.0 * data.wait_s / out->seconds, (long long)ds_config_int(t->cfg, "data.num_workers"));
     free(order);
-    ds_text_batch_buf_free(&buf);
     return st;
 }
 
@@ -636,6 +668,7 @@ ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_comm *comm, ds_trai
     free(t.user_json);
     if (t.mlog_open) ds_metrics_log_close(&t.mlog);
     if (t.gsync_ready) ds_grad_sync_free(&t.gsync);
+    if (t.loader_ready) ds_text_loader_free(&t.loader);
     ds_arena_free(&t.arena);
     ds_optim_free(&t.optim);
     if (t.model_loaded) ds_bert_free(&t.model);
