@@ -18,6 +18,9 @@
 // does wherever torch's float sqrt is correctly rounded: torch's CPU sqrt (MKL's vector sqrt in
 // the release builds) is not, it is off by up to 0.75 ulp on ~16% of inputs, which leaves param
 // within ~1 ulp of the update in those elements (tests/cpu/test_op_adamw.c).
+// kernels/cuda/adamw.cu repeats the scalars below and the loop body operation by operation so
+// that the CUDA op is bit-identical to this one (tests/gpu/test_cuda_adamw.c): change both
+// together.
 #include <math.h>
 #include <stdio.h>
 
@@ -54,6 +57,13 @@ static ds_status check_args(const ds_adamw_args *a, ds_err *err) {
                    "adamw: param_bf16 is %s but param is %s", ds_tensor_describe(&a->param_bf16, d0, sizeof d0),
                    ds_tensor_describe(&a->param, d1, sizeof d1));
     }
+    if (a->decay_mask.data != NULL) {
+        DS_TRY(ds_tensor_expect(&a->decay_mask, "adamw: decay_mask", DS_U8, DS_DEVICE_CPU, a->decay_mask.ndim,
+                                err));
+        DS_REQUIRE(err, ds_tensor_numel(&a->decay_mask) == n, DS_ERR_INVALID_ARG,
+                   "adamw: decay_mask is %s but param is %s", ds_tensor_describe(&a->decay_mask, d0, sizeof d0),
+                   ds_tensor_describe(&a->param, d1, sizeof d1));
+    }
     DS_REQUIRE(err, a->step >= 1, DS_ERR_INVALID_ARG, "adamw: step is %lld; it counts from 1",
                (long long)a->step);
     DS_REQUIRE(err, isfinite(a->lr) && a->lr >= 0, DS_ERR_INVALID_ARG, "adamw: lr must be >= 0, got %g", a->lr);
@@ -78,6 +88,7 @@ ds_status ds_cpu_adamw(ds_context *ctx, const void *args) {
     float *m = a->m.data;                       // (n) host, updated in place
     float *v = a->v.data;                       // (n) host, updated in place
     unsigned short *param_bf16 = a->param_bf16.data;  // (n) host or NULL
+    const unsigned char *decay_mask = a->decay_mask.data;  // (n) host or NULL (decay everywhere)
 
     // The python-double scalars, computed as torch computes them, then rounded where it rounds.
     const double step = (double)a->step;  // torch keeps step as a float tensor and reads .item()
@@ -100,7 +111,8 @@ ds_status ds_cpu_adamw(ds_context *ctx, const void *args) {
     for (int64_t i = 0; i < n; i++) {
         const float g = scaled ? grad[i] * grad_scale : grad[i];
         float p = param[i];
-        if (decay) p = p * decay_factor;
+        // A masked-out element takes exactly the weight_decay = 0 path (no multiply at all).
+        if (decay && (decay_mask == NULL || decay_mask[i] != 0)) p = p * decay_factor;
         const float mi = lerp_f32(m[i], g, w1);
         // mul_(beta2), then addcmul self + (value * t1) * t2 with the last step fused.
         const float vi = fmaf(w2 * g, g, v[i] * beta2);
