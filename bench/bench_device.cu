@@ -74,6 +74,27 @@ extern "C" ds_status ds_bench_l2_bytes(ds_context *ctx, size_t *bytes) {
     return DS_OK;
 }
 
+__device__ __forceinline__ uint64_t bench_globaltimer_ns() {
+    uint64_t t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+// One thread: returns once `ns` nanoseconds of the device's global timer have passed.
+__global__ void bench_spin_kernel(uint64_t ns) {
+    const uint64_t t0 = bench_globaltimer_ns();
+    while (bench_globaltimer_ns() - t0 < ns) {
+    }
+}
+
+extern "C" ds_status ds_bench_spin(ds_context *ctx, unsigned us) {
+    ds_cuda_state *st = NULL;
+    DS_TRY(ds_cuda_state_of(ctx, "bench spin", &st));
+    bench_spin_kernel<<<1, 1, 0, st->stream>>>((uint64_t)us * 1000u);
+    DS_CUDA_CHECK_LAUNCH(&ctx->err);
+    return DS_OK;
+}
+
 __device__ __forceinline__ uint64_t bench_mix(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

@@ -25,6 +25,11 @@ ds_status ds_bench_timer_stop(ds_context *ctx, ds_bench_timer *t, int i);
 // Waits for the stream, then ms[i] = time between start and stop of pair i, i < n (host array).
 ds_status ds_bench_timer_read(ds_context *ctx, ds_bench_timer *t, int n, float *ms);
 
+// Keeps the device busy for `us` microseconds (one thread spinning on the global timer),
+// enqueued on ctx's stream. Launched before a start event, it lets the host enqueue the timed
+// call while the device is still busy, so that the events time device work, not host overhead.
+ds_status ds_bench_spin(ds_context *ctx, unsigned us);
+
 // The device's L2 cache size in bytes.
 ds_status ds_bench_l2_bytes(ds_context *ctx, size_t *bytes);
 

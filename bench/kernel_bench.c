@@ -11,10 +11,12 @@
 // the bench goes on. Exit status: 0 all measured, 2 some kernel reported an error, 1 no device.
 //
 // Method: warm-up calls, then `repeats` calls (default 50) each between a pair of CUDA events on
-// the context's stream, median of the event times. Inputs rotate among several buffer sets so
-// that a call never finds its inputs in L2: sets = ceil(3 * L2 / bytes one call touches), at
-// most 16 (H200: 50 MB of L2; a set of >= 150 MB needs no rotation). A slow kernel gets fewer
-// repeats (at least 5) so that one measurement stays within ~3 s.
+// the context's stream, median of the event times. Before each start event a 0.5 ms spin
+// kernel keeps the device busy while the host enqueues the call, so the events time device work
+// only (host launch overhead is the end-to-end bench's business). Inputs rotate among several
+// buffer sets so that a call never finds its inputs in L2: sets = ceil(3 * L2 / bytes one call
+// touches), at most 16 (H200: 50 MB of L2; a set of >= 150 MB needs no rotation). A slow kernel
+// gets fewer repeats (at least 5) so that one measurement stays within ~3 s.
 //
 // What is counted (the algorithmic minimum: every input byte read once, every output written
 // once; workspace traffic of an implementation is not counted, so it shows as lower GB/s):
@@ -48,6 +50,7 @@
 #define MAX_REPEATS 1000
 #define POOL_MAX 256
 #define MAX_COPIES 16
+#define SPACER_US 500  // device busy-wait before each start event (see the top)
 
 typedef struct bench {
     ds_context *ctx;
@@ -110,6 +113,7 @@ static int cmp_float(const void *x, const void *y) {
 static ds_status measure(bench *b, run_fn run, void *state, int nsets, double *ms_median, int *repeats_done) {
     ds_context *ctx = b->ctx;
     float first = 0.0f;
+    DS_TRY(ds_bench_spin(ctx, SPACER_US));
     DS_TRY(ds_bench_timer_start(ctx, b->timer, 0));
     DS_TRY(run(ctx, state, 0));
     DS_TRY(ds_bench_timer_stop(ctx, b->timer, 0));
@@ -120,6 +124,7 @@ static ds_status measure(bench *b, run_fn run, void *state, int nsets, double *m
     if (reps < 5) reps = 5;
     if (reps > b->repeats) reps = b->repeats;
     for (int r = 0; r < reps; r++) {
+        DS_TRY(ds_bench_spin(ctx, SPACER_US));
         DS_TRY(ds_bench_timer_start(ctx, b->timer, r));
         DS_TRY(run(ctx, state, (b->warmup + r) % nsets));
         DS_TRY(ds_bench_timer_stop(ctx, b->timer, r));
@@ -248,7 +253,8 @@ typedef struct variant {
     ds_attention_impl attention;
 } variant;
 
-static const variant k_own[] = {{"plain", DS_KERNELS_PLAIN, DS_ATTENTION_OWN}, {"fast", DS_KERNELS_FAST, DS_ATTENTION_OWN}};
+static const variant k_own[] = {{"plain", DS_KERNELS_PLAIN, DS_ATTENTION_OWN},
+                                {"fast", DS_KERNELS_FAST, DS_ATTENTION_OWN}};
 static const variant k_attention[] = {{"plain", DS_KERNELS_PLAIN, DS_ATTENTION_OWN},
                                       {"fast", DS_KERNELS_FAST, DS_ATTENTION_OWN},
                                       {"cudnn", DS_KERNELS_PLAIN, DS_ATTENTION_CUDNN}};
@@ -265,8 +271,10 @@ static void time_and_emit(bench *b, const char *kernel, const variant *v, const 
     use_variant(b, v);
     double ms = NAN;
     int reps = 0;
-    if (measure(b, run, state, nsets, &ms, &reps) == DS_OK) emit(b, kernel, v->name, shape, ms, reps, nsets, flops, bytes, copy);
-    else emit_error(b, kernel, v->name, shape, b->ctx->err.msg);
+    if (measure(b, run, state, nsets, &ms, &reps) == DS_OK)
+        emit(b, kernel, v->name, shape, ms, reps, nsets, flops, bytes, copy);
+    else
+        emit_error(b, kernel, v->name, shape, b->ctx->err.msg);
 }
 
 // ---- attention ----
@@ -285,7 +293,8 @@ static ds_status run_attn_bwd(ds_context *ctx, void *state, int set) {
 static void bench_attention(bench *b, int64_t T) {
     const int64_t B = 32, H = 12, D = 64;
     char shape[64];
-    snprintf(shape, sizeof shape, "B=%lld,H=%lld,T=%lld,D=%lld", (long long)B, (long long)H, (long long)T, (long long)D);
+    snprintf(shape, sizeof shape, "B=%lld,H=%lld,T=%lld,D=%lld", (long long)B, (long long)H, (long long)T,
+             (long long)D);
     const double fwd_flops = 4.0 * B * H * T * T * D, bwd_flops = 2.5 * fwd_flops;
     const double elems = (double)(B * H * T * D);
     const int nsets = sets_for(b, 4 * 2 * elems);  // forward: q, k, v, out bf16 (the smaller set)
@@ -305,7 +314,8 @@ static void bench_attention(bench *b, int64_t T) {
         if (s == DS_OK) s = pool_tensor(b, &p, DS_BF16, 4, qshape, seed + 3, -1, 1, &v);
         if (s == DS_OK) s = pool_tensor(b, &p, DS_BF16, 4, qshape, seed + 4, -1, 1, &out);
         // Near log(T), where the logsumexp of these scores lies, in case backward runs on its own.
-        if (s == DS_OK) s = pool_tensor(b, &p, DS_F32, 3, lshape, seed + 5, logf((float)T) - 1, logf((float)T) + 1, &lse);
+        const float log_t = logf((float)T);
+        if (s == DS_OK) s = pool_tensor(b, &p, DS_F32, 3, lshape, seed + 5, log_t - 1, log_t + 1, &lse);
         if (s == DS_OK) s = pool_tensor(b, &p, DS_BF16, 4, qshape, seed + 6, -1, 1, &dout);
         if (s == DS_OK) s = pool_tensor(b, &p, DS_BF16, 4, qshape, seed + 7, 0, 0, &dq);
         if (s == DS_OK) s = pool_tensor(b, &p, DS_BF16, 4, qshape, seed + 8, 0, 0, &dk);

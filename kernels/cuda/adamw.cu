@@ -94,7 +94,9 @@ __global__ void adamw_plain(ds_adamw_scalars s, int64_t n, float *__restrict__ p
 #define FAST_THREADS 256
 #define FAST_VECS 2  // float4s per thread per iteration: 8 elements, 8 independent 16-byte loads in flight
 
-__device__ __forceinline__ float f4_get(const float4 &x, int k) { return k == 0 ? x.x : k == 1 ? x.y : k == 2 ? x.z : x.w; }
+__device__ __forceinline__ float f4_get(const float4 &x, int k) {
+    return k == 0 ? x.x : k == 1 ? x.y : k == 2 ? x.z : x.w;
+}
 __device__ __forceinline__ void f4_set(float4 &x, int k, float val) {
     if (k == 0) x.x = val;
     else if (k == 1) x.y = val;

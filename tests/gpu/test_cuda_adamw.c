@@ -161,7 +161,8 @@ static dev_buf dev_make(ds_context *ctx, ds_dtype dt, int64_t n, int64_t offset)
 
 static int64_t count_differ(const void *got, const void *want, int64_t n, size_t elem) {
     int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++) bad += memcmp((const char *)got + elem * (size_t)i, (const char *)want + elem * (size_t)i, elem) != 0;
+    const char *g = got, *w = want;
+    for (int64_t i = 0; i < n; i++) bad += memcmp(g + elem * (size_t)i, w + elem * (size_t)i, elem) != 0;
     return bad;
 }
 
