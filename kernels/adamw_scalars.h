@@ -1,8 +1,9 @@
 // What the CPU and CUDA AdamW ops share, so that they cannot drift apart: the argument checks
-// (for either device) and the per-step scalars, computed once on the host in one C translation
-// unit (kernels/cpu/adamw.c, ISO C: GCC keeps a*b+c as two roundings there, -ffp-contract=off).
-// The CUDA op passes these very floats to its kernels; with the same per-element float
-// arithmetic, its result is bit-identical to the CPU's (kernels/cuda/adamw.cu).
+// (for either device) and the per-step scalars, computed on the host by one function in one C
+// translation unit (kernels/cpu/adamw.c). Both ops therefore use the very same floats, whatever
+// the compilers do with the double arithmetic behind them (e.g. whether 1 - lr * wd is
+// contracted); with the same per-element float arithmetic (kernels/cuda/adamw.cu), the CUDA
+// result is bit-identical to the CPU's.
 #ifndef DS_ADAMW_SCALARS_H
 #define DS_ADAMW_SCALARS_H
 
