@@ -229,13 +229,17 @@ typedef struct ds_pointwise_loss_bwd_args {
 //   param *= 1 - lr * weight_decay
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 //   param -= (lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
-// grad_scale folds global-norm clipping into the update (1 = no clipping).
+// grad_scale folds global-norm clipping into the update (1 = no clipping). decay_mask lets one
+// call cover a whole flat parameter block with parameter groups (HF: no decay on biases and
+// LayerNorm weights): elements whose mask is 0 skip the first line, exactly as with
+// weight_decay = 0.
 typedef struct ds_adamw_args {
     ds_tensor param;       // (n) F32 master weights, updated in place
     ds_tensor grad;        // (n) F32
     ds_tensor m;           // (n) F32 first moment, updated in place
     ds_tensor v;           // (n) F32 second moment, updated in place
     ds_tensor param_bf16;  // (n) BF16 working copy written after the update (CUDA); may be absent
+    ds_tensor decay_mask;  // (n) U8: 1 = weight decay applies to this element; absent (.data NULL): applies to every element
     double lr, beta1, beta2, eps, weight_decay;
     double grad_scale;
     int64_t step;  // 1-based step count after this update

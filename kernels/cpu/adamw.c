@@ -18,11 +18,15 @@
 // does wherever torch's float sqrt is correctly rounded: torch's CPU sqrt (MKL's vector sqrt in
 // the release builds) is not, it is off by up to 0.75 ulp on ~16% of inputs, which leaves param
 // within ~1 ulp of the update in those elements (tests/cpu/test_op_adamw.c).
+// The CUDA op (kernels/cuda/adamw.cu) takes its scalars from ds_adamw_scalars_of below and
+// repeats the loop body operation by operation, so that it is bit-identical to this one
+// (tests/gpu/test_cuda_adamw.c): change the loop bodies together.
 #include <math.h>
 #include <stdio.h>
 
 #include "../../runtime/base/check.h"
 #include "../../runtime/base/dtype.h"
+#include "../adamw_scalars.h"
 #include "cpu_ops.h"
 
 // torch's lerp on the CPU (ATen/native/cpu/LerpKernel.cpp, vectorised path): for |w| < 0.5
@@ -33,25 +37,32 @@ static float lerp_f32(float self, float end, float w) {
     return fabsf(w) < 0.5f ? fmaf(w, end - self, self) : fmaf(w - 1.0f, end - self, end);
 }
 
-static ds_status check_args(const ds_adamw_args *a, ds_err *err) {
+ds_status ds_adamw_check_args(const ds_adamw_args *a, ds_device_kind kind, ds_err *err) {
     char d0[96], d1[96];
-    DS_TRY(ds_tensor_expect(&a->param, "adamw: param", DS_F32, DS_DEVICE_CPU, a->param.ndim, err));
+    DS_TRY(ds_tensor_expect(&a->param, "adamw: param", DS_F32, kind, a->param.ndim, err));
     const int64_t n = ds_tensor_numel(&a->param);
     const struct {
         const ds_tensor *t;
         const char *what;
     } same[] = {{&a->grad, "adamw: grad"}, {&a->m, "adamw: m"}, {&a->v, "adamw: v"}};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
-        DS_TRY(ds_tensor_expect(same[i].t, same[i].what, DS_F32, DS_DEVICE_CPU, same[i].t->ndim, err));
+        DS_TRY(ds_tensor_expect(same[i].t, same[i].what, DS_F32, kind, same[i].t->ndim, err));
         DS_REQUIRE(err, ds_tensor_numel(same[i].t) == n, DS_ERR_INVALID_ARG, "%s is %s but param is %s",
                    same[i].what, ds_tensor_describe(same[i].t, d0, sizeof d0),
                    ds_tensor_describe(&a->param, d1, sizeof d1));
     }
     if (a->param_bf16.data != NULL) {
-        DS_TRY(ds_tensor_expect(&a->param_bf16, "adamw: param_bf16", DS_BF16, DS_DEVICE_CPU, a->param_bf16.ndim,
+        DS_TRY(ds_tensor_expect(&a->param_bf16, "adamw: param_bf16", DS_BF16, kind, a->param_bf16.ndim,
                                 err));
         DS_REQUIRE(err, ds_tensor_numel(&a->param_bf16) == n, DS_ERR_INVALID_ARG,
                    "adamw: param_bf16 is %s but param is %s", ds_tensor_describe(&a->param_bf16, d0, sizeof d0),
+                   ds_tensor_describe(&a->param, d1, sizeof d1));
+    }
+    if (a->decay_mask.data != NULL) {
+        DS_TRY(ds_tensor_expect(&a->decay_mask, "adamw: decay_mask", DS_U8, kind, a->decay_mask.ndim,
+                                err));
+        DS_REQUIRE(err, ds_tensor_numel(&a->decay_mask) == n, DS_ERR_INVALID_ARG,
+                   "adamw: decay_mask is %s but param is %s", ds_tensor_describe(&a->decay_mask, d0, sizeof d0),
                    ds_tensor_describe(&a->param, d1, sizeof d1));
     }
     DS_REQUIRE(err, a->step >= 1, DS_ERR_INVALID_ARG, "adamw: step is %lld; it counts from 1",
@@ -69,38 +80,48 @@ static ds_status check_args(const ds_adamw_args *a, ds_err *err) {
     return DS_OK;
 }
 
+ds_adamw_scalars ds_adamw_scalars_of(const ds_adamw_args *a) {
+    ds_adamw_scalars s;
+    // The python-double scalars, computed as torch computes them, then rounded where it rounds.
+    const double step = (double)a->step;  // torch keeps step as a float tensor and reads .item()
+    s.decay = a->weight_decay != 0;
+    s.decay_factor = (float)(1 - a->lr * a->weight_decay);
+    s.w1 = (float)(1 - a->beta1);
+    s.beta2 = (float)a->beta2;
+    s.w2 = (float)(1 - a->beta2);
+    const double bias_correction1 = 1 - pow(a->beta1, step);
+    const double bias_correction2 = 1 - pow(a->beta2, step);
+    const double step_size = a->lr / bias_correction1;
+    s.bc2_sqrt = (float)pow(bias_correction2, 0.5);  // python's ** 0.5 is C pow
+    s.eps = (float)a->eps;
+    s.neg_step_size = (float)(-step_size);
+    s.scaled = a->grad_scale != 1.0;
+    s.grad_scale = (float)a->grad_scale;
+    return s;
+}
+
 ds_status ds_cpu_adamw(ds_context *ctx, const void *args) {
     const ds_adamw_args *a = args;
-    DS_TRY(check_args(a, &ctx->err));
+    DS_TRY(ds_adamw_check_args(a, DS_DEVICE_CPU, &ctx->err));
     const int64_t n = ds_tensor_numel(&a->param);
     float *param = a->param.data;               // (n) host, updated in place
     const float *grad = a->grad.data;           // (n) host
     float *m = a->m.data;                       // (n) host, updated in place
     float *v = a->v.data;                       // (n) host, updated in place
     unsigned short *param_bf16 = a->param_bf16.data;  // (n) host or NULL
-
-    // The python-double scalars, computed as torch computes them, then rounded where it rounds.
-    const double step = (double)a->step;  // torch keeps step as a float tensor and reads .item()
-    const bool decay = a->weight_decay != 0;
-    const float decay_factor = (float)(1 - a->lr * a->weight_decay);
-    const float w1 = (float)(1 - a->beta1);
-    const float beta2 = (float)a->beta2;
-    const float w2 = (float)(1 - a->beta2);
-    const double bias_correction1 = 1 - pow(a->beta1, step);
-    const double bias_correction2 = 1 - pow(a->beta2, step);
-    const double step_size = a->lr / bias_correction1;
-    const float bc2_sqrt = (float)pow(bias_correction2, 0.5);  // python's ** 0.5 is C pow
-    const float eps = (float)a->eps;
-    const float neg_step_size = (float)(-step_size);
-    const bool scaled = a->grad_scale != 1.0;
-    const float grad_scale = (float)a->grad_scale;
+    const unsigned char *decay_mask = a->decay_mask.data;  // (n) host or NULL (decay everywhere)
+    const ds_adamw_scalars sc = ds_adamw_scalars_of(a);
+    const bool decay = sc.decay, scaled = sc.scaled;
+    const float decay_factor = sc.decay_factor, w1 = sc.w1, beta2 = sc.beta2, w2 = sc.w2, bc2_sqrt = sc.bc2_sqrt,
+                eps = sc.eps, neg_step_size = sc.neg_step_size, grad_scale = sc.grad_scale;
 
     // Elements are independent: the thread count changes no result.
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         const float g = scaled ? grad[i] * grad_scale : grad[i];
         float p = param[i];
-        if (decay) p = p * decay_factor;
+        // A masked-out element takes exactly the weight_decay = 0 path (no multiply at all).
+        if (decay && (decay_mask == NULL || decay_mask[i] != 0)) p = p * decay_factor;
         const float mi = lerp_f32(m[i], g, w1);
         // mul_(beta2), then addcmul self + (value * t1) * t2 with the last step fused.
         const float vi = fmaf(w2 * g, g, v[i] * beta2);

@@ -15,7 +15,9 @@
 //   Checked: <= 1e-6 of max|param| (tensor-relative, as asked; measured <= 5e-8) and <= k ulps
 //   per element (measured <= 2.1 after 10 steps). Emulating the same steps in numpy with
 //   torch's own sqrt reproduces torch bit for bit, so sqrt is the only source of difference.
-// Also: grad_scale (folded into the gradient first), param_bf16, the thread count, and errors.
+// Also: grad_scale (folded into the gradient first), param_bf16, the thread count, decay_mask
+// (elements with mask 0 are bit for bit a weight_decay = 0 run, elements with mask 1 a run
+// without mask), and errors.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +141,85 @@ static void check_case(ds_test *t, ds_context *ctx, const char *name, const adam
     free(p), free(m), free(v), free(p2), free(m2), free(v2), free(bf16);
 }
 
+// Deterministic values in [lo, hi) (splitmix64), for the decay_mask check's inputs.
+static void fill_uniform(float *x, int64_t n, uint64_t seed, float lo, float hi) {
+    uint64_t s = seed;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        x[i] = lo + (hi - lo) * (float)((double)(z >> 40) / 16777216.0);
+    }
+}
+
+// Three steps from the same state with weight_decay `wd` and the given mask (may be NULL);
+// the final param, m, v in p, m, v (each (n) host).
+static bool run_masked(ds_test *t, ds_context *ctx, int64_t n, double wd, unsigned char *mask, float *p, float *m,
+                       float *v) {
+    float *g = malloc(sizeof(float) * (size_t)n);
+    fill_uniform(p, n, 11, -1.0f, 1.0f);
+    fill_uniform(m, n, 12, -1e-2f, 1e-2f);
+    fill_uniform(v, n, 13, 0.0f, 1e-4f);
+    bool ok = true;
+    for (int64_t s = 1; s <= 3 && ok; s++) {
+        fill_uniform(g, n, 100 + (uint64_t)s, -1e-1f, 1e-1f);
+        const ds_adamw_args a = {
+            .param = ds_tensor_cpu1(p, DS_F32, n), .grad = ds_tensor_cpu1(g, DS_F32, n),
+            .m = ds_tensor_cpu1(m, DS_F32, n), .v = ds_tensor_cpu1(v, DS_F32, n),
+            .decay_mask = ds_tensor_cpu1(mask, DS_U8, n),
+            // A large lr * wd (0.05) so that decay changes every param by many ulps.
+            .lr = 5e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = wd, .grad_scale = 0.5, .step = s,
+        };
+        ok = ds_test_check(t, ds_adamw_step(ctx, &a) == DS_OK, "decay_mask run, step %lld: %s", (long long)s,
+                           ctx->err.msg);
+    }
+    free(g);
+    return ok;
+}
+
+// decay_mask: one masked run equals, element by element and bit for bit, the no-decay run where
+// the mask is 0 and the plain decayed run where it is 1. Bit-exact because a masked-out element
+// takes exactly the code path of weight_decay = 0 (no multiply), and the other arithmetic does
+// not depend on weight_decay.
+static void check_decay_mask(ds_test *t, ds_context *ctx) {
+    const int64_t n = 1003;  // not a multiple of any vector width
+    const size_t b = sizeof(float) * (size_t)n;
+    float *pm = malloc(b), *mm = malloc(b), *vm = malloc(b);  // masked, wd 0.1
+    float *p0 = malloc(b), *m0 = malloc(b), *v0 = malloc(b);  // no mask, wd 0
+    float *p1 = malloc(b), *m1 = malloc(b), *v1 = malloc(b);  // no mask, wd 0.1
+    unsigned char *mask = malloc((size_t)n);
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mask[i] = (unsigned char)((i * 7 + i / 5) % 3 != 0);  // about a third masked out, irregularly
+        zeros += mask[i] == 0;
+    }
+    if (run_masked(t, ctx, n, 0.1, mask, pm, mm, vm) && run_masked(t, ctx, n, 0.0, NULL, p0, m0, v0) &&
+        run_masked(t, ctx, n, 0.1, NULL, p1, m1, v1)) {
+        int64_t bad0 = 0, bad1 = 0, decayed_differs = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const float *pr = mask[i] ? p1 : p0, *mr = mask[i] ? m1 : m0, *vr = mask[i] ? v1 : v0;
+            const bool same = memcmp(&pm[i], &pr[i], 4) == 0 && memcmp(&mm[i], &mr[i], 4) == 0 &&
+                              memcmp(&vm[i], &vr[i], 4) == 0;
+            if (!same && mask[i]) bad1++;
+            if (!same && !mask[i]) bad0++;
+            decayed_differs += p0[i] != p1[i];
+        }
+        ds_test_check(t, zeros > 0 && zeros < n, "decay_mask: the mask has %lld zeros of %lld", (long long)zeros,
+                      (long long)n);
+        // Otherwise the comparison below could not tell decay from no decay.
+        ds_test_check(t, decayed_differs > n / 2, "decay_mask: weight decay changed only %lld of %lld params",
+                      (long long)decayed_differs, (long long)n);
+        ds_test_check(t, bad0 == 0, "decay_mask: %lld of %lld mask-0 elements differ from the weight_decay 0 run",
+                      (long long)bad0, (long long)zeros);
+        ds_test_check(t, bad1 == 0, "decay_mask: %lld of %lld mask-1 elements differ from the unmasked run",
+                      (long long)bad1, (long long)(n - zeros));
+        printf("decay_mask: %lld masked-out elements (%lld not bit-exact), %lld decayed (%lld not bit-exact)\n",
+               (long long)zeros, (long long)bad0, (long long)(n - zeros), (long long)bad1);
+    }
+    free(pm), free(mm), free(vm), free(p0), free(m0), free(v0), free(p1), free(m1), free(v1), free(mask);
+}
+
 static void check_errors(ds_test *t, ds_context *ctx) {
     float p[8] = {1, 2, 3, 4, 5, 6, 7, 8}, g[8] = {0}, m[8] = {0}, v[8] = {0};
     double gd[8] = {0};
@@ -146,16 +227,21 @@ static void check_errors(ds_test *t, ds_context *ctx) {
                                 .m = ds_tensor_cpu1(m, DS_F32, 8), .v = ds_tensor_cpu1(v, DS_F32, 8),
                                 .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01,
                                 .grad_scale = 1, .step = 1};
-    ds_adamw_args bad[6];
-    const char *why[6], *expect[6];
-    for (int i = 0; i < 6; i++) bad[i] = good;
+    unsigned char mask[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    int32_t mask_i32[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    enum { n_bad = 8 };
+    ds_adamw_args bad[n_bad];
+    const char *why[n_bad], *expect[n_bad];
+    for (int i = 0; i < n_bad; i++) bad[i] = good;
     why[0] = "grad of 7 elements", expect[0] = "grad", bad[0].grad = ds_tensor_cpu1(g, DS_F32, 7);
     why[1] = "m in F64", expect[1] = "adamw: m", bad[1].m = ds_tensor_cpu1(gd, DS_F64, 8);
     why[2] = "step 0", expect[2] = "step", bad[2].step = 0;
     why[3] = "beta2 = 1", expect[3] = "beta2", bad[3].beta2 = 1.0;
     why[4] = "param_bf16 in F32", expect[4] = "param_bf16", bad[4].param_bf16 = ds_tensor_cpu1(g, DS_F32, 8);
     why[5] = "missing v", expect[5] = "adamw: v", bad[5].v = (ds_tensor){0};
-    for (int i = 0; i < 6; i++) {
+    why[6] = "decay_mask in I32", expect[6] = "decay_mask", bad[6].decay_mask = ds_tensor_cpu1(mask_i32, DS_I32, 8);
+    why[7] = "decay_mask of 7 elements", expect[7] = "decay_mask", bad[7].decay_mask = ds_tensor_cpu1(mask, DS_U8, 7);
+    for (int i = 0; i < n_bad; i++) {
         ds_err_clear(&ctx->err);
         const ds_status s = ds_adamw_step(ctx, &bad[i]);
         ds_test_check(t, s == DS_ERR_INVALID_ARG && strstr(ctx->err.msg, expect[i]) != NULL,
@@ -180,6 +266,7 @@ int main(void) {
         adamw_case c;
         if (load_case(&t, &f, cases[i], &c)) check_case(&t, &ctx, cases[i], &c);
     }
+    check_decay_mask(&t, &ctx);
     check_errors(&t, &ctx);
     ds_st_close(&f);
     return ds_test_finish(&t);

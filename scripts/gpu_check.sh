@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# The GPU check, for one H200 (sm_90) machine with no network and PyTorch installed; finishes
+# within 8 minutes. Stages, each time-boxed (`timeout`), all output under ${OUT:-./gpu_check_out}:
+#   1. configure + build a fresh build dir with -DCMAKE_CUDA_ARCHITECTURES=90 (CMake turns that
+#      into -gencode arch=compute_90,code=[compute_90,sm_90]: SASS for sm_90 plus PTX), only the
+#      targets the later stages run                                   configure.log, build.log
+#   2. ctest -L gpu --output-on-failure                               ctest_gpu.log, ctest_gpu.xml
+#   3. compute-sanitizer --tool memcheck, then --tool racecheck, over every tests/gpu op test
+#      (test_cuda_*), with DS_TEST_SMALL=1 in the environment: tests that read it use small
+#      shapes (tests/gpu/test_cuda_adamw.c does; the others are other people's and may not)
+#                                                                     sanitizer/<tool>/<test>.log
+#   4. ds_kernel_bench (bench/kernel_bench.c)                         kernel_bench.jsonl, .log
+#   5. scripts/bench/torch_kernels.py (python3)                       torch_kernels.jsonl, .log
+#   6. scripts/bench/gpu_vs_torch.sh, only if it exists (end-to-end training step vs PyTorch),
+#      run as `OUT=$OUT/e2e DS_BUILD_DIR=<build> DS_BIN=<build>/downstream bash <script>`
+#                                                                     e2e.log, e2e/
+# and last a summary table (summary.txt; also summary.json): test pass/fail/skip counts,
+# sanitizer error counts, and the kernel table, ours against PyTorch with ratios.
+#
+# usage: scripts/gpu_check.sh            (from anywhere; OUT, PYTHON, DS_GPU_CHECK_BUDGET_S and
+#                                         DS_GPU_CHECK_BUILD_DIR may be set in the environment)
+# Exit status: 0 when the build succeeded, no GPU test failed and the sanitizers found nothing;
+# 1 otherwise. Benchmark errors (e.g. a kernel "not built yet") are reported, not failed.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# ---- sanitizer sub-mode: `gpu_check.sh --sanitize TOOL BUILD_DIR LOG_DIR SECONDS` ----------
+# Runs every test_cuda_* under compute-sanitizer TOOL within SECONDS overall; one log per test
+# and results.tsv (test, exit status). Invoked by the main mode below under its own timeout.
+if [[ ${1:-} == --sanitize ]]; then
+    tool=$2 build=$3 logdir=$4 limit=$5
+    mkdir -p "$logdir"
+    : > "$logdir/results.tsv"
+    sanitizer=$(command -v compute-sanitizer || true)
+    for c in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
+        [[ -z $sanitizer && -x $c ]] && sanitizer=$c
+    done
+    if [[ -z $sanitizer ]]; then
+        echo "compute-sanitizer not found (PATH, /usr/local/cuda/bin)" | tee "$logdir/not_found"
+        exit 0
+    fi
+    t0=$SECONDS
+    for exe in "$build"/tests/test_cuda_*; do
+        [[ -x $exe ]] || continue
+        name=$(basename "$exe")
+        left=$((limit - (SECONDS - t0)))
+        if ((left < 5)); then
+            printf '%s\tnot_run\n' "$name" >> "$logdir/results.tsv"
+            continue
+        fi
+        per=$((left < 90 ? left : 90))
+        DS_TEST_SMALL=1 timeout -k 5 "$per" "$sanitizer" --tool "$tool" --error-exitcode 86 --print-limit 50 \
+            "$exe" > "$logdir/$name.log" 2>&1
+        printf '%s\t%d\n' "$name" "$?" >> "$logdir/results.tsv"
+    done
+    exit 0
+fi
+
+# ---- main mode -------------------------------------------------------------------------------
+OUT=${OUT:-./gpu_check_out}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+build=${DS_GPU_CHECK_BUILD_DIR:-$root/build-gpu-check}
+budget=${DS_GPU_CHECK_BUDGET_S:-465}  # 7 min 45 s: the 8-minute limit less a margin
+py=${PYTHON:-python3}
+t_start=$SECONDS
+: > "$OUT/stages.tsv"
+
+# stage NAME CAP CMD...: runs CMD under `timeout` for at most CAP seconds and never past the
+# budget (20 s are kept for the summary); output to $OUT/NAME.log, or stdout to $STAGE_STDOUT
+# when that is set. Records NAME, status, seconds in stages.tsv. Returns CMD's exit status.
+stage() {
+    local name=$1 cap=$2
+    shift 2
+    local left=$((budget - 20 - (SECONDS - t_start)))
+    local t=$((left < cap ? left : cap))
+    if ((t < 5)); then
+        printf '%s\tskipped: out of time\t0\n' "$name" >> "$OUT/stages.tsv"
+        echo "== $name: skipped, out of time" >&2
+        return 124
+    fi
+    echo "== $name (at most ${t}s)" >&2
+    local t0=$SECONDS rc
+    if [[ -n ${STAGE_STDOUT:-} ]]; then
+        timeout -k 5 "$t" "$@" > "$STAGE_STDOUT" 2> "$OUT/$name.log"
+    else
+        timeout -k 5 "$t" "$@" > "$OUT/$name.log" 2>&1
+    fi
+    rc=$?
+    local what="ok"
+    ((rc == 124 || rc == 137)) && what="timed out after ${t}s"
+    ((rc != 0 && rc != 124 && rc != 137)) && what="exit $rc"
+    printf '%s\t%s\t%d\n' "$name" "$what" $((SECONDS - t0)) >> "$OUT/stages.tsv"
+    return "$rc"
+}
+
+skip() {  # skip NAME WHY
+    printf '%s\tskipped: %s\t0\n' "$1" "$2" >> "$OUT/stages.tsv"
+    echo "== $1: skipped, $2" >&2
+}
+
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true
+    "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 || true
+} > "$OUT/environment.txt"
+
+# 1. configure and build (fresh). The GPU tests, the kernel bench, and the CLI (the end-to-end
+# bench runs it); the CPU tests are not needed here.
+rm -rf "$build"
+built=0
+if stage configure 90 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90; then
+    targets=(ds_kernel_bench downstream)
+    for src in "$root"/tests/gpu/test_*.c "$root"/tests/gpu/test_*.cu; do
+        [[ -e $src ]] || continue
+        name=$(basename "$src")
+        targets+=("${name%.*}")
+    done
+    if stage build 240 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"; then
+        built=1
+    else
+        # One target that does not compile must not keep the others from being checked: build
+        # them one at a time (the libraries are done by now unless they are what failed).
+        # shellcheck disable=SC2016 # expanded by the inner bash
+        stage build_each 150 bash -c 'for t in "${@:2}"; do
+            cmake --build "$1" -j "$(nproc)" --target "$t" > /dev/null 2>&1 && echo "built $t" || echo "FAILED $t"
+        done' _ "$build" "${targets[@]}"
+        grep -q '^built ' "$OUT/build_each.log" 2> /dev/null && built=1
+    fi
+else
+    skip build "configure failed"
+fi
+
+if ((built)); then
+    # 2. the GPU tests.
+    stage ctest_gpu 90 ctest --test-dir "$build" -L gpu --output-on-failure -j 4 --timeout 120 \
+        --output-junit "$OUT/ctest_gpu.xml"
+    # 3. sanitizers over the op tests (the stage limit is passed in so that the loop can give
+    # each test what is left).
+    for tool in memcheck racecheck; do
+        cap=60
+        [[ $tool == memcheck ]] && cap=75
+        left=$((budget - 20 - (SECONDS - t_start)))
+        lim=$((left < cap ? left : cap))
+        stage "$tool" "$cap" bash "$root/scripts/gpu_check.sh" --sanitize "$tool" "$build" "$OUT/sanitizer/$tool" $((lim - 5))
+    done
+    # 4. our kernels.
+    STAGE_STDOUT="$OUT/kernel_bench.jsonl" stage kernel_bench 60 "$build/bench/ds_kernel_bench"
+else
+    for s in ctest_gpu memcheck racecheck kernel_bench; do skip "$s" "no build"; done
+fi
+
+# 5. PyTorch's kernels (needs no build).
+STAGE_STDOUT="$OUT/torch_kernels.jsonl" stage torch_kernels 60 "$py" "$root/scripts/bench/torch_kernels.py"
+
+# 6. the end-to-end bench, when someone has written it.
+e2e="$root/scripts/bench/gpu_vs_torch.sh"
+if [[ ! -f $e2e ]]; then
+    skip e2e "scripts/bench/gpu_vs_torch.sh does not exist"
+elif ((!built)); then
+    skip e2e "no build"
+else
+    mkdir -p "$OUT/e2e"
+    stage e2e 120 env OUT="$OUT/e2e" DS_BUILD_DIR="$build" DS_BIN="$build/downstream" PYTHON="$py" bash "$e2e"
+fi
+
+# ---- summary -----------------------------------------------------------------------------------
+"$py" - "$OUT" "$budget" $((SECONDS - t_start)) <<'PY' | tee "$OUT/summary.txt"
+import json, os, re, sys
+import xml.etree.ElementTree as ET
+
+out, budget, elapsed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+summary = {"elapsed_s": elapsed, "budget_s": budget}
+ok = True
+
+print(f"==== gpu_check summary ({elapsed} s of {budget} s) -> {out}")
+print(f"{'stage':14} {'status':50} {'s':>5}")
+stages = {}
+for line in open(os.path.join(out, "stages.tsv")):
+    name, status, secs = line.rstrip("\n").split("\t")
+    stages[name] = status
+    print(f"{name:14} {status:50} {secs:>5}")
+summary["stages"] = stages
+if stages.get("build") != "ok":
+    ok = False
+each = os.path.join(out, "build_each.log")
+if os.path.exists(each):
+    failed = [l.split()[1] for l in open(each) if l.startswith("FAILED ")]
+    summary["targets_not_built"] = failed
+    print("targets that did not build: " + (", ".join(failed) if failed else "none (the whole build timed out?)"))
+
+# GPU tests (JUnit from ctest; skipped = exit 77).
+tests = {"passed": 0, "failed": 0, "skipped": 0, "failed_names": [], "skipped_names": []}
+xml = os.path.join(out, "ctest_gpu.xml")
+if os.path.exists(xml):
+    try:
+        for tc in ET.parse(xml).getroot().iter("testcase"):
+            n = tc.get("name")
+            if tc.find("failure") is not None or tc.find("error") is not None:
+                tests["failed"] += 1
+                tests["failed_names"].append(n)
+            elif tc.find("skipped") is not None or tc.get("status") in ("notrun", "disabled"):
+                tests["skipped"] += 1
+                tests["skipped_names"].append(n)
+            else:
+                tests["passed"] += 1
+    except ET.ParseError as e:
+        tests["error"] = f"cannot read {xml}: {e}"
+else:
+    tests["error"] = "no ctest_gpu.xml (ctest did not run or did not finish)"
+summary["gpu_tests"] = tests
+print()
+if "error" in tests:
+    print(f"gpu tests: {tests['error']}")
+    ok = False
+else:
+    print(f"gpu tests: {tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped")
+    if tests["failed_names"]:
+        print("  failed: " + ", ".join(tests["failed_names"]))
+        ok = False
+    if tests["skipped_names"]:
+        print("  skipped: " + ", ".join(tests["skipped_names"]))
+
+# Sanitizers: "ERROR SUMMARY: N errors" (memcheck), "RACECHECK SUMMARY: N hazards displayed
+# (E errors, W warnings)" (racecheck).
+summary["sanitizers"] = {}
+for tool in ("memcheck", "racecheck"):
+    d = os.path.join(out, "sanitizer", tool)
+    res = {"tests": 0, "errors": 0, "warnings": 0, "not_clean": [], "timed_out": [], "not_run": []}
+    if os.path.exists(os.path.join(d, "not_found")):
+        res["error"] = "compute-sanitizer not found"
+    elif not os.path.exists(os.path.join(d, "results.tsv")):
+        res["error"] = "did not run"
+    else:
+        for line in open(os.path.join(d, "results.tsv")):
+            name, rc = line.rstrip("\n").split("\t")
+            if rc == "not_run":
+                res["not_run"].append(name)
+                continue
+            res["tests"] += 1
+            text = open(os.path.join(d, name + ".log"), errors="replace").read()
+            errs = sum(int(x) for x in re.findall(r"ERROR SUMMARY: (\d+) error", text))
+            m = re.findall(r"\((\d+) errors?, (\d+) warnings?\)", text)
+            errs += sum(int(e) for e, _ in m)
+            res["warnings"] += sum(int(w) for _, w in m)
+            res["errors"] += errs
+            if rc in ("124", "137"):
+                res["timed_out"].append(name)
+            elif errs or rc == "86":
+                res["not_clean"].append(name)
+    summary["sanitizers"][tool] = res
+    if "error" in res:
+        print(f"{tool}: {res['error']}")
+        continue
+    line = f"{tool}: {res['tests']} tests, {res['errors']} errors"
+    if tool == "racecheck":
+        line += f", {res['warnings']} warnings"
+    for k in ("not_clean", "timed_out", "not_run"):
+        if res[k]:
+            line += f"; {k.replace('_', ' ')}: " + ", ".join(res[k])
+    print(line)
+    if res["errors"] or res["not_clean"]:
+        ok = False
+
+# Kernel table: ours (every variant) against PyTorch at the same kernel and shape.
+def load(name):
+    rows, path = [], os.path.join(out, name)
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return rows
+
+ours = [r for r in load("kernel_bench.jsonl") if "kernel" in r]
+torch_rows = [r for r in load("torch_kernels.jsonl") if "kernel" in r]
+theirs = {(r["kernel"], r["shape"]): r for r in torch_rows if "ms_median" in r}
+summary["kernels"] = {"ours": ours, "torch": torch_rows}
+
+def perf(r):
+    if "error" in r:
+        return "error: " + str(r["error"])[:40]
+    if r.get("tflops") is not None:
+        s = f"{r['tflops']:.1f} TFLOP/s"
+    else:
+        s = f"{r['gb_s']:.0f} GB/s"
+    if r.get("frac_of_peak") is not None:
+        s += f" {100 * r['frac_of_peak']:.0f}%pk"
+    if r.get("frac_of_copy_bw") is not None:
+        s += f" {100 * r['frac_of_copy_bw']:.0f}%cp"
+    return s
+
+print()
+print("kernels (ms: median; ratio = torch ms / ours ms, > 1: ours faster; %pk of the roofline, %cp of a copy of the same bytes)")
+print(f"{'kernel':14} {'shape':22} {'ours':6} {'ms':>9} {'ours perf':28} {'torch ms':>9} {'torch perf':26} {'ratio':>6}")
+if not ours:
+    print("  (no results from ds_kernel_bench)")
+shown = set()
+for r in ours:
+    if r["kernel"] == "copy":
+        continue
+    base_shape = r["shape"].replace(",mask", "")
+    t = theirs.get((r["kernel"], base_shape))
+    if t is not None and "mask" not in r["shape"]:
+        shown.add((r["kernel"], base_shape))
+    ms = f"{r['ms_median']:9.4f}" if "ms_median" in r else f"{'-':>9}"
+    tms = f"{t['ms_median']:9.4f}" if t else f"{'-':>9}"
+    ratio = f"{t['ms_median'] / r['ms_median']:6.2f}" if t and "ms_median" in r and r["ms_median"] > 0 else f"{'-':>6}"
+    tperf = perf(t) if t else "-"
+    print(f"{r['kernel']:14} {r['shape']:22} {r['variant']:6} {ms} {perf(r)[:28]:28} {tms} {tperf[:26]:26} {ratio}")
+for (k, s), t in theirs.items():
+    if k != "copy" and (k, s) not in shown and not any(r["kernel"] == k and r["shape"] == s for r in ours):
+        print(f"{k:14} {s:22} {'-':6} {'-':>9} {'-':28} {t['ms_median']:9.4f} {perf(t)[:26]:26} {'-':>6}")
+copies = [(r["bytes"], r["gb_s"]) for r in ours if r["kernel"] == "copy" and "gb_s" in r]
+tcopies = [(r["bytes"], r["gb_s"]) for r in torch_rows if r["kernel"] == "copy" and "gb_s" in r]
+if copies or tcopies:
+    big = lambda c: f"{max(c)[1]:.0f} GB/s at {max(c)[0] / 1e9:.2f} GB moved" if c else "-"
+    print(f"copy bandwidth (largest size): ours {big(copies)}, torch {big(tcopies)}")
+for name, rows in (("ds_kernel_bench", load("kernel_bench.jsonl")), ("torch_kernels.py", load("torch_kernels.jsonl"))):
+    dev = [r for r in rows if "device" in r]
+    if dev:
+        d = dev[0]
+        print(f"{name}: {d['device']}, roofline {d.get('peak_bf16_tflops')} TFLOP/s bf16, {d.get('peak_mem_gb_s')} GB/s")
+    elif rows and "error" in rows[0]:
+        print(f"{name}: {rows[0]['error']}")
+
+summary["ok"] = ok
+json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
+print()
+print("gpu_check: " + ("PASS" if ok else "FAIL") + " (build, gpu tests, sanitizers; benchmarks are reported only)")
+sys.exit(0 if ok else 1)
+PY
