@@ -243,7 +243,6 @@ typedef struct ds_adamw_args {
     double lr, beta1, beta2, eps, weight_decay;
     double grad_scale;
     int64_t step;  // 1-based step count after this update
-    ds_tensor decay_mask; // (n) U8, 1 = decay; absent = decay everywhere
 } ds_adamw_args;
 
 // ---- y = a + b, elementwise (residual connections; summing gradients of a shared input) ----
