@@ -16,15 +16,19 @@ build=$root/build-sm90
 DS_BUILD_DIR=$build bash "$root/scripts/build.sh" -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/gpu_bundle/bin" "$stage/gpu_bundle/lib"
-# Executables: the CLI, every test program, the kernel bench and the checkpoint comparer.
-while IFS= read -r exe; do
-  cp "$exe" "$stage/gpu_bundle/bin/"
-done < <(find "$build" -maxdepth 3 -type f -perm -u+x \( -name downstream -o -name 'test_*' -o -name ds_kernel_bench -o -name compare_checkpoints \) ! -name '*.sh')
-strip "$stage"/gpu_bundle/bin/* 2>/dev/null || true
+mkdir -p "$stage/gpu_bundle/lib"
+# Executables, at the same relative paths as in the build tree (downstream, tests/test_*,
+# bench/ds_kernel_bench, compare_checkpoints), so scripts/gpu_check.sh can treat the unpacked
+# bundle as its build directory.
+(cd "$build" && find . -maxdepth 3 -type f -perm -u+x \( -name downstream -o -name 'test_*' -o -name ds_kernel_bench \
+    -o -name compare_checkpoints \) ! -name '*.sh' ! -path './CMakeFiles/*') | while IFS= read -r rel; do
+  mkdir -p "$stage/gpu_bundle/$(dirname "$rel")"
+  cp "$build/$rel" "$stage/gpu_bundle/$rel"
+  strip "$stage/gpu_bundle/$rel" 2>/dev/null || true
+done
 # Shared libraries, minus the C runtime (always there) and the CUDA libraries (there, and huge).
 skip='^(linux-vdso|ld-linux|libc\.|libm\.|libpthread|libdl\.|librt\.|libgcc_s|libstdc\+\+|libcuda\.|libcudart|libcublas|libcudnn|libnccl|libnvrtc|libnvJitLink)'
-for exe in "$stage"/gpu_bundle/bin/*; do
+find "$stage/gpu_bundle" -type f -perm -u+x ! -path '*/lib/*' | while IFS= read -r exe; do
   ldd "$exe" | awk '$3 ~ /^\// {print $1, $3}'
 done | sort -u | while read -r name path; do
   [[ $name =~ $skip ]] && continue
@@ -33,6 +37,6 @@ done
 # Open MPI loads its components (MCA plugins) at run time; a world of one never initialises MPI
 # (runtime/world.c), so the plugins are not needed for the single-GPU checks.
 # Fixtures travel with the working tree; the test programs find them through DS_SOURCE_DIR.
-tar -C "$stage" -cJf "$root/gpu_bundle.tar.xz" gpu_bundle
+tar -C "$stage/gpu_bundle" -cJf "$root/gpu_bundle.tar.xz" .
 ls -la "$root/gpu_bundle.tar.xz"
 echo "carry it: run(carry=[\"gpu_bundle.tar.xz\"], command=\"bash scripts/gpu_check.sh\")"
