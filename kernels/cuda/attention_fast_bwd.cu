@@ -17,9 +17,9 @@
 //         in shared memory as that product's B operand).
 // Shared memory (bf16, rows padded by 8 elements):
 //   dkdv: K, V [64][D+8]; Q, dO [32][D+8]; Q^T, dO^T [D][40]; lse, D [32] fp32
-//         D = 32: 19.3 KiB, 64: 37.3 KiB, 128: 71.3 KiB
+//         D = 32: 20.25 KiB, 64: 37.25 KiB, 128: 71.25 KiB
 //   dq:   Q, dO [64][D+8]; K, V [32][D+8]; K^T [D][40]
-//         D = 32: 17.5 KiB, 64: 33.5 KiB, 128: 65.5 KiB
+//         D = 32: 17.5 KiB, 64: 32 KiB, 128: 61 KiB
 // Registers per thread: dkdv holds dK and dV (2 x D/2 floats) plus S^T and dP'^T (16 each);
 // dq holds dQ (D/2) plus S and dP' (16 each).
 #include "attention_internal.cuh"
@@ -49,6 +49,11 @@ struct QSmem {
     static constexpr int q_elems = kQueriesQ * ld, k_elems = kKeysQ * ld, kt_elems = D * ldt;
     static constexpr size_t bytes = sizeof(bf16) * (size_t)(2 * q_elems + 2 * k_elems + kt_elems);
 };
+
+static_assert(KVSmem<32>::bytes == 20736 && KVSmem<64>::bytes == 38144 && KVSmem<128>::bytes == 72960,
+              "shared-memory sizes quoted above and in docs/attention.md");
+static_assert(QSmem<32>::bytes == 17920 && QSmem<64>::bytes == 32768 && QSmem<128>::bytes == 62464,
+              "shared-memory sizes quoted above and in docs/attention.md");
 
 // Stores rows g and g+8 of a warp's 16-row C-fragment accumulator acc[D/8][4] (row-major
 // (T, D) slice `dst`, global), rounded to bf16, skipping rows at or beyond T. rows[h] are the

@@ -10,7 +10,7 @@
 // lse = m + log(l); a row that saw no unmasked key has l = 0: zero output, lse = -inf.
 //
 // Shared memory per block (bf16): Q [64][D+8], K [64][D+8], V^T [D][64+8]
-//   D = 32: 15.4 KiB, 64: 27.6 KiB, 128: 52 KiB (above 48 KiB: opted in per launch).
+//   D = 32: 14.5 KiB, 64: 27 KiB, 128: 52 KiB (above 48 KiB: opted in per launch).
 // Registers per thread: O 16 x D / 32 floats (D/2: 64 for D = 128) + S 32 floats + row state.
 //
 // The tile loads are plain synchronous 16-byte loads (no cp.async double buffering): two
@@ -32,6 +32,9 @@ struct FwdSmem {
     static constexpr int q_elems = kBr * ldq, k_elems = kBc * ldk, vt_elems = D * ldvt;
     static constexpr size_t bytes = sizeof(bf16) * (size_t)(q_elems + k_elems + vt_elems);
 };
+
+static_assert(FwdSmem<32>::bytes == 14848 && FwdSmem<64>::bytes == 27648 && FwdSmem<128>::bytes == 53248,
+              "shared-memory sizes quoted above and in docs/attention.md");
 
 // grid (ceil(T / 64), B*H), block 128.
 template <int D>
