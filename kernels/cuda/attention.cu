@@ -14,11 +14,6 @@ extern "C" {
 #include "cuda_ops.h"
 }
 
-// cuDNN SDPA (attention_cudnn.cu).
-ds_status ds_attn_cudnn_forward(ds_context *ctx, ds_cuda_state *s, const ds_attention_fwd_args *a,
-                                const ds_attn_problem &p);
-ds_status ds_attn_cudnn_backward(ds_context *ctx, ds_cuda_state *s, const ds_attention_bwd_args *a,
-                                 const ds_attn_problem &p, const float *rowterm);
 
 namespace {
 

@@ -69,4 +69,12 @@ bool ds_attn_fast_supported(const ds_attn_problem &p, bool bf16, const void *con
 ds_status ds_attn_fast_forward(ds_cuda_state *s, ds_err *err, const ds_attn_problem &p, const ds_attn_fwd_ptrs &a);
 ds_status ds_attn_fast_backward(ds_cuda_state *s, ds_err *err, const ds_attn_problem &p, const ds_attn_bwd_ptrs &a);
 
+
+// attention_cudnn.cu: cuDNN's fused SDPA (BF16, no dropout, right-padded key masks); returns
+// DS_ERR_UNSUPPORTED (with the reason) for anything it does not take or a build without cuDNN.
+ds_status ds_attn_cudnn_forward(ds_context *ctx, ds_cuda_state *s, const ds_attention_fwd_args *a,
+                                const ds_attn_problem &p);
+ds_status ds_attn_cudnn_backward(ds_context *ctx, ds_cuda_state *s, const ds_attention_bwd_args *a,
+                                 const ds_attn_problem &p, const float *rowterm);
+
 #endif

@@ -212,6 +212,93 @@ static void compare(ds_test *t, const char *what, const gpu_result *g, const ref
     close_or_zero(t, w, &g->dv, &r->dv, tg);
 }
 
+// Key padding mask (B, T) that is right padding: row lengths T, 1 and (T+1)/2.
+static ds_tensor make_right_padded_mask(int64_t T) {
+    const int64_t shape[2] = {B_, T};
+    ds_tensor m = ds_tensor_make(calloc((size_t)(B_ * T), sizeof(int32_t)), DS_I32,
+                                 (ds_device){DS_DEVICE_CPU, 0}, 2, shape);
+    int32_t *p = m.data;
+    const int64_t len[B_] = {T, 1, (T + 1) / 2};
+    for (int64_t b = 0; b < B_; b++)
+        for (int64_t j = 0; j < T; j++) p[b * T + j] = j < len[b];
+    return m;
+}
+
+// FAST and cuDNN forward on the same inputs and mask, then both backwards on FAST's out and lse.
+// A DS_ERR_UNSUPPORTED answer from cuDNN (no cuDNN in the build, or the SDPA graph not supported
+// on this GPU/version) is reported as skipped, never as passed.
+static void cross_check_cudnn(ds_context *ctx, ds_test *t, const attn_case *c, const inputs *in16,
+                              const ds_tensor *mask_host) {
+    char what[160];
+    snprintf(what, sizeof what, "cuDNN vs FAST T=%lld D=%lld mask=%s", (long long)c->T, (long long)c->D,
+             mask_host->data ? "right-padded" : "none");
+    const double scale = 1.0 / sqrt((double)c->D);
+    ds_tensor q = ds_gpu_test_upload(ctx, &in16->q, DS_BF16), k = ds_gpu_test_upload(ctx, &in16->k, DS_BF16);
+    ds_tensor v = ds_gpu_test_upload(ctx, &in16->v, DS_BF16), dout = ds_gpu_test_upload(ctx, &in16->dout, DS_BF16);
+    ds_tensor mask = *mask_host;
+    if (mask_host->data) mask = ds_gpu_test_upload(ctx, mask_host, DS_I32);
+    const ds_tensor lse_like = ds_tensor_make(NULL, DS_F32, (ds_device){DS_DEVICE_CPU, 0}, 3, in16->q.shape);  // (B, H, T)
+    ds_tensor out[2], lse[2], dq[2], dk[2], dv[2];  // [0] FAST, [1] cuDNN
+    for (int i = 0; i < 2; i++) {
+        out[i] = ds_gpu_test_poisoned(ctx, &in16->q, DS_BF16);
+        lse[i] = ds_gpu_test_poisoned(ctx, &lse_like, DS_F32);
+        dq[i] = ds_gpu_test_poisoned(ctx, &in16->q, DS_BF16);
+        dk[i] = ds_gpu_test_poisoned(ctx, &in16->q, DS_BF16);
+        dv[i] = ds_gpu_test_poisoned(ctx, &in16->q, DS_BF16);
+    }
+    bool ok[2][2] = {{false, false}, {false, false}};  // [impl][fwd, bwd]
+    for (int i = 0; i < 2; i++) {
+        ds_gpu_set_kernels(ctx, DS_KERNELS_FAST);
+        ds_gpu_set_attention(ctx, i == 0 ? DS_ATTENTION_OWN : DS_ATTENTION_CUDNN);
+        ds_attention_fwd_args f = {q, k, v, mask, out[i], lse[i], scale, 0.0f, 0};
+        ds_status st = ds_attention_forward(ctx, &f);
+        if (i == 1 && st == DS_ERR_UNSUPPORTED) {
+            printf("%s forward: skipped: %s\n", what, ctx->err.msg);
+        } else {
+            ds_test_check(t, st == DS_OK, "%s: %s forward: %s", what, i ? "cudnn" : "fast", ctx->err.msg);
+            ok[i][0] = st == DS_OK;
+        }
+        if (!ok[0][0]) break;
+        // Both backwards read FAST's forward results.
+        ds_attention_bwd_args b = {q, k, v, mask, out[0], lse[0], dout, dq[i], dk[i], dv[i], scale, 0.0f, 0};
+        st = ds_attention_backward(ctx, &b);
+        if (i == 1 && st == DS_ERR_UNSUPPORTED) {
+            printf("%s backward: skipped: %s\n", what, ctx->err.msg);
+        } else {
+            ds_test_check(t, st == DS_OK, "%s: %s backward: %s", what, i ? "cudnn" : "fast", ctx->err.msg);
+            ok[i][1] = st == DS_OK;
+        }
+    }
+    ds_gpu_set_attention(ctx, DS_ATTENTION_OWN);
+    // Both sides round P (and dS) to bf16 in their own places: twice the bf16 tolerances.
+    char w[220];
+    if (ok[0][0] && ok[1][0]) {
+        ds_tensor a0 = ds_gpu_test_download(ctx, &out[0]), a1 = ds_gpu_test_download(ctx, &out[1]);
+        ds_tensor l0 = ds_gpu_test_download(ctx, &lse[0]), l1 = ds_gpu_test_download(ctx, &lse[1]);
+        snprintf(w, sizeof w, "%s out", what);
+        ds_test_close(t, w, &a1, &a0, 2 * TOL_BF16_OUT);
+        check_lse(t, what, &l1, &l0);
+        free(a0.data), free(a1.data), free(l0.data), free(l1.data);
+    }
+    if (ok[0][1] && ok[1][1]) {
+        ds_tensor *g[3][2] = {{&dq[0], &dq[1]}, {&dk[0], &dk[1]}, {&dv[0], &dv[1]}};
+        const char *names[3] = {"dq", "dk", "dv"};
+        for (int n = 0; n < 3; n++) {
+            ds_tensor h0 = ds_gpu_test_download(ctx, g[n][0]), h1 = ds_gpu_test_download(ctx, g[n][1]);
+            snprintf(w, sizeof w, "%s %s", what, names[n]);
+            close_or_zero(t, w, &h1, &h0, 2 * TOL_BF16_GRAD);
+            free(h0.data), free(h1.data);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        ds_tensor *dev[] = {&out[i], &lse[i], &dq[i], &dk[i], &dv[i]};
+        for (size_t n = 0; n < sizeof dev / sizeof dev[0]; n++) ds_gpu_test_free(ctx, dev[n]);
+    }
+    ds_tensor *in_dev[] = {&q, &k, &v, &dout};
+    for (size_t n = 0; n < sizeof in_dev / sizeof in_dev[0]; n++) ds_gpu_test_free(ctx, in_dev[n]);
+    if (mask_host->data) ds_gpu_test_free(ctx, &mask);
+}
+
 static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t seed) {
     const int64_t shape4[4] = {B_, H_, c->T, c->D};
     inputs in;
@@ -235,7 +322,6 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
     }
     reference_run(ctx, t, &in16, c, true, &ref16);
 
-    gpu_result fast = {0};
     for (int vi = 0; vi < V_COUNT; vi++) {
         const bool bf16 = vi == V_BF16_PLAIN || vi == V_BF16_FAST;
         ds_gpu_set_kernels(ctx, (vi == V_BF16_FAST || vi == V_F32_FAST) ? DS_KERNELS_FAST : DS_KERNELS_PLAIN);
@@ -255,52 +341,21 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
                               bit_identical(&g1.dv, &g2.dv),
                           "%s: two runs differ", what);
         gpu_result_free(&g2);
-        if (vi == V_BF16_FAST)
-            fast = g1;
-        else
-            gpu_result_free(&g1);
+        gpu_result_free(&g1);
     }
 
-    // cuDNN SDPA against FAST (same bf16 inputs). cuDNN has its own dropout stream and takes
-    // right-padded sequence lengths, so only dropout-free cases with no mask take part.
-    if (c->p == 0.0f && !c->mask && fast.ok) {
-        ds_gpu_set_attention(ctx, DS_ATTENTION_CUDNN);
-        char what[160];
-        snprintf(what, sizeof what, "cuDNN vs FAST T=%lld D=%lld", (long long)c->T, (long long)c->D);
-        gpu_result cu;
-        memset(&cu, 0, sizeof cu);
-        // DS_ERR_UNSUPPORTED (no cuDNN in the build, or this SDPA graph not supported) is reported
-        // as skipped, never as passed.
-        {
-            ds_tensor q = ds_gpu_test_upload(ctx, &in16.q, DS_BF16), k = ds_gpu_test_upload(ctx, &in16.k, DS_BF16);
-            ds_tensor v = ds_gpu_test_upload(ctx, &in16.v, DS_BF16);
-            ds_tensor out = ds_gpu_test_poisoned(ctx, &in16.q, DS_BF16);
-            ds_tensor lse = ds_gpu_test_poisoned(ctx, &ref16.lse, DS_F32);
-            ds_tensor none = ds_tensor_make(NULL, DS_I32, (ds_device){DS_DEVICE_CUDA, 0}, 0, NULL);
-            ds_attention_fwd_args f = {q, k, v, none, out, lse, 1.0 / sqrt((double)c->D), 0.0f, 0};
-            const ds_status st = ds_attention_forward(ctx, &f);
-            if (st == DS_ERR_UNSUPPORTED) {
-                printf("%s: skipped: %s\n", what, ctx->err.msg);
-            } else {
-                ds_test_check(t, st == DS_OK, "%s: cudnn forward: %s", what, ctx->err.msg);
-                if (st == DS_OK) {
-                    cu.out = ds_gpu_test_download(ctx, &out);
-                    cu.lse = ds_gpu_test_download(ctx, &lse);
-                    char w[200];
-                    snprintf(w, sizeof w, "%s out", what);
-                    // Both round P to bf16 before the PV product, in different places: twice the bf16 tolerance.
-                    ds_test_close(t, w, &cu.out, &fast.out, 2 * TOL_BF16_OUT);
-                    check_lse(t, what, &cu.lse, &fast.lse);
-                    free(cu.out.data);
-                    free(cu.lse.data);
-                }
-            }
-            ds_tensor *dev[] = {&q, &k, &v, &out, &lse};
-            for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) ds_gpu_test_free(ctx, dev[i]);
+    // cuDNN SDPA against FAST on the same bf16 inputs. cuDNN draws its own dropout stream and
+    // takes right-padded key masks only, so: dropout-free cases, without a mask, or (mask cases)
+    // with a right-padded mask of lengths T, 1, (T+1)/2.
+    if (c->p == 0.0f) {
+        if (c->mask) {
+            ds_tensor rp = make_right_padded_mask(c->T);
+            cross_check_cudnn(ctx, t, c, &in16, &rp);
+            free(rp.data);
+        } else {
+            cross_check_cudnn(ctx, t, c, &in16, &in16.mask);
         }
-        ds_gpu_set_attention(ctx, DS_ATTENTION_OWN);
     }
-    gpu_result_free(&fast);
 
     reference_free(&ref32);
     reference_free(&ref16);
