@@ -61,12 +61,14 @@ static_assert(QSmem<32>::bytes == 17920 && QSmem<64>::bytes == 32768 && QSmem<12
 template <int D>
 __device__ __forceinline__ void store_rows(bf16 *dst, const float (*acc)[4], const int rows[2], int T, float mul,
                                            int t) {
+    #pragma unroll
     for (int h = 0; h < 2; h++) {
         if (rows[h] >= T) continue;
         bf16 *r = dst + (int64_t)rows[h] * D;
+        #pragma unroll
         for (int dt = 0; dt < D / 8; dt++) {
             const uint32_t pair = pack_bf16(acc[dt][2 * h] * mul, acc[dt][2 * h + 1] * mul);
-            memcpy(r + dt * 8 + 2 * t, &pair, sizeof pair);
+            *reinterpret_cast<uint32_t *>(r + dt * 8 + 2 * t) = pair;  // 4-byte aligned: D and 2t even
         }
     }
 }
@@ -97,6 +99,7 @@ __global__ void __launch_bounds__(kThreads)
     // The two keys this thread holds in every C fragment (fragment rows g and g+8 of the warp's 16).
     const int keys[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
     bool key_on[2];
+    #pragma unroll
     for (int h = 0; h < 2; h++) key_on[h] = keys[h] < T && (mask_b == NULL || mask_b[keys[h]] != 0);
 
     // K and V rows of masked keys are zeros; their P is forced to 0 below anyway.
@@ -104,8 +107,11 @@ __global__ void __launch_bounds__(kThreads)
     load_tile<kKeysKV, D, kThreads>(Vs, NULL, v + slice, k0, T, mask_b);
 
     float dkacc[D / 8][4], dvacc[D / 8][4];
-    for (int dt = 0; dt < D / 8; dt++)
+    #pragma unroll
+    for (int dt = 0; dt < D / 8; dt++) {
+        #pragma unroll
         for (int e = 0; e < 4; e++) dkacc[dt][e] = dvacc[dt][e] = 0.0f;
+    }
 
     for (int i0 = 0; i0 < T; i0 += kQueriesKV) {
         __syncthreads();  // the previous query tile is no longer read
@@ -120,12 +126,17 @@ __global__ void __launch_bounds__(kThreads)
 
         // S^T = K Q^T and dP'^T = V dO^T for this warp's 16 keys x 32 queries.
         float st[kQueriesKV / 8][4], dpt[kQueriesKV / 8][4];
-        for (int nt = 0; nt < kQueriesKV / 8; nt++)
+        #pragma unroll
+        for (int nt = 0; nt < kQueriesKV / 8; nt++) {
+            #pragma unroll
             for (int e = 0; e < 4; e++) st[nt][e] = dpt[nt][e] = 0.0f;
+        }
+        #pragma unroll
         for (int kk = 0; kk < D; kk += 16) {
             uint32_t ak[4], av[4];
             load_a(ak, Ks, SM::ld, warp * 16, kk, lane);
             load_a(av, Vs, SM::ld, warp * 16, kk, lane);
+            #pragma unroll
             for (int nt = 0; nt < kQueriesKV / 8; nt++) {
                 uint32_t bq[2], bo[2];
                 load_b(bq, Qs, SM::ld, nt * 8, kk, lane);
@@ -136,7 +147,9 @@ __global__ void __launch_bounds__(kThreads)
         }
 
         // Element (key = keys[e >> 1], query column c): P, P' = P z (into st), scale dS (into dpt).
-        for (int nt = 0; nt < kQueriesKV / 8; nt++)
+        #pragma unroll
+        for (int nt = 0; nt < kQueriesKV / 8; nt++) {
+            #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int h = e >> 1;
                 const int c = nt * 8 + 2 * t + (e & 1);  // query within the tile
@@ -151,12 +164,15 @@ __global__ void __launch_bounds__(kThreads)
                 st[nt][e] = pe;
                 dpt[nt][e] = ds;
             }
+        }
 
         // dV += P'^T dO and dK += (scale dS^T) Q, 16 queries (the K dimension) at a time.
+        #pragma unroll
         for (int kc = 0; kc < kQueriesKV / 16; kc++) {
             uint32_t ap[4], ads[4];
             c_to_a(ap, st[2 * kc], st[2 * kc + 1]);
             c_to_a(ads, dpt[2 * kc], dpt[2 * kc + 1]);
+            #pragma unroll
             for (int dt = 0; dt < D / 8; dt++) {
                 uint32_t bo[2], bq[2];
                 load_b(bo, Ot, SM::ldt, dt * 8, kc * 16, lane);
@@ -192,6 +208,7 @@ __global__ void __launch_bounds__(kThreads)
     const int32_t *mask_b = p.mask ? p.mask + (int64_t)b * T : NULL;
     const int rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
     float l[2], rt[2];  // lse and D_i of the two rows; lse = -inf makes a row take no part
+    #pragma unroll
     for (int h = 0; h < 2; h++) {
         l[h] = rows[h] < T ? lse[bh * T + rows[h]] : -INFINITY;
         rt[h] = rows[h] < T ? rowterm[bh * T + rows[h]] : 0.0f;
@@ -201,6 +218,7 @@ __global__ void __launch_bounds__(kThreads)
     load_tile<kQueriesQ, D, kThreads>(Os, NULL, dout + slice, q0, T, NULL);
 
     float dqacc[D / 8][4];
+    #pragma unroll
     for (int dt = 0; dt < D / 8; dt++) dqacc[dt][0] = dqacc[dt][1] = dqacc[dt][2] = dqacc[dt][3] = 0.0f;
 
     for (int j0 = 0; j0 < T; j0 += kKeysQ) {
@@ -210,12 +228,17 @@ __global__ void __launch_bounds__(kThreads)
         __syncthreads();  // tiles complete (and, on the first pass, Q and dO)
 
         float s[kKeysQ / 8][4], dp[kKeysQ / 8][4];
-        for (int nt = 0; nt < kKeysQ / 8; nt++)
+        #pragma unroll
+        for (int nt = 0; nt < kKeysQ / 8; nt++) {
+            #pragma unroll
             for (int e = 0; e < 4; e++) s[nt][e] = dp[nt][e] = 0.0f;
+        }
+        #pragma unroll
         for (int kk = 0; kk < D; kk += 16) {
             uint32_t aq[4], ao[4];
             load_a(aq, Qs, SM::ld, warp * 16, kk, lane);
             load_a(ao, Os, SM::ld, warp * 16, kk, lane);
+            #pragma unroll
             for (int nt = 0; nt < kKeysQ / 8; nt++) {
                 uint32_t bk[2], bv[2];
                 load_b(bk, Ks, SM::ld, nt * 8, kk, lane);
@@ -226,7 +249,9 @@ __global__ void __launch_bounds__(kThreads)
         }
 
         // Element (row = rows[e >> 1], key = j0 + column): scale dS (into s).
-        for (int nt = 0; nt < kKeysQ / 8; nt++)
+        #pragma unroll
+        for (int nt = 0; nt < kKeysQ / 8; nt++) {
+            #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int h = e >> 1;
                 const int j = j0 + nt * 8 + 2 * t + (e & 1);
@@ -238,11 +263,14 @@ __global__ void __launch_bounds__(kThreads)
                 }
                 s[nt][e] = ds;
             }
+        }
 
         // dQ += (scale dS) K: A = dS (16 rows x 16 keys), B = K (k = key, n = d) stored [d][key] = Kt.
+        #pragma unroll
         for (int kc = 0; kc < kKeysQ / 16; kc++) {
             uint32_t a[4];
             c_to_a(a, s[2 * kc], s[2 * kc + 1]);
+            #pragma unroll
             for (int dt = 0; dt < D / 8; dt++) {
                 uint32_t bb[2];
                 load_b(bb, Kt, SM::ldt, dt * 8, kc * 16, lane);

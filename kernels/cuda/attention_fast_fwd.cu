@@ -61,6 +61,7 @@ __global__ void __launch_bounds__(kThreads)
     float m[2] = {-INFINITY, -INFINITY};  // running max of the scaled scores of each row
     float l[2] = {0.0f, 0.0f};            // this thread's part of the row sum of exp(s - m)
     float o[D / 8][4];                    // O: 16 rows x D, as D/8 C tiles of 16 x 8
+    #pragma unroll
     for (int dt = 0; dt < D / 8; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
 
     for (int kv0 = 0; kv0 < T; kv0 += kBc) {
@@ -71,10 +72,13 @@ __global__ void __launch_bounds__(kThreads)
 
         // S = Q K^T for this warp's 16 rows: A = Q (rows, k = d), B = K^T, stored [key][d] = Ks.
         float s[kBc / 8][4];
+        #pragma unroll
         for (int nt = 0; nt < kBc / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+        #pragma unroll
         for (int kk = 0; kk < D; kk += 16) {
             uint32_t a[4];
             load_a(a, Qs, SM::ldq, warp * 16, kk, lane);
+            #pragma unroll
             for (int nt = 0; nt < kBc / 8; nt++) {
                 uint32_t bb[2];
                 load_b(bb, Ks, SM::ldk, nt * 8, kk, lane);
@@ -84,14 +88,18 @@ __global__ void __launch_bounds__(kThreads)
 
         // Scale and mask (key column beyond T or padded: -inf), and the tile's row max.
         float mx[2] = {m[0], m[1]};
-        for (int nt = 0; nt < kBc / 8; nt++)
+        #pragma unroll
+        for (int nt = 0; nt < kBc / 8; nt++) {
+            #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int col = kv0 + nt * 8 + 2 * t + (e & 1);  // C layout: c0,c1 row g; c2,c3 row g+8
                 const bool on = col < T && (mask_b == NULL || mask_b[col] != 0);
                 s[nt][e] = on ? s[nt][e] * p.scale : -INFINITY;
                 mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
             }
+        }
         float mu[2];  // the max subtracted: 0 while a row has seen only masked keys (avoids -inf - -inf)
+        #pragma unroll
         for (int h = 0; h < 2; h++) {
             mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));  // the 4 lanes of group g
             mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
@@ -99,6 +107,7 @@ __global__ void __launch_bounds__(kThreads)
             const float alpha = expf(m[h] - mu[h]);  // rescales the old state; 0 when m was -inf
             m[h] = mx[h];
             l[h] *= alpha;
+            #pragma unroll
             for (int dt = 0; dt < D / 8; dt++) {
                 o[dt][2 * h] *= alpha;
                 o[dt][2 * h + 1] *= alpha;
@@ -106,7 +115,9 @@ __global__ void __launch_bounds__(kThreads)
         }
 
         // P = exp(s - m) (into s); l sums P before dropout (softmax normalisation); P' = P z.
-        for (int nt = 0; nt < kBc / 8; nt++)
+        #pragma unroll
+        for (int nt = 0; nt < kBc / 8; nt++) {
+            #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int h = e >> 1;
                 float pe = expf(s[nt][e] - mu[h]);  // masked: exp(-inf) = 0
@@ -116,12 +127,15 @@ __global__ void __launch_bounds__(kThreads)
                     pe *= ds_attn_drop_factor(p, bh, rows[h], col);
                 s[nt][e] = pe;
             }
+        }
 
         // O += P' V: A = P' (16 rows x 16 keys, from two C tiles), B = V (k = key, n = d) stored
         // transposed [d][key] = Vt.
+        #pragma unroll
         for (int kc = 0; kc < kBc / 16; kc++) {
             uint32_t a[4];
             c_to_a(a, s[2 * kc], s[2 * kc + 1]);
+            #pragma unroll
             for (int dt = 0; dt < D / 8; dt++) {
                 uint32_t bb[2];
                 load_b(bb, Vt, SM::ldvt, dt * 8, kc * 16, lane);
@@ -131,6 +145,7 @@ __global__ void __launch_bounds__(kThreads)
     }
 
     // Finish: combine the 4 partial row sums of each group; out = O / l, lse = m + log l.
+    #pragma unroll
     for (int h = 0; h < 2; h++) {
         l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
         l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
@@ -139,9 +154,10 @@ __global__ void __launch_bounds__(kThreads)
         const bool any = l[h] > 0.0f;  // false only when every key of the row is masked
         const float inv = any ? 1.0f / l[h] : 0.0f;
         bf16 *orow = out + (bh * T + row) * D;
+        #pragma unroll
         for (int dt = 0; dt < D / 8; dt++) {
             const uint32_t pair = pack_bf16(o[dt][2 * h] * inv, o[dt][2 * h + 1] * inv);
-            memcpy(orow + dt * 8 + 2 * t, &pair, sizeof pair);  // columns 2t, 2t+1 of tile dt
+            *reinterpret_cast<uint32_t *>(orow + dt * 8 + 2 * t) = pair;  // columns 2t, 2t+1 of tile dt (4-byte aligned)
         }
         if (t == 0) lse[bh * T + row] = any ? m[h] + logf(l[h]) : -INFINITY;
     }

@@ -52,9 +52,7 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 }
 
 __device__ __forceinline__ uint32_t ld_u32(const bf16 *p /* shared, 4-byte aligned */) {
-    uint32_t r;
-    memcpy(&r, p, sizeof r);
-    return r;
+    return *reinterpret_cast<const uint32_t *>(p);
 }
 
 // A fragment of the 16 x 16 block at (row0, k0) of a row-major shared matrix [row][k] with row
@@ -106,6 +104,7 @@ __device__ __forceinline__ void load_tile(bf16 *rows, bf16 *cols, const bf16 *g,
         if (cols != NULL) {
             bf16 e[8];
             memcpy(e, &val, sizeof e);
+            #pragma unroll
             for (int u = 0; u < 8; u++) cols[(cc * 8 + u) * (ROWS + kPad) + r] = e[u];
         }
     }
