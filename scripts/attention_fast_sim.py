@@ -5,14 +5,40 @@
 # mask/tail rule, shuffle and store is transliterated per lane, and mma.sync m16n8k16 is emulated
 # by rebuilding A, B, C from the 32 lanes' registers with the PTX ISA fragment layouts. Results
 # are compared with float64 attention (forward out and lse; dq, dk, dv on the reference's
-# bf16-rounded out and lse, as tests/gpu/test_cuda_attention.c does). Not covered: dropout, the
-# compiled code itself (a transliteration can differ from the source), timing, races.
+# bf16-rounded out and lse, as tests/gpu/test_cuda_attention.c does), with and without dropout
+# (Philox re-implemented from runtime/base/philox.h, element index ((b*H+h)*T+i)*T+j). Not
+# covered: the compiled code itself (a transliteration can differ from the source), timing, races.
 # Usage: python3 scripts/attention_fast_sim.py (needs numpy; ~20 s). Exits 1 on a mismatch.
 import sys
 
 import numpy as np
 
 PAD = 8
+MASK32 = 0xFFFFFFFF
+
+# Philox4x32-10 and the keep decision, as runtime/base/philox.h.
+def philox(c, k0, k1):
+    for _ in range(10):
+        p0 = 0xD2511F53 * c[0]
+        p1 = 0xCD9E8D57 * c[2]
+        c = [((p1 >> 32) ^ c[1] ^ k0) & MASK32, p1 & MASK32, ((p0 >> 32) ^ c[3] ^ k1) & MASK32, p0 & MASK32]
+        k0 = (k0 + 0x9E3779B9) & MASK32
+        k1 = (k1 + 0xBB67AE85) & MASK32
+    return c
+
+def keep(seed, offset, idx, p):
+    idx4 = idx >> 2
+    r = philox([idx4 & MASK32, idx4 >> 32, offset & MASK32, offset >> 32], seed & MASK32, seed >> 32)[idx & 3]
+    return np.float32(r >> 8) * np.float32(1.0 / 16777216.0) >= np.float32(p)
+
+# The dropout factor of element (bh, i, j), as ds_attn_drop_factor; DROP = (p, seed, offset) or None.
+DROP = None
+
+def drop_factor(bh, i, j, T):
+    if DROP is None:
+        return 1.0
+    p, seed, offset = DROP
+    return np.float32(1.0 / (1.0 - float(np.float32(p)))) if keep(seed, offset, (bh * T + i) * T + j, p) else 0.0
 
 def bf16(x):
     x = np.asarray(x, dtype=np.float32)
@@ -127,6 +153,9 @@ def fast_forward(q, k, v, mask, scale):
                                 for e in range(4):
                                     pe = np.exp(s[nt][lane][e] - mu[lane][e >> 1])
                                     l[lane][e >> 1] += pe
+                                    col = kv0 + nt * 8 + 2 * t + (e & 1)
+                                    if DROP is not None and pe != 0 and rows[lane][e >> 1] < T:
+                                        pe *= drop_factor(b * H + h, rows[lane][e >> 1], col, T)
                                     s[nt][lane][e] = pe
                         for kc in range(Bc // 16):
                             a = c_to_a(s[2 * kc], s[2 * kc + 1])
@@ -182,7 +211,9 @@ def fast_bwd_dkdv(q, k, v, dout, lse, rt, mask, scale):
                                     L = lse_s[c]; pe = 0.0; ds = 0.0
                                     if key_on and L != -np.inf:
                                         pe = np.exp(st[nt][lane][e] * scale - L)
-                                        ds = scale * (pe * (dpt[nt][lane][e] - rt_s[c]))
+                                        z = drop_factor(b * H + h, i0 + c, key, T)
+                                        ds = scale * (pe * (z * dpt[nt][lane][e] - rt_s[c]))
+                                        pe *= z
                                     st[nt][lane][e] = pe; dpt[nt][lane][e] = ds
                         for kc in range(QB // 16):
                             ap = c_to_a(st[2 * kc], st[2 * kc + 1]); ads = c_to_a(dpt[2 * kc], dpt[2 * kc + 1])
@@ -233,7 +264,8 @@ def fast_bwd_dq(q, k, v, dout, lse, rt, mask, scale):
                                     ds = 0.0
                                     if L != -np.inf and j < T and (mask_b is None or mask_b[j] != 0):
                                         pe = np.exp(s[nt][lane][e] * scale - L)
-                                        ds = scale * (pe * (dp[nt][lane][e] - R))
+                                        z = drop_factor(b * H + h, row, j, T)
+                                        ds = scale * (pe * (z * dp[nt][lane][e] - R))
                                     s[nt][lane][e] = ds
                         for kc in range(KB // 16):
                             a = c_to_a(s[2 * kc], s[2 * kc + 1])
@@ -248,7 +280,7 @@ def fast_bwd_dq(q, k, v, dout, lse, rt, mask, scale):
                                     dq[b, h, row, dt * 8 + 2 * t + i] = bf16(acc[dt][lane][2 * hh + i])
     return dq
 
-def reference(q, k, v, dout, mask, scale):
+def reference(q, k, v, dout, mask, scale, out_for_rt=None):
     q, k, v, dout = (x.astype(np.float64) for x in (q, k, v, dout))
     s = scale * np.einsum('bhid,bhjd->bhij', q, k)
     if mask is not None:
@@ -259,13 +291,22 @@ def reference(q, k, v, dout, mask, scale):
     e = np.exp(s - mx); L = e.sum(-1, keepdims=True)
     lse = np.where(full, -np.inf, mx + np.log(np.where(L > 0, L, 1)))[..., 0]
     p = np.where(full, 0, e / np.where(L > 0, L, 1))
-    out = p @ v
-    rt = (dout * out).sum(-1)
+    B, H, T, _ = q.shape
+    z = np.ones((B, H, T, T))
+    if DROP is not None:
+        for b in range(B):
+            for h in range(H):
+                for i in range(T):
+                    for j in range(T):
+                        z[b, h, i, j] = drop_factor(b * H + h, i, j, T)
+    out = (p * z) @ v
+    # D_i from the out the backward is given (the test gives both sides the bf16-rounded out)
+    rt = (dout * (out if out_for_rt is None else out_for_rt.astype(np.float64))).sum(-1)
     dp = dout @ v.transpose(0, 1, 3, 2)
-    ds = p * (dp - rt[..., None])
+    ds = p * (z * dp - rt[..., None])
     dq = scale * ds @ k
     dk = scale * ds.transpose(0, 1, 3, 2) @ q
-    dv = p.transpose(0, 1, 3, 2) @ dout
+    dv = (p * z).transpose(0, 1, 3, 2) @ dout
     return out, lse, dq, dk, dv, rt
 
 def rel(a, b):
@@ -273,7 +314,10 @@ def rel(a, b):
 
 rng = np.random.default_rng(1)
 failures = 0
-for (T, D, use_mask) in [(1, 64, False), (7, 32, False), (70, 32, True), (129, 64, True), (20, 128, True)]:
+for (T, D, use_mask, drop) in [(1, 64, False, None), (7, 32, False, None), (70, 32, True, None),
+                               (129, 64, True, None), (20, 128, True, None), (70, 32, True, (0.1, 0x5eed5eed, 1234)),
+                               (9, 64, False, (0.3, 7, 1 << 33))]:
+    DROP = drop
     B, H = 3, 1
     q = bf16(rng.uniform(-1.5, 1.5, (B, H, T, D))); k = bf16(rng.uniform(-1.5, 1.5, (B, H, T, D)))
     v = bf16(rng.uniform(-1, 1, (B, H, T, D))); dout = bf16(rng.uniform(-1, 1, (B, H, T, D)))
@@ -285,12 +329,12 @@ for (T, D, use_mask) in [(1, 64, False), (7, 32, False), (70, 32, True), (129, 6
     out_r, lse_r, dq_r, dk_r, dv_r, rt_r = reference(q, k, v, dout, mask, scale)
     out, lse = fast_forward(q, k, v, mask, scale)
     fin = np.isfinite(lse_r)
-    print(f"T={T} D={D} mask={use_mask}: out rel {rel(out, out_r):.2e}  nan {np.isnan(out).sum()}  "
+    print(f"T={T} D={D} mask={use_mask} dropout={drop}: out rel {rel(out, out_r):.2e}  nan {np.isnan(out).sum()}  "
           f"lse abs {np.max(np.abs(lse[fin] - lse_r[fin])):.2e}  -inf ok {np.all(np.isneginf(lse[~fin]))}")
     # backward on the reference's out (rounded) and lse, as the test does
     out_in = bf16(out_r.astype(np.float32))
     rt = (dout.astype(np.float32) * out_in).sum(-1).astype(np.float32)
-    _, _, dq_r, dk_r, dv_r, _ = reference(q, k, v, dout, mask, scale)
+    _, _, dq_r, dk_r, dv_r, _ = reference(q, k, v, dout, mask, scale, out_in)
     dk, dv = fast_bwd_dkdv(q, k, v, dout, lse_r.astype(np.float32), rt, mask, scale)
     dq = fast_bwd_dq(q, k, v, dout, lse_r.astype(np.float32), rt, mask, scale)
     print(f"   dq rel {rel(dq, dq_r):.2e} dk rel {rel(dk, dk_r):.2e} dv rel {rel(dv, dv_r):.2e} "
