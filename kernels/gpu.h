@@ -30,6 +30,11 @@ typedef struct ds_gpu_options {
     ds_attention_impl attention;   // OWN or CUDNN
     bool allow_tf32;               // F32 GEMMs may use TF32 tensor cores (off: exact fp32 mode)
     size_t gemm_workspace_bytes;   // cuBLASLt workspace; 0 picks 32 MiB (Hopper's recommendation)
+    // The caller validated every index tensor (embedding ids, cross-entropy targets) on the host
+    // before uploading it (ds_bert_forward does): the ops skip their device-side index check and
+    // the stream synchronisation it costs. Kernels still never read outside a table for a bad
+    // index (they skip it); it is just not reported. Off by default: the op contract holds.
+    bool trusted_indices;
 } ds_gpu_options;
 
 // PLAIN kernels, own attention, TF32 off, default workspace, device 0.

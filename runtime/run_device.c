@@ -86,6 +86,9 @@ ds_status ds_run_device_open(ds_context *ctx, const ds_config *cfg, const ds_wor
     // TF32 stays off: in fp32 mode every F32 GEMM is exact fp32 (the parity tests rely on it), and
     // in bf16 mode the GEMMs take bf16 operands, so TF32 would change nothing there.
     o.allow_tf32 = false;
+    // ds_bert_forward validates ids and labels on the host before uploading them, so the ops'
+    // device-side index checks (a stream synchronisation each, ~8 per step) are redundant.
+    o.trusted_indices = true;
     if (ds_gpu_open(ctx, &o) != DS_OK) {
         if (!is_auto) return ctx->err.status;
         // auto: a device that is visible but cannot be opened (busy, broken driver) is a reason

@@ -14,6 +14,7 @@ extern "C" ds_gpu_options ds_gpu_options_default(void) {
     o.attention = DS_ATTENTION_OWN;
     o.allow_tf32 = false;
     o.gemm_workspace_bytes = 0;
+    o.trusted_indices = false;
     return o;
 }
 
