@@ -147,7 +147,7 @@ print(":".join(sorted(dirs)))
 PY
 )
     export LD_LIBRARY_PATH="$build/lib:/usr/local/cuda/lib64:${cuda_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export DS_SOURCE_DIR=$root DS_TEST_TMP_DIR=$build
+    export DS_SOURCE_DIR=$root DS_TEST_TMP_DIR=$build DS_BIN=$build/downstream
     echo "using gpu_bundle.tar.xz (configure failed here); LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >> "$OUT/environment.txt"
 else
     skip build "configure failed and no gpu_bundle.tar.xz was carried (scripts/gpu_bundle.sh)"
