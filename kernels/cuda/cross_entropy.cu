@@ -188,7 +188,7 @@ __global__ void ce_bwd_warp(const T *logits, const int32_t *targets, const float
 #pragma unroll
                 for (int e = 0; e < VEC; e++) v[e] = 0.0f;
             }
-            ds_st_vec<T, VEC>(dr + col, v, 1.0f);
+            ds_st_vec<T, VEC>(dr + col, v);
         }
     }
 }

@@ -56,7 +56,7 @@ __global__ void dropout_vec4(const T *x, T *y, int64_t n, uint64_t seed, uint64_
             ds_ld_vec<T, 4>(x + i0, v);
 #pragma unroll
             for (int lane = 0; lane < 4; lane++) v[lane] *= ((bits >> lane) & 1u) ? scale : 0.0f;
-            ds_st_vec<T, 4>(y + i0, v, 1.0f);
+            ds_st_vec<T, 4>(y + i0, v);
         } else {
             for (int lane = 0; i0 + lane < n; lane++)
                 ds_st(y, i0 + lane, ds_ld(x, i0 + lane) * (((bits >> lane) & 1u) ? scale : 0.0f));

@@ -69,7 +69,7 @@ __global__ void emb_fwd_rows(const int32_t *ids, const float *table, T *out, int
         for (int64_t col = (int64_t)lane * VEC; col < c; col += 32 * VEC) {
             float vals[VEC];
             ds_ld_vec<float, VEC>(src + col, vals);
-            ds_st_vec<T, VEC>(dst + col, vals, 1.0f);
+            ds_st_vec<T, VEC>(dst + col, vals);
         }
     }
 }

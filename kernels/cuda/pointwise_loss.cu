@@ -97,7 +97,7 @@ __global__ void loss_bwd(const T *x, const T *t, T *dx, int64_t n, double scale)
             ds_ld_vec<T, VEC>(t + i0, tv);
 #pragma unroll
             for (int e = 0; e < VEC; e++) xv[e] = (float)(scale * loss_grad<KIND>(xv[e], tv[e]));
-            ds_st_vec<T, VEC>(dx + i0, xv, 1.0f);
+            ds_st_vec<T, VEC>(dx + i0, xv);
         } else {
             for (int64_t i = i0; i < i0 + VEC && i < n; i++)
                 ds_st(dx, i, (float)(scale * loss_grad<KIND>(ds_ld(x, i), ds_ld(t, i))));

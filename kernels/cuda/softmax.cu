@@ -125,7 +125,7 @@ __global__ void softmax_bwd_warp(const T *y, const T *dy, T *dx, int64_t n, int 
             if (col < c) {
 #pragma unroll
                 for (int e = 0; e < VEC; e++) gv[k][e] = yv[k][e] * (gv[k][e] - dot);
-                ds_st_vec<T, VEC>(dxr + col, gv[k], 1.0f);
+                ds_st_vec<T, VEC>(dxr + col, gv[k]);
             }
         }
     }
