@@ -83,7 +83,7 @@ void ds_gpu_test_free(ds_context *ctx, ds_tensor *d) {
     d->data = NULL;
 }
 
-static uint64_t splitmix64(uint64_t *s) {
+uint64_t ds_gpu_test_splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -95,7 +95,8 @@ ds_tensor ds_gpu_test_random(int ndim, const int64_t *shape, uint64_t seed, floa
     const int64_t n = ds_tensor_numel(&h);
     float *p = calloc((size_t)(n ? n : 1), sizeof(float));
     uint64_t s = seed;
-    for (int64_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)((splitmix64(&s) >> 40) * (1.0 / 16777216.0));
+    for (int64_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * (float)((ds_gpu_test_splitmix64(&s) >> 40) * (1.0 / 16777216.0));
     h.data = p;
     return h;
 }
@@ -104,4 +105,64 @@ void ds_gpu_test_round_bf16(ds_tensor *h) {
     const int64_t n = ds_tensor_numel(h);
     float *p = h->data;
     for (int64_t i = 0; i < n; i++) p[i] = ds_bf16_to_f32(ds_f32_to_bf16(p[i]));
+}
+
+ds_tensor ds_gpu_test_random_rounded(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi,
+                                     bool round_bf16) {
+    ds_tensor h = ds_gpu_test_random(ndim, shape, seed, lo, hi);
+    if (round_bf16) ds_gpu_test_round_bf16(&h);
+    return h;
+}
+
+ds_tensor ds_gpu_test_host_zeros(int ndim, const int64_t *shape) {
+    ds_tensor h = ds_tensor_make(NULL, DS_F32, (ds_device){DS_DEVICE_CPU, 0}, ndim, shape);
+    const int64_t n = ds_tensor_numel(&h);
+    h.data = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
+    return h;
+}
+
+ds_tensor ds_gpu_test_host_zeros_like(const ds_tensor *h) {
+    ds_tensor z = *h;
+    const int64_t n = ds_tensor_numel(h);
+    z.data = calloc((size_t)(n ? n : 1), sizeof(float));
+    return z;
+}
+
+ds_tensor ds_gpu_test_host_copy(const ds_tensor *h) {
+    ds_tensor c = ds_gpu_test_host_zeros_like(h);
+    memcpy(c.data, h->data, (size_t)ds_tensor_numel(h) * sizeof(float));
+    return c;
+}
+
+bool ds_gpu_test_same_bits(const ds_tensor *a, const ds_tensor *b) {
+    return memcmp(a->data, b->data, ds_tensor_nbytes(a)) == 0;
+}
+
+ds_tensor ds_gpu_test_offset_view(const ds_tensor *d) {
+    const int64_t n = ds_tensor_numel(d) - 1;
+    return ds_tensor_make((char *)d->data + ds_dtype_size(d->dtype), d->dtype, d->device, 1, &n);
+}
+
+const char *ds_gpu_test_variant_name(ds_kernel_variant v) { return v == DS_KERNELS_FAST ? "fast" : "plain"; }
+
+void ds_gpu_test_expect_close(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *dev,
+                              const ds_tensor *want, double tol) {
+    ds_tensor got = ds_gpu_test_download(ctx, dev);
+    ds_test_close(t, what, &got, want, tol);
+    free(got.data);
+}
+
+void ds_gpu_test_expect_same_bits(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *a,
+                                  const ds_tensor *b) {
+    ds_tensor ha = ds_gpu_test_download(ctx, a), hb = ds_gpu_test_download(ctx, b);
+    ds_test_check(t, ds_gpu_test_same_bits(&ha, &hb), "%s: two runs differ", what);
+    free(ha.data);
+    free(hb.data);
+}
+
+void ds_gpu_test_expect_invalid_arg(ds_test *t, ds_context *ctx, ds_status s, const char *op, const char *what) {
+    ds_test_check(t, s == DS_ERR_INVALID_ARG && strstr(ctx->err.msg, op) != NULL,
+                  "%s: expected an invalid-argument error naming %s, got status %d: %s", what, op, (int)s,
+                  ctx->err.msg);
+    ds_err_clear(&ctx->err);
 }

@@ -1,7 +1,7 @@
 // Elementwise activations on CUDA: GELU (erf form, as the CPU op, torch's default and BERT's
 // "gelu") and tanh, forward and backward, any shape, F32 or BF16 (one dtype per call), in fp32
 // with one rounding on store. PLAIN and FAST variants come from elementwise.cuh.
-#include "cuda_op_checks.cuh"
+#include "op_checks.cuh"
 #include "cuda_state.cuh"
 #include "elementwise.cuh"
 
@@ -36,9 +36,9 @@ struct tanh_bwd_fn {
 static ds_status check_fwd(ds_context *ctx, const char *op, const ds_unary_fwd_args *a, ds_dtype *dt, int64_t *n) {
     ds_cuda_state *cu = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &cu));
-    DS_TRY(ds_cuda_check_act(ctx, op, "x", &a->x, dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "x", &a->x, -1, dt));
     *n = ds_tensor_numel(&a->x);
-    return ds_cuda_check_numel(ctx, op, "y", &a->y, *dt, *n);
+    return ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, "y", &a->y, *dt, *n);
 }
 
 // dy, dx and the saved tensor backward reads (`saved`, called `saved_name`).
@@ -46,10 +46,10 @@ static ds_status check_bwd(ds_context *ctx, const char *op, const ds_unary_bwd_a
                            const char *saved_name, ds_dtype *dt, int64_t *n) {
     ds_cuda_state *cu = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &cu));
-    DS_TRY(ds_cuda_check_act(ctx, op, "dy", &a->dy, dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "dy", &a->dy, -1, dt));
     *n = ds_tensor_numel(&a->dy);
-    DS_TRY(ds_cuda_check_numel(ctx, op, saved_name, saved, *dt, *n));
-    return ds_cuda_check_numel(ctx, op, "dx", &a->dx, *dt, *n);
+    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, saved_name, saved, *dt, *n));
+    return ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, "dx", &a->dx, *dt, *n);
 }
 
 extern "C" ds_status ds_cuda_gelu_forward(ds_context *ctx, const void *args) {

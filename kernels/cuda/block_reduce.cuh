@@ -1,6 +1,7 @@
 // Warp and block reductions in a fixed order (butterfly shuffles, then one warp over the warps'
 // results), so that a reduction gives the same bits on every run: the basis of ctx->deterministic
-// for the row-wise ops and losses. Device code only; blockDim.x must be a multiple of 32 (<= 1024).
+// for the row-wise ops, layer norm and the losses. Device code only; 1-D blocks, blockDim.x a
+// multiple of 32 (<= 1024), all lanes active.
 #ifndef DS_CUDA_BLOCK_REDUCE_CUH
 #define DS_CUDA_BLOCK_REDUCE_CUH
 
@@ -22,8 +23,10 @@ static __device__ __forceinline__ float ds_warp_max(float v) {
     return v;
 }
 
-// Sum over the block; every thread gets the result. sh: >= 33 elements of shared memory, reused
-// across calls (the two barriers make back-to-back calls safe).
+// Sum over the block; every thread gets the result. Order: each warp's butterfly, then warp 0's
+// butterfly over the per-warp sums (missing warps count as 0). sh: >= 33 elements of __shared__
+// memory (slots 0..31 per warp, slot 32 the result), reused across calls (the two barriers make
+// back-to-back calls safe: the next call writes slot 32 only after its first barrier).
 template <typename T>
 static __device__ __forceinline__ T ds_block_sum(T v, T *sh) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;

@@ -54,6 +54,16 @@ static inline unsigned ds_cuda_blocks(int64_t n, unsigned threads) {
     return (unsigned)b;
 }
 
+// Blocks for a grid-stride loop over `items` work items of `per_block` each, capped at 2^20 blocks
+// (the loop covers the rest); at least 1. (Kept apart from ds_cuda_blocks: its cap differs, and the
+// softmax, dropout, embedding and loss kernels were sized with this one.)
+static inline unsigned ds_cuda_grid(int64_t items, int64_t per_block) {
+    int64_t b = (items + per_block - 1) / per_block;
+    if (b < 1) b = 1;
+    if (b > ((int64_t)1 << 20)) b = (int64_t)1 << 20;
+    return (unsigned)b;
+}
+
 // Loads/stores of F32 or BF16 storage as fp32 arithmetic values.
 __device__ __forceinline__ float ds_ld(const float *p, int64_t i) { return p[i]; }
 __device__ __forceinline__ float ds_ld(const __nv_bfloat16 *p, int64_t i) { return __bfloat162float(p[i]); }

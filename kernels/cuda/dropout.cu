@@ -56,7 +56,7 @@ __global__ void dropout_vec4(const T *x, T *y, int64_t n, uint64_t seed, uint64_
             ds_ld_vec<T, 4>(x + i0, v);
 #pragma unroll
             for (int lane = 0; lane < 4; lane++) v[lane] *= ((bits >> lane) & 1u) ? scale : 0.0f;
-            ds_st_vec<T, 4>(y + i0, v, 1.0f);
+            ds_st_vec<T, 4>(y + i0, v);
         } else {
             for (int lane = 0; i0 + lane < n; lane++)
                 ds_st(y, i0 + lane, ds_ld(x, i0 + lane) * (((bits >> lane) & 1u) ? scale : 0.0f));
@@ -87,9 +87,9 @@ static ds_status run(ds_context *ctx, const char *op, const char *in_name, const
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(&ctx->err, op, in_name, in, -1, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, in_name, in, -1, &dt));
     const int64_t n = ds_tensor_numel(in);
-    DS_TRY(ds_cuda_check_numel(&ctx->err, op, out_name, out, dt, n));
+    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_ANY_DEVICE, op, out_name, out, dt, n));
     DS_REQUIRE(&ctx->err, p >= 0.0f && p < 1.0f, DS_ERR_INVALID_ARG, "%s: p must be in [0, 1), got %g", op, (double)p);
     if (n == 0) return DS_OK;
     if (p == 0.0f) {  // identity (every draw is >= 0)

@@ -12,7 +12,7 @@
 #define DS_ELEMENTWISE_CUH
 
 #include "cuda_state.cuh"
-#include "kernel_util.cuh"
+#include "vec_io.cuh"
 
 template <typename T, class F>
 __global__ void ds_map1_plain_kernel(const T *x, T *y, int64_t n, F f) {
@@ -28,31 +28,31 @@ __global__ void ds_map2_plain_kernel(const T *a, const T *b, T *y, int64_t n, F 
 
 template <typename T, class F>
 __global__ void ds_map1_fast_kernel(const T *x, T *y, int64_t n, F f) {
-    constexpr int W = ds_vec16<T>::width;
+    constexpr int W = ds_vec16<T>();
     const int64_t nv = n / W, stride = (int64_t)gridDim.x * blockDim.x;
     const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     for (int64_t j = tid; j < nv; j += stride) {
         float v[W];
-        ds_ld_vec(x, j, v);
+        ds_ld_vec<T, W>(x + j * W, v);
 #pragma unroll
         for (int w = 0; w < W; w++) v[w] = f(v[w]);
-        ds_st_vec(y, j, v);
+        ds_st_vec<T, W>(y + j * W, v);
     }
     for (int64_t i = nv * W + tid; i < n; i += stride) ds_st(y, i, f(ds_ld(x, i)));
 }
 
 template <typename T, class F>
 __global__ void ds_map2_fast_kernel(const T *a, const T *b, T *y, int64_t n, F f) {
-    constexpr int W = ds_vec16<T>::width;
+    constexpr int W = ds_vec16<T>();
     const int64_t nv = n / W, stride = (int64_t)gridDim.x * blockDim.x;
     const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     for (int64_t j = tid; j < nv; j += stride) {
         float va[W], vb[W];
-        ds_ld_vec(a, j, va);
-        ds_ld_vec(b, j, vb);
+        ds_ld_vec<T, W>(a + j * W, va);
+        ds_ld_vec<T, W>(b + j * W, vb);
 #pragma unroll
         for (int w = 0; w < W; w++) va[w] = f(va[w], vb[w]);
-        ds_st_vec(y, j, va);
+        ds_st_vec<T, W>(y + j * W, va);
     }
     for (int64_t i = nv * W + tid; i < n; i += stride) ds_st(y, i, f(ds_ld(a, i), ds_ld(b, i)));
 }
@@ -62,8 +62,8 @@ template <typename T, class F>
 static ds_status ds_map1_typed(ds_context *ctx, const void *x, void *y, int64_t n, F f) {
     ds_cuda_state *cu = ctx->cuda;
     const unsigned threads = 256;
-    if (cu->opt.kernels == DS_KERNELS_FAST && ds_aligned16(x) && ds_aligned16(y)) {
-        const int64_t nv = n / ds_vec16<T>::width;
+    if (cu->opt.kernels == DS_KERNELS_FAST && ds_cuda_aligned(x, 16) && ds_cuda_aligned(y, 16)) {
+        const int64_t nv = n / ds_vec16<T>();
         ds_map1_fast_kernel<T, F><<<ds_cuda_blocks(nv > 0 ? nv : n, threads), threads, 0, cu->stream>>>(
             (const T *)x, (T *)y, n, f);
     } else {
@@ -84,8 +84,9 @@ template <typename T, class F>
 static ds_status ds_map2_typed(ds_context *ctx, const void *a, const void *b, void *y, int64_t n, F f) {
     ds_cuda_state *cu = ctx->cuda;
     const unsigned threads = 256;
-    if (cu->opt.kernels == DS_KERNELS_FAST && ds_aligned16(a) && ds_aligned16(b) && ds_aligned16(y)) {
-        const int64_t nv = n / ds_vec16<T>::width;
+    if (cu->opt.kernels == DS_KERNELS_FAST && ds_cuda_aligned(a, 16) && ds_cuda_aligned(b, 16) &&
+        ds_cuda_aligned(y, 16)) {
+        const int64_t nv = n / ds_vec16<T>();
         ds_map2_fast_kernel<T, F><<<ds_cuda_blocks(nv > 0 ? nv : n, threads), threads, 0, cu->stream>>>(
             (const T *)a, (const T *)b, (T *)y, n, f);
     } else {

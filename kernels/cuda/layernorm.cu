@@ -7,17 +7,18 @@
 // Dtypes: x, y, dy, dx F32 or BF16 (one per call); gamma, beta, mean, rstd, dgamma, dbeta F32.
 // Statistics and every intermediate are fp32; y and dx are rounded once on store.
 //
-// PLAIN: one 256-thread block per row; block sums in a fixed tree (kernel_util.cuh).
+// PLAIN: one 256-thread block per row; block sums in a fixed tree (block_reduce.cuh).
 // FAST:  one warp per row (8 rows per 256-thread block), 16-byte vector loads/stores when C is a
 //        multiple of the vector width (4 F32 / 8 BF16) and every row pointer is 16-byte aligned,
 //        scalar otherwise; rows of up to 32 values per lane (C <= 1024) stay in registers between
 //        the passes, longer rows are read again (from L1/L2) in each pass.
 #include <math.h>
 
+#include "block_reduce.cuh"
 #include "column_sums.cuh"
-#include "cuda_op_checks.cuh"
 #include "cuda_state.cuh"
-#include "kernel_util.cuh"
+#include "op_checks.cuh"
+#include "vec_io.cuh"
 
 extern "C" {
 #include "cuda_ops.h"
@@ -29,7 +30,7 @@ extern "C" {
 template <typename T>
 __global__ void ln_fwd_plain_kernel(const T *x, const float *gamma, const float *beta, T *y, float *mean, float *rstd,
                                     int64_t c, float eps) {
-    __shared__ float red[32];
+    __shared__ float red[33];  // ds_block_sum scratch
     const int64_t r = blockIdx.x;
     const T *xr = x + r * c;
     T *yr = y + r * c;
@@ -53,7 +54,7 @@ __global__ void ln_fwd_plain_kernel(const T *x, const float *gamma, const float 
 template <typename T>
 __global__ void ln_bwd_plain_kernel(const T *x, const float *gamma, const float *mean, const float *rstd, const T *dy,
                                     T *dx, int64_t c) {
-    __shared__ float red[32];
+    __shared__ float red[33];  // ds_block_sum scratch
     const int64_t r = blockIdx.x;
     const T *xr = x + r * c, *dyr = dy + r * c;
     T *dxr = dx + r * c;
@@ -78,14 +79,14 @@ __global__ void ln_bwd_plain_kernel(const T *x, const float *gamma, const float 
 template <bool VEC, typename T, int W>
 __device__ __forceinline__ void ln_load(const T *p, int64_t j, float (&v)[W]) {
     if constexpr (VEC)
-        ds_ld_vec(p, j, v);
+        ds_ld_vec<T, W>(p + j * W, v);
     else
         v[0] = ds_ld(p, j);
 }
 template <bool VEC, typename T, int W>
 __device__ __forceinline__ void ln_store(T *p, int64_t j, const float (&v)[W]) {
     if constexpr (VEC)
-        ds_st_vec(p, j, v);
+        ds_st_vec<T, W>(p + j * W, v);
     else
         ds_st(p, j, v[0]);
 }
@@ -94,7 +95,7 @@ __device__ __forceinline__ void ln_store(T *p, int64_t j, const float (&v)[W]) {
 template <typename T, bool VEC>
 __global__ void ln_fwd_fast_kernel(const T *x, const float *gamma, const float *beta, T *y, float *mean, float *rstd,
                                    int64_t n, int64_t c, float eps) {
-    constexpr int W = VEC ? ds_vec16<T>::width : 1;
+    constexpr int W = VEC ? ds_vec16<T>() : 1;
     constexpr int MAXV = 32 / W;  // units a lane keeps in registers: 32 floats
     const int lane = threadIdx.x & 31;
     const int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -183,7 +184,7 @@ __global__ void ln_fwd_fast_kernel(const T *x, const float *gamma, const float *
 template <typename T, bool VEC>
 __global__ void ln_bwd_fast_kernel(const T *x, const float *gamma, const float *mean, const float *rstd, const T *dy,
                                    T *dx, int64_t n, int64_t c) {
-    constexpr int W = VEC ? ds_vec16<T>::width : 1;
+    constexpr int W = VEC ? ds_vec16<T>() : 1;
     constexpr int MAXV = 32 / W;
     const int lane = threadIdx.x & 31;
     const int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -282,8 +283,8 @@ static ds_status ln_forward(ds_context *ctx, const ds_layernorm_fwd_args *a, int
     } else {
         const unsigned blocks = (unsigned)((n + LN_ROWS_PER_FAST_BLOCK - 1) / LN_ROWS_PER_FAST_BLOCK);
         // Row starts are x + r c: 16-byte aligned for every r when the base is and c is a multiple of W.
-        const bool vec = c % ds_vec16<T>::width == 0 && ds_aligned16(x) && ds_aligned16(y) && ds_aligned16(gamma) &&
-                         ds_aligned16(beta);
+        const bool vec = c % ds_vec16<T>() == 0 && ds_cuda_aligned(x, 16) && ds_cuda_aligned(y, 16) &&
+                         ds_cuda_aligned(gamma, 16) && ds_cuda_aligned(beta, 16);
         if (vec)
             ln_fwd_fast_kernel<T, true><<<blocks, LN_THREADS, 0, cu->stream>>>(x, gamma, beta, y, mean, rstd, n, c, eps);
         else
@@ -305,8 +306,8 @@ static ds_status ln_backward(ds_context *ctx, const ds_layernorm_bwd_args *a, in
             ln_bwd_plain_kernel<T><<<(unsigned)n, LN_THREADS, 0, cu->stream>>>(x, gamma, mean, rstd, dy, dx, c);
         } else {
             const unsigned blocks = (unsigned)((n + LN_ROWS_PER_FAST_BLOCK - 1) / LN_ROWS_PER_FAST_BLOCK);
-            const bool vec = c % ds_vec16<T>::width == 0 && ds_aligned16(x) && ds_aligned16(dy) && ds_aligned16(dx) &&
-                             ds_aligned16(gamma);
+            const bool vec = c % ds_vec16<T>() == 0 && ds_cuda_aligned(x, 16) && ds_cuda_aligned(dy, 16) &&
+                             ds_cuda_aligned(dx, 16) && ds_cuda_aligned(gamma, 16);
             if (vec)
                 ln_bwd_fast_kernel<T, true><<<blocks, LN_THREADS, 0, cu->stream>>>(x, gamma, mean, rstd, dy, dx, n, c);
             else
@@ -324,7 +325,7 @@ extern "C" ds_status ds_cuda_layernorm_forward(ds_context *ctx, const void *args
     ds_cuda_state *cu = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &cu));
     ds_dtype dt = DS_F32;  // set by the first check
-    DS_TRY(ds_cuda_check_act(ctx, op, "x", &a->x, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "x", &a->x, -1, &dt));
     DS_TRY(ds_cuda_check(ctx, op, "x", &a->x, dt, 2, NULL));
     const int64_t n = a->x.shape[0], c = a->x.shape[1];
     const int64_t c1[1] = {c}, n1[1] = {n}, nc[2] = {n, c};
@@ -349,7 +350,7 @@ extern "C" ds_status ds_cuda_layernorm_backward(ds_context *ctx, const void *arg
     ds_cuda_state *cu = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &cu));
     ds_dtype dt = DS_F32;  // set by the first check
-    DS_TRY(ds_cuda_check_act(ctx, op, "dy", &a->dy, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "dy", &a->dy, -1, &dt));
     DS_TRY(ds_cuda_check(ctx, op, "dy", &a->dy, dt, 2, NULL));
     const int64_t n = a->dy.shape[0], c = a->dy.shape[1];
     const int64_t c1[1] = {c}, n1[1] = {n}, nc[2] = {n, c};

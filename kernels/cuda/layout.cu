@@ -1,10 +1,10 @@
 // Elementwise add and the attention-head permutation on CUDA, F32 or BF16 (one dtype per call).
 #include <stdint.h>
 
-#include "cuda_op_checks.cuh"
 #include "cuda_state.cuh"
 #include "elementwise.cuh"
-#include "kernel_util.cuh"
+#include "op_checks.cuh"
+#include "vec_io.cuh"
 
 extern "C" {
 #include "cuda_ops.h"
@@ -22,10 +22,10 @@ extern "C" ds_status ds_cuda_add(ds_context *ctx, const void *args) {
     ds_cuda_state *cu = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &cu));
     ds_dtype dt = DS_F32;  // set by the first check
-    DS_TRY(ds_cuda_check_act(ctx, op, "a", &a->a, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "a", &a->a, -1, &dt));
     const int64_t n = ds_tensor_numel(&a->a);
-    DS_TRY(ds_cuda_check_numel(ctx, op, "b", &a->b, dt, n));
-    DS_TRY(ds_cuda_check_numel(ctx, op, "y", &a->y, dt, n));
+    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, "b", &a->b, dt, n));
+    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, "y", &a->y, dt, n));
     return ds_map2(ctx, dt, a->a.data, a->b.data, a->y.data, n, add_fn{});
 }
 
@@ -65,7 +65,7 @@ extern "C" ds_status ds_cuda_permute_heads(ds_context *ctx, const void *args) {
     ds_cuda_state *cu = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &cu));
     ds_dtype dt = DS_F32;  // set by the first check
-    DS_TRY(ds_cuda_check_act(ctx, op, "x", &a->x, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "x", &a->x, -1, &dt));
     DS_TRY(ds_cuda_check(ctx, op, "y", &a->y, dt, -1, NULL));
     const ds_tensor *bthd = a->to_heads ? &a->x : &a->y;  // the (B, T, H*D) side
     const ds_tensor *bhtd = a->to_heads ? &a->y : &a->x;  // the (B, H, T, D) side
@@ -84,8 +84,8 @@ extern "C" ds_status ds_cuda_permute_heads(ds_context *ctx, const void *args) {
     if (bytes == 0) return DS_OK;
     const unsigned threads = 256;
     const size_t row_bytes = (size_t)D * es;
-    if (cu->opt.kernels == DS_KERNELS_FAST && row_bytes % 16 == 0 && ds_aligned16(a->x.data) &&
-        ds_aligned16(a->y.data)) {
+    if (cu->opt.kernels == DS_KERNELS_FAST && row_bytes % 16 == 0 && ds_cuda_aligned(a->x.data, 16) &&
+        ds_cuda_aligned(a->y.data, 16)) {
         const int64_t dv = (int64_t)(row_bytes / 16);  // 16-byte pieces per head row
         permute_heads_kernel<uint4><<<ds_cuda_blocks(B * H * T * dv, threads), threads, 0, cu->stream>>>(
             (const uint4 *)a->x.data, (uint4 *)a->y.data, B, H, T, dv, a->to_heads);

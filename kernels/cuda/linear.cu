@@ -37,9 +37,9 @@
 #include <stdint.h>
 
 #include "column_sums.cuh"
-#include "cuda_op_checks.cuh"
 #include "cuda_state.cuh"
-#include "kernel_util.cuh"
+#include "op_checks.cuh"
+#include "vec_io.cuh"
 
 extern "C" {
 #include "../cuda_fused.h"
@@ -202,7 +202,7 @@ struct linear_dims {
 };
 
 static ds_status check_forward(ds_context *ctx, const char *op, const ds_linear_fwd_args *a, linear_dims *d) {
-    DS_TRY(ds_cuda_check_act(ctx, op, "x", &a->x, &d->dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "x", &a->x, -1, &d->dt));
     DS_TRY(ds_cuda_check(ctx, op, "x", &a->x, d->dt, 2, NULL));
     d->n = a->x.shape[0];
     d->k = a->x.shape[1];
@@ -249,7 +249,7 @@ static ds_status linear_forward_into(ds_context *ctx, const char *op, const ds_l
         // (the alignment preferences cover A/B/C/D only; PyTorch falls back for the same reason).
         // Otherwise stage it in the scratch (cudaMalloc'd, 256-byte aligned), rounding F32 to BF16.
         const size_t staged_bytes = (size_t)d->m * ds_dtype_size(d->dt);
-        if (a->b.dtype == d->dt && ds_aligned16(a->b.data)) {
+        if (a->b.dtype == d->dt && ds_cuda_aligned(a->b.data, 16)) {
             g.bias = a->b.data;
         } else if (staged_bytes <= cu->scratch_bytes) {
             if (a->b.dtype == d->dt) {
@@ -312,7 +312,7 @@ extern "C" ds_status ds_cuda_linear_backward(ds_context *ctx, const void *args) 
     ds_cuda_state *cu = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &cu));
     ds_dtype dt = DS_F32;  // set by the first check
-    DS_TRY(ds_cuda_check_act(ctx, op, "dy", &a->dy, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "dy", &a->dy, -1, &dt));
     DS_TRY(ds_cuda_check(ctx, op, "dy", &a->dy, dt, 2, NULL));
     const int64_t n = a->dy.shape[0], m = a->dy.shape[1];
     const int64_t w_shape[2] = {m, -1};

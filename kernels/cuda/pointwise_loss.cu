@@ -97,7 +97,7 @@ __global__ void loss_bwd(const T *x, const T *t, T *dx, int64_t n, double scale)
             ds_ld_vec<T, VEC>(t + i0, tv);
 #pragma unroll
             for (int e = 0; e < VEC; e++) xv[e] = (float)(scale * loss_grad<KIND>(xv[e], tv[e]));
-            ds_st_vec<T, VEC>(dx + i0, xv, 1.0f);
+            ds_st_vec<T, VEC>(dx + i0, xv);
         } else {
             for (int64_t i = i0; i < i0 + VEC && i < n; i++)
                 ds_st(dx, i, (float)(scale * loss_grad<KIND>(ds_ld(x, i), ds_ld(t, i))));
@@ -145,9 +145,9 @@ static ds_status launch_bwd(ds_context *ctx, ds_cuda_state *s, const void *xp, c
 // x (any shape, F32/BF16, CUDA) sets the dtype and n; target must match both.
 static ds_status check_inputs(ds_context *ctx, const char *op, const ds_tensor *x, const ds_tensor *target,
                               ds_dtype *dt, int64_t *n) {
-    DS_TRY(ds_cuda_check_act(&ctx->err, op, "x", x, -1, dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "x", x, -1, dt));
     *n = ds_tensor_numel(x);
-    return ds_cuda_check_numel(&ctx->err, op, "target", target, *dt, *n);
+    return ds_cuda_check_numel(ctx, DS_CUDA_ANY_DEVICE, op, "target", target, *dt, *n);
 }
 
 template <int KIND>
@@ -157,7 +157,7 @@ static ds_status run_forward(ds_context *ctx, const char *op, const ds_pointwise
     ds_dtype dt = DS_F32;
     int64_t n = 0;
     DS_TRY(check_inputs(ctx, op, &a->x, &a->target, &dt, &n));
-    DS_TRY(ds_cuda_check(&ctx->err, op, "loss", &a->loss, DS_F32, 1, 1, -1));
+    DS_TRY(ds_cuda_check_extents(ctx, op, "loss", &a->loss, DS_F32, 1, 1, -1));
     if (dt == DS_F32) return launch_fwd<float, KIND>(ctx, s, a->x.data, a->target.data, (float *)a->loss.data, n);
     return launch_fwd<__nv_bfloat16, KIND>(ctx, s, a->x.data, a->target.data, (float *)a->loss.data, n);
 }
@@ -169,7 +169,7 @@ static ds_status run_backward(ds_context *ctx, const char *op, const ds_pointwis
     ds_dtype dt = DS_F32;
     int64_t n = 0;
     DS_TRY(check_inputs(ctx, op, &a->x, &a->target, &dt, &n));
-    DS_TRY(ds_cuda_check_numel(&ctx->err, op, "dx", &a->dx, dt, n));
+    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_ANY_DEVICE, op, "dx", &a->dx, dt, n));
     // The CPU's scale: dloss / n (BCE) or 2 dloss / n (MSE), in double.
     const double scale = n > 0 ? (KIND == LOSS_BCE ? a->dloss / (double)n : 2.0 * a->dloss / (double)n) : 0;
     if (dt == DS_F32) return launch_bwd<float, KIND>(ctx, s, a->x.data, a->target.data, a->dx.data, n, scale);

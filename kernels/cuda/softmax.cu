@@ -125,7 +125,7 @@ __global__ void softmax_bwd_warp(const T *y, const T *dy, T *dx, int64_t n, int 
             if (col < c) {
 #pragma unroll
                 for (int e = 0; e < VEC; e++) gv[k][e] = yv[k][e] * (gv[k][e] - dot);
-                ds_st_vec<T, VEC>(dxr + col, gv[k], 1.0f);
+                ds_st_vec<T, VEC>(dxr + col, gv[k]);
             }
         }
     }
@@ -177,9 +177,9 @@ extern "C" ds_status ds_cuda_softmax_forward(ds_context *ctx, const void *args) 
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(&ctx->err, op, "x", &a->x, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "x", &a->x, 2, &dt));
     const int64_t n = a->x.shape[0], c = a->x.shape[1];
-    DS_TRY(ds_cuda_check(&ctx->err, op, "y", &a->y, dt, 2, n, c));
+    DS_TRY(ds_cuda_check_extents(ctx, op, "y", &a->y, dt, 2, n, c));
     if (n == 0 || c == 0) return DS_OK;
     if (dt == DS_F32) return launch_fwd(ctx, s, (const float *)a->x.data, (float *)a->y.data, n, c);
     return launch_fwd(ctx, s, (const __nv_bfloat16 *)a->x.data, (__nv_bfloat16 *)a->y.data, n, c);
@@ -191,10 +191,10 @@ extern "C" ds_status ds_cuda_softmax_backward(ds_context *ctx, const void *args)
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(&ctx->err, op, "dy", &a->dy, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "dy", &a->dy, 2, &dt));
     const int64_t n = a->dy.shape[0], c = a->dy.shape[1];
-    DS_TRY(ds_cuda_check(&ctx->err, op, "y", &a->y, dt, 2, n, c));
-    DS_TRY(ds_cuda_check(&ctx->err, op, "dx", &a->dx, dt, 2, n, c));
+    DS_TRY(ds_cuda_check_extents(ctx, op, "y", &a->y, dt, 2, n, c));
+    DS_TRY(ds_cuda_check_extents(ctx, op, "dx", &a->dx, dt, 2, n, c));
     if (n == 0 || c == 0) return DS_OK;
     if (dt == DS_F32)
         return launch_bwd(ctx, s, (const float *)a->y.data, (const float *)a->dy.data, (float *)a->dx.data, n, c);

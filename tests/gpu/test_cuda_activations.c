@@ -25,35 +25,8 @@ static const shape_t k_shapes[] = {{1, {1}}, {1, {13}}, {1, {4099}}, {3, {7, 13,
 typedef ds_status (*fwd_fn)(ds_context *, const ds_unary_fwd_args *);
 typedef ds_status (*bwd_fn)(ds_context *, const ds_unary_bwd_args *);
 
-static void expect_close(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *dev, const ds_tensor *want,
-                         double tol) {
-    ds_tensor got = ds_gpu_test_download(ctx, dev);
-    ds_test_close(t, what, &got, want, tol);
-    free(got.data);
-}
-
-static void expect_same_bits(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *a, const ds_tensor *b) {
-    ds_tensor ha = ds_gpu_test_download(ctx, a), hb = ds_gpu_test_download(ctx, b);
-    ds_test_check(t, memcmp(ha.data, hb.data, (size_t)ds_tensor_numel(&ha) * sizeof(float)) == 0,
-                  "%s: two runs differ", what);
-    free(ha.data);
-    free(hb.data);
-}
-
-static ds_tensor host_zeros_like(const ds_tensor *h) {
-    ds_tensor z = *h;
-    const int64_t n = ds_tensor_numel(h);
-    z.data = calloc((size_t)(n ? n : 1), sizeof(float));
-    return z;
-}
-
 // A device view one element past the start of d, with numel - 1 elements: 4 (F32) or 2 (BF16)
 // bytes off a 16-byte boundary, so FAST must take its scalar fallback.
-static ds_tensor offset_view(const ds_tensor *d) {
-    const int64_t n = ds_tensor_numel(d) - 1;
-    ds_tensor v = ds_tensor_make((char *)d->data + ds_dtype_size(d->dtype), d->dtype, d->device, 1, &n);
-    return v;
-}
 
 // One activation (gelu: the backward reads x; tanh: it reads y) for one shape, dtype, variant.
 static void check_act(ds_test *t, ds_context *ctx, const char *name, fwd_fn fwd, bwd_fn bwd, bool bwd_reads_x,
@@ -64,14 +37,14 @@ static void check_act(ds_test *t, ds_context *ctx, const char *name, fwd_fn fwd,
     ds_tensor dy = ds_gpu_test_random(sh.ndim, sh.shape, seed + 1, -1, 1);
     if (bf) ds_gpu_test_round_bf16(&x), ds_gpu_test_round_bf16(&dy);
 
-    ds_tensor want_y = host_zeros_like(&x), want_dx = host_zeros_like(&x);
+    ds_tensor want_y = ds_gpu_test_host_zeros_like(&x), want_dx = ds_gpu_test_host_zeros_like(&x);
     ds_unary_fwd_args cf = {.x = x, .y = want_y};
     ds_status s = fwd(ctx, &cf);
     ds_test_check(t, s == DS_OK, "cpu %s forward: %s", name, ctx->err.msg);
     // tanh's backward reads the forward output; in BF16 it is stored rounded, so the CPU takes
     // the same rounded values.
     ds_tensor y_in = want_y;
-    ds_tensor y_rounded = host_zeros_like(&x);
+    ds_tensor y_rounded = ds_gpu_test_host_zeros_like(&x);
     memcpy(y_rounded.data, want_y.data, (size_t)ds_tensor_numel(&x) * sizeof(float));
     if (bf) {
         ds_gpu_test_round_bf16(&y_rounded);
@@ -104,15 +77,15 @@ static void check_act(ds_test *t, ds_context *ctx, const char *name, fwd_fn fwd,
         ds_test_check(t, s == DS_OK, "%s backward run %d: %s", what, run, ctx->err.msg);
     }
     snprintf(w2, sizeof w2, "%s y", what);
-    expect_close(t, ctx, w2, &gy[0], &want_y, tol);
-    expect_same_bits(t, ctx, w2, &gy[0], &gy[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gy[0], &want_y, tol);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gy[0], &gy[1]);
     snprintf(w2, sizeof w2, "%s dx", what);
-    expect_close(t, ctx, w2, &gdx[0], &want_dx, tol);
-    expect_same_bits(t, ctx, w2, &gdx[0], &gdx[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gdx[0], &want_dx, tol);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gdx[0], &gdx[1]);
 
     // Misaligned views (elements 1..n-1): the result must equal the CPU's on those elements.
     if (ds_tensor_numel(&x) > 1) {
-        ds_tensor vx = offset_view(&gx), vy = offset_view(&gy[1]);
+        ds_tensor vx = ds_gpu_test_offset_view(&gx), vy = ds_gpu_test_offset_view(&gy[1]);
         ds_gpu_memset(ctx, gy[1].data, 0xff, ds_tensor_nbytes(&gy[1]));
         ds_unary_fwd_args gf = {.x = vx, .y = vy};
         s = fwd(ctx, &gf);
@@ -120,19 +93,12 @@ static void check_act(ds_test *t, ds_context *ctx, const char *name, fwd_fn fwd,
         const int64_t n1 = ds_tensor_numel(&x) - 1;
         ds_tensor want_tail = ds_tensor_cpu1((float *)want_y.data + 1, DS_F32, n1);
         snprintf(w2, sizeof w2, "%s y (offset view)", what);
-        expect_close(t, ctx, w2, &vy, &want_tail, tol);
+        ds_gpu_test_expect_close(t, ctx, w2, &vy, &want_tail, tol);
     }
 
     for (int run = 0; run < 2; run++) ds_gpu_test_free(ctx, &gy[run]), ds_gpu_test_free(ctx, &gdx[run]);
     ds_gpu_test_free(ctx, &gx), ds_gpu_test_free(ctx, &gdy), ds_gpu_test_free(ctx, &gy_in);
     free(x.data), free(dy.data), free(want_y.data), free(want_dx.data), free(y_rounded.data);
-}
-
-static void expect_error(ds_test *t, ds_context *ctx, ds_status s, const char *op, const char *what) {
-    ds_test_check(t, s == DS_ERR_INVALID_ARG && strstr(ctx->err.msg, op) != NULL,
-                  "%s: expected an invalid-argument error naming %s, got status %d: %s", what, op, (int)s,
-                  ctx->err.msg);
-    ds_err_clear(&ctx->err);
 }
 
 static void check_errors(ds_test *t, ds_context *ctx) {
@@ -142,13 +108,13 @@ static void check_errors(ds_test *t, ds_context *ctx) {
     ds_tensor y9 = ds_gpu_test_poisoned(ctx, &h9, DS_F32);
     ds_err_clear(&ctx->err);
     ds_unary_fwd_args f = {.x = x, .y = y16};
-    expect_error(t, ctx, ds_gelu_forward(ctx, &f), "gelu_forward", "y BF16 with x F32");
-    expect_error(t, ctx, ds_tanh_forward(ctx, &f), "tanh_forward", "y BF16 with x F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_gelu_forward(ctx, &f), "gelu_forward", "y BF16 with x F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_tanh_forward(ctx, &f), "tanh_forward", "y BF16 with x F32");
     ds_unary_fwd_args f9 = {.x = x, .y = y9};
-    expect_error(t, ctx, ds_gelu_forward(ctx, &f9), "gelu_forward", "numel mismatch");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_gelu_forward(ctx, &f9), "gelu_forward", "numel mismatch");
     ds_unary_bwd_args b = {.x = x, .y = x, .dy = x, .dx = y16};
-    expect_error(t, ctx, ds_gelu_backward(ctx, &b), "gelu_backward", "dx BF16 with dy F32");
-    expect_error(t, ctx, ds_tanh_backward(ctx, &b), "tanh_backward", "dx BF16 with dy F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_gelu_backward(ctx, &b), "gelu_backward", "dx BF16 with dy F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_tanh_backward(ctx, &b), "tanh_backward", "dx BF16 with dy F32");
     ds_gpu_test_free(ctx, &x), ds_gpu_test_free(ctx, &y16), ds_gpu_test_free(ctx, &y9);
     free(h.data), free(h9.data);
 }

@@ -60,13 +60,6 @@ typedef struct inputs {
     unsigned char *mask;
 } inputs;
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static float *random_f32(int64_t n, uint64_t seed, float lo, float hi) {
     const int64_t shape[] = {n};
     return ds_gpu_test_random(1, shape, seed, lo, hi).data;
@@ -87,7 +80,7 @@ static void make_inputs(inputs *in, int64_t n) {
     }
     in->mask = malloc((size_t)n);
     uint64_t st = 4;
-    for (int64_t i = 0; i < n; i++) in->mask[i] = (unsigned char)(splitmix64(&st) % 3 != 0);
+    for (int64_t i = 0; i < n; i++) in->mask[i] = (unsigned char)(ds_gpu_test_splitmix64(&st) % 3 != 0);
 }
 
 static void free_inputs(inputs *in) {

@@ -45,13 +45,6 @@ typedef struct attn_case {
 typedef enum variant { V_F32_PLAIN, V_BF16_PLAIN, V_BF16_FAST, V_F32_FAST, V_COUNT } variant;
 static const char *const k_variant_name[V_COUNT] = {"F32 PLAIN", "BF16 PLAIN", "BF16 FAST", "F32 FAST (falls back)"};
 
-static ds_tensor host_f32(int ndim, const int64_t *shape) {
-    ds_tensor t = ds_tensor_make(NULL, DS_F32, (ds_device){DS_DEVICE_CPU, 0}, ndim, shape);
-    const int64_t n = ds_tensor_numel(&t);
-    t.data = calloc((size_t)(n ? n : 1), sizeof(float));
-    return t;
-}
-
 // Key padding mask (B, T): batch row 0 has holes (every 5th key from j = 3 masked, so the mask
 // is not only right padding), row 1 attends to key 0 only, row 2 to no key (fully masked).
 static ds_tensor make_mask(int64_t T) {
@@ -99,15 +92,15 @@ typedef struct inputs {
 static void reference_run(ds_context *ctx, ds_test *t, const inputs *in, const attn_case *c, bool bf16,
                           reference *r) {
     const int64_t shape4[4] = {B_, H_, c->T, c->D}, shape3[3] = {B_, H_, c->T};
-    r->out = host_f32(4, shape4);
-    r->lse = host_f32(3, shape3);
-    r->dq = host_f32(4, shape4);
-    r->dk = host_f32(4, shape4);
-    r->dv = host_f32(4, shape4);
+    r->out = ds_gpu_test_host_zeros(4, shape4);
+    r->lse = ds_gpu_test_host_zeros(3, shape3);
+    r->dq = ds_gpu_test_host_zeros(4, shape4);
+    r->dk = ds_gpu_test_host_zeros(4, shape4);
+    r->dv = ds_gpu_test_host_zeros(4, shape4);
     const double scale = 1.0 / sqrt((double)c->D);
     ds_attention_fwd_args f = {in->q, in->k, in->v, in->mask, r->out, r->lse, scale, c->p, 1234};
     ds_test_check(t, ds_attention_forward(ctx, &f) == DS_OK, "cpu forward: %s", ctx->err.msg);
-    r->out_in = host_f32(4, shape4);
+    r->out_in = ds_gpu_test_host_zeros(4, shape4);
     memcpy(r->out_in.data, r->out.data, ds_tensor_nbytes(&r->out));
     if (bf16) ds_gpu_test_round_bf16(&r->out_in);
     ds_attention_bwd_args b = {in->q,   in->k,   in->v,    in->mask, r->out_in, r->lse,
@@ -171,10 +164,6 @@ static gpu_result gpu_run(ds_context *ctx, ds_test *t, const char *what, const i
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) ds_gpu_test_free(ctx, dev[i]);
     if (in->mask.data) ds_gpu_test_free(ctx, &mask);
     return g;
-}
-
-static bool bit_identical(const ds_tensor *a, const ds_tensor *b) {
-    return memcmp(a->data, b->data, ds_tensor_nbytes(a)) == 0;
 }
 
 // ds_test_close, except where the reference is zero up to rounding throughout (T = 1: a softmax
@@ -319,7 +308,7 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
     ds_tensor *src[] = {&in.q, &in.k, &in.v, &in.dout};
     ds_tensor *dst[] = {&in16.q, &in16.k, &in16.v, &in16.dout};
     for (int i = 0; i < 4; i++) {
-        *dst[i] = host_f32(4, shape4);
+        *dst[i] = ds_gpu_test_host_zeros(4, shape4);
         memcpy(dst[i]->data, src[i]->data, sizeof(float) * (size_t)n);
         ds_gpu_test_round_bf16(dst[i]);
     }
@@ -339,9 +328,9 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
         gpu_result g2 = gpu_run(ctx, t, what, use, c, bf16 ? DS_BF16 : DS_F32, r);
         if (g1.ok && g2.ok)
             ds_test_check(t,
-                          bit_identical(&g1.out, &g2.out) && bit_identical(&g1.lse, &g2.lse) &&
-                              bit_identical(&g1.dq, &g2.dq) && bit_identical(&g1.dk, &g2.dk) &&
-                              bit_identical(&g1.dv, &g2.dv),
+                          ds_gpu_test_same_bits(&g1.out, &g2.out) && ds_gpu_test_same_bits(&g1.lse, &g2.lse) &&
+                              ds_gpu_test_same_bits(&g1.dq, &g2.dq) && ds_gpu_test_same_bits(&g1.dk, &g2.dk) &&
+                              ds_gpu_test_same_bits(&g1.dv, &g2.dv),
                           "%s: two runs differ", what);
         gpu_result_free(&g2);
         gpu_result_free(&g1);
@@ -373,7 +362,7 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
 static void check_errors(ds_context *ctx, ds_test *t) {
     const int64_t shape4[4] = {1, 1, 4, 32}, shape3[3] = {1, 1, 4};
     ds_tensor hq = ds_gpu_test_random(4, shape4, 9, -1, 1);
-    ds_tensor h3 = host_f32(3, shape3);
+    ds_tensor h3 = ds_gpu_test_host_zeros(3, shape3);
     ds_tensor q = ds_gpu_test_upload(ctx, &hq, DS_F32);
     ds_tensor out = ds_gpu_test_poisoned(ctx, &hq, DS_F32);
     ds_tensor lse_bf16 = ds_gpu_test_poisoned(ctx, &h3, DS_BF16);

@@ -25,17 +25,6 @@
 static const int64_t k_shapes[][2] = {{1, 2},     {7, 13},   {13, 2},  {7, 1000},
                                       {13, 1024}, {5, 1025}, {3, 2048}, {13, 30522}};
 
-static ds_tensor host_f32(int ndim, const int64_t *shape) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return ds_tensor_make(calloc((size_t)(n > 0 ? n : 1), sizeof(float)), DS_F32, (ds_device){DS_DEVICE_CPU, 0}, ndim,
-                          shape);
-}
-
-static bool same_bits(const ds_tensor *a, const ds_tensor *b) {
-    return memcmp(a->data, b->data, sizeof(float) * (size_t)ds_tensor_numel(a)) == 0;
-}
-
 // targets (n) host I32 in [0, c); rows i % 4 == 1 are ignored; every row when all_ignored.
 static ds_tensor make_targets(int64_t n, int64_t c, bool all_ignored, uint64_t seed) {
     int32_t *tg = calloc((size_t)n, sizeof(int32_t));
@@ -53,10 +42,10 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
     snprintf(tag, sizeof tag, "%s %s (%lld, %lld)%s", variant, dt == DS_F32 ? "F32" : "BF16", (long long)n,
              (long long)c, all_ignored ? " all ignored" : "");
     const int64_t shape[2] = {n, c}, one = 1;
-    ds_tensor logits = ds_gpu_test_random(2, shape, seed, -6.0f, 6.0f);
-    if (dt == DS_BF16) ds_gpu_test_round_bf16(&logits);
+    ds_tensor logits = ds_gpu_test_random_rounded(2, shape, seed, -6.0f, 6.0f, dt == DS_BF16);
     ds_tensor targets = make_targets(n, c, all_ignored, seed + 1);
-    ds_tensor loss_want = host_f32(1, &one), lse_want = host_f32(1, &n), dl_want = host_f32(2, shape);
+    ds_tensor loss_want = ds_gpu_test_host_zeros(1, &one), lse_want = ds_gpu_test_host_zeros(1, &n),
+              dl_want = ds_gpu_test_host_zeros(2, shape);
     ds_cross_entropy_fwd_args cf = {.logits = logits, .targets = targets, .loss = loss_want, .lse = lse_want,
                                     .ignore_index = IGNORE};
     ds_test_check(t, ds_cross_entropy_forward(cpu, &cf) == DS_OK, "cpu forward: %s", cpu->err.msg);
@@ -102,8 +91,10 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
             if (tg[i] == IGNORE)
                 for (int64_t j = 0; j < c; j++) zero &= ((const float *)dl_got[0].data)[i * c + j] == 0.0f;
         ds_test_check(t, zero, "%s: an ignored row has a non-zero gradient", tag);
-        ds_test_check(t, same_bits(&loss_got[0], &loss_got[1]) && same_bits(&lse_got[0], &lse_got[1]) &&
-                             same_bits(&dl_got[0], &dl_got[1]),
+        ds_test_check(t,
+                      ds_gpu_test_same_bits(&loss_got[0], &loss_got[1]) &&
+                          ds_gpu_test_same_bits(&lse_got[0], &lse_got[1]) &&
+                          ds_gpu_test_same_bits(&dl_got[0], &dl_got[1]),
                       "%s: two runs differ", tag);
     }
     for (int r = 0; r < 2; r++) {
@@ -123,7 +114,7 @@ static void check_errors(ds_test *t, ds_context *gpu) {
         ds_tensor logits = ds_gpu_test_random(2, shape, 4, -1.0f, 1.0f), targets = make_targets(n, c, false, 9);
         ((int32_t *)targets.data)[3] = bad[b];
         ds_tensor ld = ds_gpu_test_upload(gpu, &logits, DS_F32), td = ds_gpu_test_upload(gpu, &targets, DS_I32);
-        ds_tensor lossh = host_f32(1, &one), lseh = host_f32(1, &n);
+        ds_tensor lossh = ds_gpu_test_host_zeros(1, &one), lseh = ds_gpu_test_host_zeros(1, &n);
         ds_tensor lossd = ds_gpu_test_poisoned(gpu, &lossh, DS_F32), lsed = ds_gpu_test_poisoned(gpu, &lseh, DS_F32);
         ds_tensor dld = ds_gpu_test_poisoned(gpu, &logits, DS_F32);
         char expect[80];

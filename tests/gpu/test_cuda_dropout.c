@@ -14,16 +14,8 @@
 static const int64_t k_sizes[] = {1, 7, 13, 91, 4099, (1 << 20) + 3};
 static const float k_ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
 
-static ds_tensor host_zeros(int64_t n) {
-    return ds_tensor_make(calloc((size_t)(n > 0 ? n : 1), sizeof(float)), DS_F32, (ds_device){DS_DEVICE_CPU, 0}, 1,
-                          &n);
-}
-
 // Bit-for-bit equality of two host F32 tensors (a BF16 result widened to F32 is exact, so this
 // compares the bf16 bits too).
-static bool same_bits(const ds_tensor *a, const ds_tensor *b) {
-    return memcmp(a->data, b->data, sizeof(float) * (size_t)ds_tensor_numel(a)) == 0;
-}
 
 static int64_t first_difference(const float *a, const float *b, int64_t n) {
     for (int64_t i = 0; i < n; i++)
@@ -46,9 +38,8 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
     char what[160];
     snprintf(what, sizeof what, "%s %s %s n=%lld p=%g", variant, dt == DS_F32 ? "F32" : "BF16",
              bwd ? "backward" : "forward", (long long)n, (double)p);
-    ds_tensor x = ds_gpu_test_random(1, &n, (uint64_t)n * 31 + (bwd ? 7 : 0), -1.0f, 1.0f);
-    if (dt == DS_BF16) ds_gpu_test_round_bf16(&x);
-    ds_tensor want = host_zeros(n);
+    ds_tensor x = ds_gpu_test_random_rounded(1, &n, (uint64_t)n * 31 + (bwd ? 7 : 0), -1.0f, 1.0f, dt == DS_BF16);
+    ds_tensor want = ds_gpu_test_host_zeros(1, &n);
     ds_status cs;
     if (bwd) {
         ds_dropout_bwd_args a = {.dy = x, .dx = want, .p = p, .offset = offset};
@@ -78,7 +69,7 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
     // In place: out is the input buffer.
     if (ds_test_check(t, gpu_dropout(gpu, bwd, xd, xd, p, offset) == DS_OK, "%s in place: %s", what, gpu->err.msg)) {
         ds_tensor got = ds_gpu_test_download(gpu, &xd);
-        ds_test_check(t, same_bits(&got, &want), "%s in place: differs from the CPU", what);
+        ds_test_check(t, ds_gpu_test_same_bits(&got, &want), "%s in place: differs from the CPU", what);
         free(got.data);
     }
     ds_gpu_test_free(gpu, &xd), ds_gpu_test_free(gpu, &yd);
@@ -89,17 +80,17 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
 // back; the result must still equal the CPU's.
 static void check_misaligned(ds_test *t, ds_context *gpu, ds_context *cpu, uint64_t offset) {
     const int64_t n = 1001, n1 = n + 1;
-    ds_tensor x = ds_gpu_test_random(1, &n, 99, -1.0f, 1.0f), want = host_zeros(n);
+    ds_tensor x = ds_gpu_test_random(1, &n, 99, -1.0f, 1.0f), want = ds_gpu_test_host_zeros(1, &n);
     ds_dropout_fwd_args ca = {.x = x, .y = want, .p = 0.3f, .offset = offset};
     ds_test_check(t, ds_dropout_forward(cpu, &ca) == DS_OK, "cpu dropout: %s", cpu->err.msg);
-    ds_tensor big = host_zeros(n1);
+    ds_tensor big = ds_gpu_test_host_zeros(1, &n1);
     memcpy((float *)big.data + 1, x.data, sizeof(float) * (size_t)n);
     ds_tensor bigd = ds_gpu_test_upload(gpu, &big, DS_F32), outd = ds_gpu_test_poisoned(gpu, &big, DS_F32);
     ds_tensor xv = ds_tensor_make((float *)bigd.data + 1, DS_F32, bigd.device, 1, &n);
     ds_tensor yv = ds_tensor_make((float *)outd.data + 1, DS_F32, outd.device, 1, &n);
     if (ds_test_check(t, gpu_dropout(gpu, false, xv, yv, 0.3f, offset) == DS_OK, "misaligned: %s", gpu->err.msg)) {
         ds_tensor got = ds_gpu_test_download(gpu, &yv);
-        ds_test_check(t, same_bits(&got, &want), "misaligned view: differs from the CPU");
+        ds_test_check(t, ds_gpu_test_same_bits(&got, &want), "misaligned view: differs from the CPU");
         free(got.data);
     }
     ds_gpu_test_free(gpu, &bigd), ds_gpu_test_free(gpu, &outd);

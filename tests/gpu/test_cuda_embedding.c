@@ -40,13 +40,6 @@ static uint64_t next_rand(uint64_t *s) {
     return *s >> 33;
 }
 
-static ds_tensor host_f32(int ndim, const int64_t *shape) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return ds_tensor_make(calloc((size_t)(n > 0 ? n : 1), sizeof(float)), DS_F32, (ds_device){DS_DEVICE_CPU, 0}, ndim,
-                          shape);
-}
-
 // ids (n) host I32: every other position from [0, distinct), the rest from [0, v); with a padding
 // id, every fifth position is the padding id.
 static ds_tensor make_ids(const emb_case *k, uint64_t seed, int32_t pad) {
@@ -60,10 +53,6 @@ static ds_tensor make_ids(const emb_case *k, uint64_t seed, int32_t pad) {
     return ds_tensor_make(ids, DS_I32, (ds_device){DS_DEVICE_CPU, 0}, 1, &k->n);
 }
 
-static bool same_bits(const ds_tensor *a, const ds_tensor *b) {
-    return memcmp(a->data, b->data, sizeof(float) * (size_t)ds_tensor_numel(a)) == 0;
-}
-
 static void run_forward(ds_test *t, ds_context *gpu, ds_context *cpu, const char *variant, const emb_case *k,
                         ds_dtype dt) {
     char what[160];
@@ -71,7 +60,7 @@ static void run_forward(ds_test *t, ds_context *gpu, ds_context *cpu, const char
              (long long)k->v, (long long)k->c, (long long)k->n);
     const int64_t tshape[2] = {k->v, k->c}, oshape[2] = {k->n, k->c};
     ds_tensor table = ds_gpu_test_random(2, tshape, (uint64_t)k->v * 7 + (uint64_t)k->c, -1.0f, 1.0f);
-    ds_tensor ids = make_ids(k, (uint64_t)k->n, -1), want = host_f32(2, oshape);
+    ds_tensor ids = make_ids(k, (uint64_t)k->n, -1), want = ds_gpu_test_host_zeros(2, oshape);
     ds_embedding_fwd_args ca = {.ids = ids, .table = table, .out = want};
     ds_test_check(t, ds_embedding_forward(cpu, &ca) == DS_OK, "cpu embedding_forward: %s", cpu->err.msg);
     if (dt == DS_BF16) ds_gpu_test_round_bf16(&want);
@@ -96,10 +85,9 @@ static void run_backward(ds_test *t, ds_context *gpu, ds_context *cpu, const emb
     gpu->deterministic = deterministic;
     const int64_t tshape[2] = {k->v, k->c}, oshape[2] = {k->n, k->c};
     ds_tensor ids = make_ids(k, (uint64_t)k->n + 1, pad);
-    ds_tensor dout = ds_gpu_test_random(2, oshape, (uint64_t)k->n * 3 + 1, -1.0f, 1.0f);
-    if (dt == DS_BF16) ds_gpu_test_round_bf16(&dout);
+    ds_tensor dout = ds_gpu_test_random_rounded(2, oshape, (uint64_t)k->n * 3 + 1, -1.0f, 1.0f, dt == DS_BF16);
     ds_tensor start = ds_gpu_test_random(2, tshape, 17, -1.0f, 1.0f);  // dtable before an accumulating call
-    ds_tensor want = host_f32(2, tshape);
+    ds_tensor want = ds_gpu_test_host_zeros(2, tshape);
     if (accumulate) memcpy(want.data, start.data, sizeof(float) * (size_t)(k->v * k->c));
     ds_embedding_bwd_args ca = {.ids = ids, .dout = dout, .dtable = want, .accumulate = accumulate,
                                 .has_padding_idx = pad >= 0, .padding_idx = pad};
@@ -117,7 +105,7 @@ static void run_backward(ds_test *t, ds_context *gpu, ds_context *cpu, const emb
             ga.dtable = dtd2;
             ds_test_check(t, ds_embedding_backward(gpu, &ga) == DS_OK, "%s (second run): %s", what, gpu->err.msg);
             ds_tensor got2 = ds_gpu_test_download(gpu, &dtd2);
-            ds_test_check(t, same_bits(&got, &got2), "%s: two deterministic runs differ", what);
+            ds_test_check(t, ds_gpu_test_same_bits(&got, &got2), "%s: two deterministic runs differ", what);
             ds_gpu_test_free(gpu, &dtd2);
             free(got2.data);
         }
@@ -210,7 +198,7 @@ static void run_bf16_table(ds_test *t, ds_context *gpu, ds_context *cpu, int64_t
     const int64_t tshape[2] = {v, c}, oshape[2] = {n, c};
     ds_tensor table = ds_gpu_test_random(2, tshape, 91, -1.0f, 1.0f);
     ds_gpu_test_round_bf16(&table);
-    ds_tensor ids = make_ids(&k, 5, -1), want = host_f32(2, oshape);
+    ds_tensor ids = make_ids(&k, 5, -1), want = ds_gpu_test_host_zeros(2, oshape);
     ds_embedding_fwd_args ca = {.ids = ids, .table = table, .out = want};
     ds_test_check(t, ds_embedding_forward(cpu, &ca) == DS_OK, "cpu embedding_forward: %s", cpu->err.msg);
     ds_tensor tabled = ds_gpu_test_upload(gpu, &table, DS_BF16), idsd = ds_gpu_test_upload(gpu, &ids, DS_I32);
@@ -218,10 +206,10 @@ static void run_bf16_table(ds_test *t, ds_context *gpu, ds_context *cpu, int64_t
     ds_embedding_fwd_args ga = {.ids = idsd, .table = tabled, .out = outd};
     if (ds_test_check(t, ds_embedding_forward(gpu, &ga) == DS_OK, "%s forward: %s", what, gpu->err.msg)) {
         ds_tensor got = ds_gpu_test_download(gpu, &outd);
-        ds_test_check(t, same_bits(&got, &want), "%s forward: rows are not copied exactly", what);
+        ds_test_check(t, ds_gpu_test_same_bits(&got, &want), "%s forward: rows are not copied exactly", what);
         free(got.data);
     }
-    ds_tensor dout = ds_gpu_test_random(2, oshape, 92, -1.0f, 1.0f), dwant = host_f32(2, tshape);
+    ds_tensor dout = ds_gpu_test_random(2, oshape, 92, -1.0f, 1.0f), dwant = ds_gpu_test_host_zeros(2, tshape);
     ds_gpu_test_round_bf16(&dout);
     ds_embedding_bwd_args cb = {.ids = ids, .dout = dout, .dtable = dwant, .accumulate = false};
     ds_test_check(t, ds_embedding_backward(cpu, &cb) == DS_OK, "cpu embedding_backward: %s", cpu->err.msg);

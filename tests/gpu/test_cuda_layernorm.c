@@ -27,56 +27,20 @@ typedef struct {
 // to 1031 rows (FAST dgamma/dbeta then sum several chunks of rows through the scratch).
 static const dims k_dims[] = {{1, 13}, {7, 768}, {13, 1000}, {5, 2056}, {3, 1029}, {1031, 13}, {300, 768}};
 
-static ds_tensor host_random(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi, bool round_bf16) {
-    ds_tensor h = ds_gpu_test_random(ndim, shape, seed, lo, hi);
-    if (round_bf16) ds_gpu_test_round_bf16(&h);
-    return h;
-}
-
-static ds_tensor host_zeros(int ndim, const int64_t *shape) { return ds_gpu_test_random(ndim, shape, 0, 0, 0); }
-
-static ds_tensor host_zeros_like(const ds_tensor *h) {
-    ds_tensor z = *h;
-    const int64_t n = ds_tensor_numel(h);
-    z.data = calloc((size_t)(n ? n : 1), sizeof(float));
-    return z;
-}
-
-static ds_tensor host_copy(const ds_tensor *h) {
-    ds_tensor c = host_zeros_like(h);
-    memcpy(c.data, h->data, (size_t)ds_tensor_numel(h) * sizeof(float));
-    return c;
-}
-
-static void expect_close(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *dev, const ds_tensor *want,
-                         double tol) {
-    ds_tensor got = ds_gpu_test_download(ctx, dev);
-    ds_test_close(t, what, &got, want, tol);
-    free(got.data);
-}
-
-static void expect_same_bits(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *a, const ds_tensor *b) {
-    ds_tensor ha = ds_gpu_test_download(ctx, a), hb = ds_gpu_test_download(ctx, b);
-    const size_t bytes = (size_t)ds_tensor_numel(&ha) * sizeof(float);
-    ds_test_check(t, memcmp(ha.data, hb.data, bytes) == 0, "%s: two runs differ", what);
-    free(ha.data);
-    free(hb.data);
-}
-
-static const char *variant_name(ds_kernel_variant v) { return v == DS_KERNELS_FAST ? "fast" : "plain"; }
-
 static void check_shape(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_kernel_variant v, uint64_t seed) {
     const bool bf = dt == DS_BF16;
     const double tol_act = bf ? 1e-2 : 1e-5;
     const double eps = 1e-12;  // BERT's layer_norm_eps
     const int64_t xs[2] = {d.n, d.c}, cs[1] = {d.c}, ns[1] = {d.n};
-    ds_tensor x = host_random(2, xs, seed, -2, 4, bf), dy = host_random(2, xs, seed + 1, -1, 1, bf);
-    ds_tensor gamma = host_random(1, cs, seed + 2, 0.5f, 1.5f, false), beta = host_random(1, cs, seed + 3, -1, 1, false);
-    ds_tensor dg0 = host_random(1, cs, seed + 4, -1, 1, false), db0 = host_random(1, cs, seed + 5, -1, 1, false);
+    ds_tensor x = ds_gpu_test_random_rounded(2, xs, seed, -2, 4, bf),
+              dy = ds_gpu_test_random_rounded(2, xs, seed + 1, -1, 1, bf);
+    ds_tensor gamma = ds_gpu_test_random(1, cs, seed + 2, 0.5f, 1.5f),
+              beta = ds_gpu_test_random(1, cs, seed + 3, -1, 1);
+    ds_tensor dg0 = ds_gpu_test_random(1, cs, seed + 4, -1, 1), db0 = ds_gpu_test_random(1, cs, seed + 5, -1, 1);
 
     // CPU reference (F32 on the bf16-rounded inputs in BF16 mode).
-    ds_tensor want_y = host_zeros_like(&x), want_mean = host_zeros(1, ns);
-    ds_tensor want_rstd = host_zeros(1, ns);
+    ds_tensor want_y = ds_gpu_test_host_zeros_like(&x), want_mean = ds_gpu_test_host_zeros(1, ns);
+    ds_tensor want_rstd = ds_gpu_test_host_zeros(1, ns);
     ds_layernorm_fwd_args cf = {.x = x, .gamma = gamma, .beta = beta, .y = want_y, .mean = want_mean,
                                 .rstd = want_rstd, .eps = eps};
     ds_status s = ds_layernorm_forward(ctx, &cf);
@@ -85,8 +49,8 @@ static void check_shape(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_ker
     ds_tensor gx = ds_gpu_test_upload(ctx, &x, dt), gdy = ds_gpu_test_upload(ctx, &dy, dt);
     ds_tensor ggamma = ds_gpu_test_upload(ctx, &gamma, DS_F32), gbeta = ds_gpu_test_upload(ctx, &beta, DS_F32);
     char what[160], w2[200];
-    snprintf(what, sizeof what, "layernorm fwd %s %s N%lld C%lld", ds_dtype_name(dt), variant_name(v), (long long)d.n,
-             (long long)d.c);
+    snprintf(what, sizeof what, "layernorm fwd %s %s N%lld C%lld", ds_dtype_name(dt), ds_gpu_test_variant_name(v),
+             (long long)d.n, (long long)d.c);
     ds_tensor gy[2], gmean[2], grstd[2];
     for (int run = 0; run < 2; run++) {
         gy[run] = ds_gpu_test_poisoned(ctx, &x, dt);
@@ -98,25 +62,26 @@ static void check_shape(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_ker
         ds_test_check(t, s == DS_OK, "%s run %d: %s", what, run, ctx->err.msg);
     }
     snprintf(w2, sizeof w2, "%s y", what);
-    expect_close(t, ctx, w2, &gy[0], &want_y, tol_act);
-    expect_same_bits(t, ctx, w2, &gy[0], &gy[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gy[0], &want_y, tol_act);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gy[0], &gy[1]);
     snprintf(w2, sizeof w2, "%s mean", what);
-    expect_close(t, ctx, w2, &gmean[0], &want_mean, 1e-5);
-    expect_same_bits(t, ctx, w2, &gmean[0], &gmean[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gmean[0], &want_mean, 1e-5);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gmean[0], &gmean[1]);
     snprintf(w2, sizeof w2, "%s rstd", what);
-    expect_close(t, ctx, w2, &grstd[0], &want_rstd, 1e-5);
-    expect_same_bits(t, ctx, w2, &grstd[0], &grstd[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &grstd[0], &want_rstd, 1e-5);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &grstd[0], &grstd[1]);
 
     // Backward: both sides take the CPU's mean and rstd, so they differentiate at the same point.
     ds_tensor gm = ds_gpu_test_upload(ctx, &want_mean, DS_F32), gr = ds_gpu_test_upload(ctx, &want_rstd, DS_F32);
     for (int acc = 0; acc < 2; acc++) {
-        ds_tensor want_dx = host_zeros_like(&x), want_dg = host_copy(&dg0), want_db = host_copy(&db0);
+        ds_tensor want_dx = ds_gpu_test_host_zeros_like(&x), want_dg = ds_gpu_test_host_copy(&dg0),
+                  want_db = ds_gpu_test_host_copy(&db0);
         ds_layernorm_bwd_args cb = {.x = x, .gamma = gamma, .mean = want_mean, .rstd = want_rstd, .dy = dy,
                                     .dx = want_dx, .dgamma = want_dg, .dbeta = want_db, .accumulate = acc};
         s = ds_layernorm_backward(ctx, &cb);
         ds_test_check(t, s == DS_OK, "cpu layernorm_backward: %s", ctx->err.msg);
-        snprintf(what, sizeof what, "layernorm bwd %s %s N%lld C%lld acc%d", ds_dtype_name(dt), variant_name(v),
-                 (long long)d.n, (long long)d.c, acc);
+        snprintf(what, sizeof what, "layernorm bwd %s %s N%lld C%lld acc%d", ds_dtype_name(dt),
+                 ds_gpu_test_variant_name(v), (long long)d.n, (long long)d.c, acc);
         ds_tensor gdx[2], gdg[2], gdb[2];
         for (int run = 0; run < 2; run++) {
             gdx[run] = ds_gpu_test_poisoned(ctx, &x, dt);
@@ -128,14 +93,14 @@ static void check_shape(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_ker
             ds_test_check(t, s == DS_OK, "%s run %d: %s", what, run, ctx->err.msg);
         }
         snprintf(w2, sizeof w2, "%s dx", what);
-        expect_close(t, ctx, w2, &gdx[0], &want_dx, tol_act);
-        expect_same_bits(t, ctx, w2, &gdx[0], &gdx[1]);
+        ds_gpu_test_expect_close(t, ctx, w2, &gdx[0], &want_dx, tol_act);
+        ds_gpu_test_expect_same_bits(t, ctx, w2, &gdx[0], &gdx[1]);
         snprintf(w2, sizeof w2, "%s dgamma", what);
-        expect_close(t, ctx, w2, &gdg[0], &want_dg, 1e-5);
-        expect_same_bits(t, ctx, w2, &gdg[0], &gdg[1]);
+        ds_gpu_test_expect_close(t, ctx, w2, &gdg[0], &want_dg, 1e-5);
+        ds_gpu_test_expect_same_bits(t, ctx, w2, &gdg[0], &gdg[1]);
         snprintf(w2, sizeof w2, "%s dbeta", what);
-        expect_close(t, ctx, w2, &gdb[0], &want_db, 1e-5);
-        expect_same_bits(t, ctx, w2, &gdb[0], &gdb[1]);
+        ds_gpu_test_expect_close(t, ctx, w2, &gdb[0], &want_db, 1e-5);
+        ds_gpu_test_expect_same_bits(t, ctx, w2, &gdb[0], &gdb[1]);
         for (int run = 0; run < 2; run++) {
             ds_gpu_test_free(ctx, &gdx[run]);
             ds_gpu_test_free(ctx, &gdg[run]);
@@ -156,13 +121,6 @@ static void check_shape(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_ker
     free(want_y.data), free(want_mean.data), free(want_rstd.data);
 }
 
-static void expect_error(ds_test *t, ds_context *ctx, ds_status s, const char *op, const char *what) {
-    ds_test_check(t, s == DS_ERR_INVALID_ARG && strstr(ctx->err.msg, op) != NULL,
-                  "%s: expected an invalid-argument error naming %s, got status %d: %s", what, op, (int)s,
-                  ctx->err.msg);
-    ds_err_clear(&ctx->err);
-}
-
 static void check_errors(ds_test *t, ds_context *ctx) {
     const int64_t xs[2] = {3, 8}, cs[1] = {8}, ns[1] = {3};
     ds_tensor hx = ds_gpu_test_random(2, xs, 1, -1, 1), hc = ds_gpu_test_random(1, cs, 2, -1, 1);
@@ -173,12 +131,12 @@ static void check_errors(ds_test *t, ds_context *ctx) {
     ds_tensor y = ds_gpu_test_poisoned(ctx, &hx, DS_F32), dg = ds_gpu_test_poisoned(ctx, &hc, DS_F32);
     ds_err_clear(&ctx->err);
     ds_layernorm_fwd_args f = {.x = x, .gamma = g, .beta = g, .y = y16, .mean = m, .rstd = r, .eps = 1e-5};
-    expect_error(t, ctx, ds_layernorm_forward(ctx, &f), "layernorm_forward", "y BF16 with x F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_layernorm_forward(ctx, &f), "layernorm_forward", "y BF16 with x F32");
     ds_layernorm_fwd_args f2 = {.x = x, .gamma = g16, .beta = g, .y = y, .mean = m, .rstd = r, .eps = 1e-5};
-    expect_error(t, ctx, ds_layernorm_forward(ctx, &f2), "layernorm_forward", "gamma BF16");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_layernorm_forward(ctx, &f2), "layernorm_forward", "gamma BF16");
     ds_layernorm_bwd_args b = {.x = x, .gamma = g, .mean = m, .rstd = r, .dy = x, .dx = y16, .dgamma = dg,
                                .dbeta = dg};
-    expect_error(t, ctx, ds_layernorm_backward(ctx, &b), "layernorm_backward", "dx BF16 with dy F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_layernorm_backward(ctx, &b), "layernorm_backward", "dx BF16 with dy F32");
     ds_gpu_test_free(ctx, &x), ds_gpu_test_free(ctx, &y16), ds_gpu_test_free(ctx, &g), ds_gpu_test_free(ctx, &g16);
     ds_gpu_test_free(ctx, &m), ds_gpu_test_free(ctx, &r), ds_gpu_test_free(ctx, &y), ds_gpu_test_free(ctx, &dg);
     free(hx.data), free(hc.data), free(hn.data);

@@ -13,42 +13,18 @@
 
 #include "../gpu_test_util.h"
 
-static void expect_close(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *dev, const ds_tensor *want,
-                         double tol) {
-    ds_tensor got = ds_gpu_test_download(ctx, dev);
-    ds_test_close(t, what, &got, want, tol);
-    free(got.data);
-}
-
-static void expect_same_bits(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *a, const ds_tensor *b) {
-    ds_tensor ha = ds_gpu_test_download(ctx, a), hb = ds_gpu_test_download(ctx, b);
-    ds_test_check(t, memcmp(ha.data, hb.data, (size_t)ds_tensor_numel(&ha) * sizeof(float)) == 0,
-                  "%s: two runs differ", what);
-    free(ha.data);
-    free(hb.data);
-}
-
-static ds_tensor host_zeros_like(const ds_tensor *h) {
-    ds_tensor z = *h;
-    const int64_t n = ds_tensor_numel(h);
-    z.data = calloc((size_t)(n ? n : 1), sizeof(float));
-    return z;
-}
-
-static const char *variant_name(ds_kernel_variant v) { return v == DS_KERNELS_FAST ? "fast" : "plain"; }
-
 static void check_add(ds_test *t, ds_context *ctx, int64_t n, ds_dtype dt, ds_kernel_variant v, uint64_t seed) {
     const bool bf = dt == DS_BF16;
     const double tol = bf ? 1e-2 : 0;
     ds_tensor a = ds_gpu_test_random(1, &n, seed, -1, 1), b = ds_gpu_test_random(1, &n, seed + 1, -1, 1);
     if (bf) ds_gpu_test_round_bf16(&a), ds_gpu_test_round_bf16(&b);
-    ds_tensor want = host_zeros_like(&a);
+    ds_tensor want = ds_gpu_test_host_zeros_like(&a);
     ds_add_args ca = {.a = a, .b = b, .y = want};
     ds_status s = ds_add(ctx, &ca);
     ds_test_check(t, s == DS_OK, "cpu add: %s", ctx->err.msg);
 
     char what[128], w2[160];
-    snprintf(what, sizeof what, "add %s %s n %lld", ds_dtype_name(dt), variant_name(v), (long long)n);
+    snprintf(what, sizeof what, "add %s %s n %lld", ds_dtype_name(dt), ds_gpu_test_variant_name(v), (long long)n);
     ds_tensor ga = ds_gpu_test_upload(ctx, &a, dt), gb = ds_gpu_test_upload(ctx, &b, dt);
     ds_tensor gy[2];
     for (int run = 0; run < 2; run++) {
@@ -57,8 +33,8 @@ static void check_add(ds_test *t, ds_context *ctx, int64_t n, ds_dtype dt, ds_ke
         s = ds_add(ctx, &g);
         ds_test_check(t, s == DS_OK, "%s run %d: %s", what, run, ctx->err.msg);
     }
-    expect_close(t, ctx, what, &gy[0], &want, tol);
-    expect_same_bits(t, ctx, what, &gy[0], &gy[1]);
+    ds_gpu_test_expect_close(t, ctx, what, &gy[0], &want, tol);
+    ds_gpu_test_expect_same_bits(t, ctx, what, &gy[0], &gy[1]);
 
     // In place: y = a (a += b), then y = b on fresh copies.
     for (int which = 0; which < 2; which++) {
@@ -67,24 +43,22 @@ static void check_add(ds_test *t, ds_context *ctx, int64_t n, ds_dtype dt, ds_ke
         s = ds_add(ctx, &g);
         ds_test_check(t, s == DS_OK, "%s in place: %s", what, ctx->err.msg);
         snprintf(w2, sizeof w2, "%s in place y = %s", what, which == 0 ? "a" : "b");
-        expect_close(t, ctx, w2, which == 0 ? &ia : &ib, &want, tol);
+        ds_gpu_test_expect_close(t, ctx, w2, which == 0 ? &ia : &ib, &want, tol);
         ds_gpu_test_free(ctx, &ia), ds_gpu_test_free(ctx, &ib);
     }
 
     // Misaligned views (elements 1..n-1 of every operand): FAST falls back to scalar access.
     if (n > 1) {
         const int64_t n1 = n - 1;
-        const size_t es = ds_dtype_size(dt);
         ds_gpu_memset(ctx, gy[1].data, 0xff, ds_tensor_nbytes(&gy[1]));
-        ds_tensor va = ds_tensor_make((char *)ga.data + es, dt, ga.device, 1, &n1);
-        ds_tensor vb = ds_tensor_make((char *)gb.data + es, dt, gb.device, 1, &n1);
-        ds_tensor vy = ds_tensor_make((char *)gy[1].data + es, dt, gy[1].device, 1, &n1);
+        ds_tensor va = ds_gpu_test_offset_view(&ga), vb = ds_gpu_test_offset_view(&gb);
+        ds_tensor vy = ds_gpu_test_offset_view(&gy[1]);
         ds_add_args g = {.a = va, .b = vb, .y = vy};
         s = ds_add(ctx, &g);
         ds_test_check(t, s == DS_OK, "%s offset view: %s", what, ctx->err.msg);
         ds_tensor want_tail = ds_tensor_cpu1((float *)want.data + 1, DS_F32, n1);
         snprintf(w2, sizeof w2, "%s offset view", what);
-        expect_close(t, ctx, w2, &vy, &want_tail, tol);
+        ds_gpu_test_expect_close(t, ctx, w2, &vy, &want_tail, tol);
     }
     ds_gpu_test_free(ctx, &gy[0]), ds_gpu_test_free(ctx, &gy[1]);
     ds_gpu_test_free(ctx, &ga), ds_gpu_test_free(ctx, &gb);
@@ -95,16 +69,15 @@ static void check_add(ds_test *t, ds_context *ctx, int64_t n, ds_dtype dt, ds_ke
 static void check_permute(ds_test *t, ds_context *ctx, int64_t B, int64_t T, int64_t H, int64_t D, ds_dtype dt,
                           ds_kernel_variant v, uint64_t seed) {
     const int64_t s3[3] = {B, T, H * D}, s4[4] = {B, H, T, D};
-    ds_tensor x = ds_gpu_test_random(3, s3, seed, -1, 1);
-    if (dt == DS_BF16) ds_gpu_test_round_bf16(&x);
+    ds_tensor x = ds_gpu_test_random_rounded(3, s3, seed, -1, 1, dt == DS_BF16);
     ds_tensor want_h = ds_gpu_test_random(4, s4, 0, 0, 0);  // zeros, (B, H, T, D)
     ds_permute_heads_args cs = {.x = x, .y = want_h, .heads = (int)H, .to_heads = true};
     ds_status s = ds_permute_heads(ctx, &cs);
     ds_test_check(t, s == DS_OK, "cpu permute_heads: %s", ctx->err.msg);
 
     char what[160], w2[200];
-    snprintf(what, sizeof what, "permute_heads %s %s B%lld T%lld H%lld D%lld", ds_dtype_name(dt), variant_name(v),
-             (long long)B, (long long)T, (long long)H, (long long)D);
+    snprintf(what, sizeof what, "permute_heads %s %s B%lld T%lld H%lld D%lld", ds_dtype_name(dt),
+             ds_gpu_test_variant_name(v), (long long)B, (long long)T, (long long)H, (long long)D);
     ds_tensor gx = ds_gpu_test_upload(ctx, &x, dt);
     ds_tensor gh[2];
     for (int run = 0; run < 2; run++) {
@@ -114,8 +87,8 @@ static void check_permute(ds_test *t, ds_context *ctx, int64_t B, int64_t T, int
         ds_test_check(t, s == DS_OK, "%s split run %d: %s", what, run, ctx->err.msg);
     }
     snprintf(w2, sizeof w2, "%s split", what);
-    expect_close(t, ctx, w2, &gh[0], &want_h, 0);
-    expect_same_bits(t, ctx, w2, &gh[0], &gh[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gh[0], &want_h, 0);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gh[0], &gh[1]);
 
     // Merge the GPU's split back: exactly x (and the CPU's merge of the same data).
     ds_tensor gm = ds_gpu_test_poisoned(ctx, &x, dt);
@@ -123,18 +96,11 @@ static void check_permute(ds_test *t, ds_context *ctx, int64_t B, int64_t T, int
     s = ds_permute_heads(ctx, &g);
     ds_test_check(t, s == DS_OK, "%s merge: %s", what, ctx->err.msg);
     snprintf(w2, sizeof w2, "%s merge", what);
-    expect_close(t, ctx, w2, &gm, &x, 0);
+    ds_gpu_test_expect_close(t, ctx, w2, &gm, &x, 0);
 
     ds_gpu_test_free(ctx, &gm), ds_gpu_test_free(ctx, &gh[0]), ds_gpu_test_free(ctx, &gh[1]);
     ds_gpu_test_free(ctx, &gx);
     free(x.data), free(want_h.data);
-}
-
-static void expect_error(ds_test *t, ds_context *ctx, ds_status s, const char *op, const char *what) {
-    ds_test_check(t, s == DS_ERR_INVALID_ARG && strstr(ctx->err.msg, op) != NULL,
-                  "%s: expected an invalid-argument error naming %s, got status %d: %s", what, op, (int)s,
-                  ctx->err.msg);
-    ds_err_clear(&ctx->err);
 }
 
 static void check_errors(ds_test *t, ds_context *ctx) {
@@ -144,11 +110,12 @@ static void check_errors(ds_test *t, ds_context *ctx) {
     ds_tensor y4 = ds_gpu_test_poisoned(ctx, &h4, DS_F32), y416 = ds_gpu_test_poisoned(ctx, &h4, DS_BF16);
     ds_err_clear(&ctx->err);
     ds_add_args a = {.a = x, .b = x16, .y = x};
-    expect_error(t, ctx, ds_add(ctx, &a), "add", "b BF16 with a F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_add(ctx, &a), "add", "b BF16 with a F32");
     ds_permute_heads_args p = {.x = x, .y = y416, .heads = 2, .to_heads = true};
-    expect_error(t, ctx, ds_permute_heads(ctx, &p), "permute_heads", "y BF16 with x F32");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_permute_heads(ctx, &p), "permute_heads", "y BF16 with x F32");
     ds_permute_heads_args p2 = {.x = x, .y = y4, .heads = 3, .to_heads = true};
-    expect_error(t, ctx, ds_permute_heads(ctx, &p2), "permute_heads", "heads do not divide the shape");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_permute_heads(ctx, &p2), "permute_heads",
+                                   "heads do not divide the shape");
     ds_gpu_test_free(ctx, &x), ds_gpu_test_free(ctx, &x16), ds_gpu_test_free(ctx, &y4), ds_gpu_test_free(ctx, &y416);
     free(h3.data), free(h4.data);
 }

@@ -31,52 +31,18 @@ typedef struct {
 // F32 bias more than the scratch holds as bf16 (GEMM, then a separate bias kernel).
 static const dims k_dims[] = {{1, 1, 1}, {7, 13, 5}, {13, 37, 768}, {33, 768, 64}, {5, 3, 0}, {2, 600000, 1}};
 
-static ds_tensor host_random(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi, bool round_bf16) {
-    ds_tensor h = ds_gpu_test_random(ndim, shape, seed, lo, hi);
-    if (round_bf16) ds_gpu_test_round_bf16(&h);
-    return h;
-}
-
-static ds_tensor host_zeros_like(const ds_tensor *h) {
-    ds_tensor z = *h;
-    const int64_t n = ds_tensor_numel(h);
-    z.data = calloc((size_t)(n ? n : 1), sizeof(float));
-    return z;
-}
-
-static ds_tensor host_copy(const ds_tensor *h) {
-    ds_tensor c = host_zeros_like(h);
-    memcpy(c.data, h->data, (size_t)ds_tensor_numel(h) * sizeof(float));
-    return c;
-}
-
-static void expect_close(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *dev, const ds_tensor *want,
-                         double tol) {
-    ds_tensor got = ds_gpu_test_download(ctx, dev);
-    ds_test_close(t, what, &got, want, tol);
-    free(got.data);
-}
-
 // Bit-identical device tensors (bf16 widens to f32 injectively, so comparing the widened values'
 // bytes compares the bf16 bits).
-static void expect_same_bits(ds_test *t, ds_context *ctx, const char *what, const ds_tensor *a, const ds_tensor *b) {
-    ds_tensor ha = ds_gpu_test_download(ctx, a), hb = ds_gpu_test_download(ctx, b);
-    const size_t bytes = (size_t)ds_tensor_numel(&ha) * sizeof(float);
-    ds_test_check(t, memcmp(ha.data, hb.data, bytes) == 0, "%s: two runs differ", what);
-    free(ha.data);
-    free(hb.data);
-}
-
-static const char *variant_name(ds_kernel_variant v) { return v == DS_KERNELS_FAST ? "fast" : "plain"; }
 
 // Forward (bias absent / F32 / BF16) and linear + GELU for one shape, dtype and variant.
 static void check_forward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_kernel_variant v, uint64_t seed) {
     const bool bf = dt == DS_BF16;
     const double tol = bf ? 1e-2 : 1e-5;
     const int64_t xs[2] = {d.n, d.k}, ws[2] = {d.m, d.k}, bs[1] = {d.m};
-    ds_tensor x = host_random(2, xs, seed, -1, 1, bf), w = host_random(2, ws, seed + 1, -1, 1, bf);
-    ds_tensor b = host_random(1, bs, seed + 2, -1, 1, false);
-    ds_tensor b_rounded = host_copy(&b);
+    ds_tensor x = ds_gpu_test_random_rounded(2, xs, seed, -1, 1, bf),
+              w = ds_gpu_test_random_rounded(2, ws, seed + 1, -1, 1, bf);
+    ds_tensor b = ds_gpu_test_random(1, bs, seed + 2, -1, 1);
+    ds_tensor b_rounded = ds_gpu_test_host_copy(&b);
     ds_gpu_test_round_bf16(&b_rounded);
     ds_tensor dx = ds_gpu_test_upload(ctx, &x, dt), dw = ds_gpu_test_upload(ctx, &w, dt);
     // Bias variants: 0 absent, 1 F32, 2 BF16 (BF16 only with BF16 activations).
@@ -93,15 +59,15 @@ static void check_forward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_k
         ds_tensor y1 = ds_gpu_test_poisoned(ctx, &want, dt), y2 = ds_gpu_test_poisoned(ctx, &want, dt);
         ds_linear_fwd_args ga = {.x = dx, .w = dw, .b = db, .y = y1};
         char what[160];
-        snprintf(what, sizeof what, "linear fwd %s %s N%lld M%lld K%lld bias%d y", ds_dtype_name(dt), variant_name(v),
-                 (long long)d.n, (long long)d.m, (long long)d.k, bias);
+        snprintf(what, sizeof what, "linear fwd %s %s N%lld M%lld K%lld bias%d y", ds_dtype_name(dt),
+                 ds_gpu_test_variant_name(v), (long long)d.n, (long long)d.m, (long long)d.k, bias);
         s = ds_linear_forward(ctx, &ga);
         ds_test_check(t, s == DS_OK, "%s: %s", what, ctx->err.msg);
-        expect_close(t, ctx, what, &y1, &want, tol);
+        ds_gpu_test_expect_close(t, ctx, what, &y1, &want, tol);
         ga.y = y2;
         s = ds_linear_forward(ctx, &ga);
         ds_test_check(t, s == DS_OK, "%s (second run): %s", what, ctx->err.msg);
-        expect_same_bits(t, ctx, what, &y1, &y2);
+        ds_gpu_test_expect_same_bits(t, ctx, what, &y1, &y2);
 
         if (bias == 1) {
             // The same F32 bias 4 bytes past a 16-byte boundary (a slice of a larger buffer): the op
@@ -117,7 +83,7 @@ static void check_forward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_k
             ds_test_check(t, s == DS_OK, "%s (misaligned bias): %s", what, ctx->err.msg);
             char w3[200];
             snprintf(w3, sizeof w3, "%s (misaligned bias)", what);
-            expect_close(t, ctx, w3, &y2, &want, tol);
+            ds_gpu_test_expect_close(t, ctx, w3, &y2, &want, tol);
             ga.b = db;
             ds_gpu_test_free(ctx, &gb1);
             free(hb1.data);
@@ -126,21 +92,21 @@ static void check_forward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_k
         // linear + GELU: pre_gelu = the linear output, y = gelu(pre_gelu) with the CPU's exact GELU.
         // With BF16 the GPU applies GELU to the bf16-rounded pre_gelu; |gelu'| <= 1.13, so the
         // difference stays within the bf16 tolerance.
-        ds_tensor want_g = host_zeros_like(&want);
+        ds_tensor want_g = ds_gpu_test_host_zeros_like(&want);
         ds_unary_fwd_args cg = {.x = want, .y = want_g};
         s = ds_gelu_forward(ctx, &cg);
         ds_test_check(t, s == DS_OK, "cpu gelu_forward: %s", ctx->err.msg);
         ds_tensor pre = ds_gpu_test_poisoned(ctx, &want, dt), yg = ds_gpu_test_poisoned(ctx, &want, dt);
         ga.y = yg;
-        snprintf(what, sizeof what, "linear_gelu %s %s N%lld M%lld K%lld bias%d", ds_dtype_name(dt), variant_name(v),
-                 (long long)d.n, (long long)d.m, (long long)d.k, bias);
+        snprintf(what, sizeof what, "linear_gelu %s %s N%lld M%lld K%lld bias%d", ds_dtype_name(dt),
+                 ds_gpu_test_variant_name(v), (long long)d.n, (long long)d.m, (long long)d.k, bias);
         s = ds_cuda_linear_gelu_forward(ctx, &ga, pre);
         ds_test_check(t, s == DS_OK, "%s: %s", what, ctx->err.msg);
         char w2[200];
         snprintf(w2, sizeof w2, "%s pre_gelu", what);
-        expect_close(t, ctx, w2, &pre, &want, tol);
+        ds_gpu_test_expect_close(t, ctx, w2, &pre, &want, tol);
         snprintf(w2, sizeof w2, "%s y", what);
-        expect_close(t, ctx, w2, &yg, &want_g, tol);
+        ds_gpu_test_expect_close(t, ctx, w2, &yg, &want_g, tol);
 
         ds_gpu_test_free(ctx, &pre);
         ds_gpu_test_free(ctx, &yg);
@@ -163,11 +129,13 @@ static void check_backward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_
                            uint64_t seed) {
     const bool bf = dt == DS_BF16;
     const int64_t xs[2] = {d.n, d.k}, ws[2] = {d.m, d.k}, bs[1] = {d.m}, ys[2] = {d.n, d.m};
-    ds_tensor x = host_random(2, xs, seed, -1, 1, bf), w = host_random(2, ws, seed + 1, -1, 1, bf);
-    ds_tensor dy = host_random(2, ys, seed + 2, -1, 1, bf);
-    ds_tensor dw0 = host_random(2, ws, seed + 3, -1, 1, false), db0 = host_random(1, bs, seed + 4, -1, 1, false);
+    ds_tensor x = ds_gpu_test_random_rounded(2, xs, seed, -1, 1, bf),
+              w = ds_gpu_test_random_rounded(2, ws, seed + 1, -1, 1, bf);
+    ds_tensor dy = ds_gpu_test_random_rounded(2, ys, seed + 2, -1, 1, bf);
+    ds_tensor dw0 = ds_gpu_test_random(2, ws, seed + 3, -1, 1), db0 = ds_gpu_test_random(1, bs, seed + 4, -1, 1);
 
-    ds_tensor want_dx = host_zeros_like(&x), want_dw = host_copy(&dw0), want_db = host_copy(&db0);
+    ds_tensor want_dx = ds_gpu_test_host_zeros_like(&x), want_dw = ds_gpu_test_host_copy(&dw0),
+              want_db = ds_gpu_test_host_copy(&db0);
     ds_linear_bwd_args ca = {.x = x, .w = w, .dy = dy, .dx = want_dx, .dw = want_dw, .db = want_db,
                              .accumulate = accumulate};
     ds_status s = ds_linear_backward(ctx, &ca);
@@ -176,8 +144,8 @@ static void check_backward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_
     ds_tensor gx = ds_gpu_test_upload(ctx, &x, dt), gw = ds_gpu_test_upload(ctx, &w, dt);
     ds_tensor gdy = ds_gpu_test_upload(ctx, &dy, dt);
     char what[160], w2[200];
-    snprintf(what, sizeof what, "linear bwd %s %s N%lld M%lld K%lld acc%d", ds_dtype_name(dt), variant_name(v),
-             (long long)d.n, (long long)d.m, (long long)d.k, (int)accumulate);
+    snprintf(what, sizeof what, "linear bwd %s %s N%lld M%lld K%lld acc%d", ds_dtype_name(dt),
+             ds_gpu_test_variant_name(v), (long long)d.n, (long long)d.m, (long long)d.k, (int)accumulate);
     ds_tensor gdx[2], gdw[2], gdb[2];
     for (int run = 0; run < 2; run++) {
         gdx[run] = ds_gpu_test_poisoned(ctx, &x, dt);
@@ -190,14 +158,14 @@ static void check_backward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_
         ds_test_check(t, s == DS_OK, "%s run %d: %s", what, run, ctx->err.msg);
     }
     snprintf(w2, sizeof w2, "%s dx", what);
-    expect_close(t, ctx, w2, &gdx[0], &want_dx, bf ? 1e-2 : 1e-5);
-    expect_same_bits(t, ctx, w2, &gdx[0], &gdx[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gdx[0], &want_dx, bf ? 1e-2 : 1e-5);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gdx[0], &gdx[1]);
     snprintf(w2, sizeof w2, "%s dw", what);
-    expect_close(t, ctx, w2, &gdw[0], &want_dw, bf ? 1e-4 : 1e-5);
-    expect_same_bits(t, ctx, w2, &gdw[0], &gdw[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gdw[0], &want_dw, bf ? 1e-4 : 1e-5);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gdw[0], &gdw[1]);
     snprintf(w2, sizeof w2, "%s db", what);
-    expect_close(t, ctx, w2, &gdb[0], &want_db, 1e-5);
-    expect_same_bits(t, ctx, w2, &gdb[0], &gdb[1]);
+    ds_gpu_test_expect_close(t, ctx, w2, &gdb[0], &want_db, 1e-5);
+    ds_gpu_test_expect_same_bits(t, ctx, w2, &gdb[0], &gdb[1]);
 
     // dx and db absent (a first layer without bias): dw alone must still be right.
     ds_tensor gdw_only = accumulate ? ds_gpu_test_upload(ctx, &dw0, DS_F32) : ds_gpu_test_poisoned(ctx, &dw0, DS_F32);
@@ -205,7 +173,7 @@ static void check_backward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_
     s = ds_linear_backward(ctx, &gb);
     ds_test_check(t, s == DS_OK, "%s (no dx, no db): %s", what, ctx->err.msg);
     snprintf(w2, sizeof w2, "%s dw (no dx/db)", what);
-    expect_close(t, ctx, w2, &gdw_only, &want_dw, bf ? 1e-4 : 1e-5);
+    ds_gpu_test_expect_close(t, ctx, w2, &gdw_only, &want_dw, bf ? 1e-4 : 1e-5);
 
     ds_gpu_test_free(ctx, &gdw_only);
     for (int run = 0; run < 2; run++) {
@@ -221,12 +189,6 @@ static void check_backward(ds_test *t, ds_context *ctx, dims d, ds_dtype dt, ds_
 }
 
 // An op error returns DS_ERR_INVALID_ARG with a message that names the op.
-static void expect_error(ds_test *t, ds_context *ctx, ds_status s, const char *op, const char *what) {
-    ds_test_check(t, s == DS_ERR_INVALID_ARG && strstr(ctx->err.msg, op) != NULL,
-                  "%s: expected an invalid-argument error naming %s, got status %d: %s", what, op, (int)s,
-                  ctx->err.msg);
-    ds_err_clear(&ctx->err);
-}
 
 static void check_errors(ds_test *t, ds_context *ctx) {
     const int64_t xs[2] = {4, 3}, ws[2] = {5, 3}, ys[2] = {4, 5};
@@ -239,13 +201,14 @@ static void check_errors(ds_test *t, ds_context *ctx) {
     ds_err_clear(&ctx->err);
 
     ds_linear_fwd_args f = {.x = x, .w = w16, .y = y};  // w BF16 with x F32
-    expect_error(t, ctx, ds_linear_forward(ctx, &f), "linear_forward", "w dtype mismatch");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_linear_forward(ctx, &f), "linear_forward", "w dtype mismatch");
     ds_linear_fwd_args f2 = {.x = x, .w = w, .y = y16};  // y BF16 with x F32
-    expect_error(t, ctx, ds_linear_forward(ctx, &f2), "linear_forward", "y dtype mismatch");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_linear_forward(ctx, &f2), "linear_forward", "y dtype mismatch");
     ds_linear_bwd_args bw = {.x = x, .w = w, .dy = dy, .dw = dw16};  // dw must be F32
-    expect_error(t, ctx, ds_linear_backward(ctx, &bw), "linear_backward", "dw BF16");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_linear_backward(ctx, &bw), "linear_backward", "dw BF16");
     ds_linear_fwd_args f3 = {.x = x16, .w = w16, .y = y16};
-    expect_error(t, ctx, ds_cuda_linear_gelu_forward(ctx, &f3, y16), "linear_gelu_forward", "pre_gelu aliases y");
+    ds_gpu_test_expect_invalid_arg(t, ctx, ds_cuda_linear_gelu_forward(ctx, &f3, y16), "linear_gelu_forward",
+                                   "pre_gelu aliases y");
 
     ds_gpu_test_free(ctx, &x), ds_gpu_test_free(ctx, &w16), ds_gpu_test_free(ctx, &w), ds_gpu_test_free(ctx, &y);
     ds_gpu_test_free(ctx, &dy), ds_gpu_test_free(ctx, &dw16), ds_gpu_test_free(ctx, &x16), ds_gpu_test_free(ctx, &y16);

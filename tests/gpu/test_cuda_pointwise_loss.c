@@ -31,24 +31,13 @@ static ds_status loss_bwd(ds_context *ctx, kind k, const ds_pointwise_loss_bwd_a
     return k == BCE ? ds_bce_with_logits_backward(ctx, a) : ds_mse_backward(ctx, a);
 }
 
-static ds_tensor host_f32(int ndim, const int64_t *shape) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return ds_tensor_make(calloc((size_t)(n > 0 ? n : 1), sizeof(float)), DS_F32, (ds_device){DS_DEVICE_CPU, 0}, ndim,
-                          shape);
-}
-
-static bool same_bits(const ds_tensor *a, const ds_tensor *b) {
-    return memcmp(a->data, b->data, sizeof(float) * (size_t)ds_tensor_numel(a)) == 0;
-}
-
 // Compares the GPU's results for device views xd/td (n elements) with the CPU's on x/t (host).
 static void compare(ds_test *t, ds_context *gpu, ds_context *cpu, kind k, ds_dtype dt, const char *tag,
                     const ds_tensor *x, const ds_tensor *tg, const ds_tensor *xd, const ds_tensor *td) {
     char what[192];
     const int64_t one = 1;
     const double dloss = 0.5;
-    ds_tensor loss_want = host_f32(1, &one), dx_want = host_f32(x->ndim, x->shape);
+    ds_tensor loss_want = ds_gpu_test_host_zeros(1, &one), dx_want = ds_gpu_test_host_zeros(x->ndim, x->shape);
     ds_pointwise_loss_fwd_args cf = {.x = *x, .target = *tg, .loss = loss_want};
     ds_test_check(t, loss_fwd(cpu, k, &cf) == DS_OK, "cpu forward: %s", cpu->err.msg);
     ds_pointwise_loss_bwd_args cb = {.x = *x, .target = *tg, .dx = dx_want, .dloss = dloss};
@@ -77,7 +66,7 @@ static void compare(ds_test *t, ds_context *gpu, ds_context *cpu, kind k, ds_dty
             snprintf(what, sizeof what, "%s dx", tag);
             ds_test_close(t, what, &dx_got, &dx_want, dt == DS_F32 ? TOL_GRAD_F32 : TOL_GRAD_BF16);
         }
-        ds_test_check(t, same_bits(&loss_got[0], &loss_got[1]), "%s: two runs differ", tag);
+        ds_test_check(t, ds_gpu_test_same_bits(&loss_got[0], &loss_got[1]), "%s: two runs differ", tag);
     }
     ds_gpu_test_free(gpu, &lossd[0]), ds_gpu_test_free(gpu, &lossd[1]), ds_gpu_test_free(gpu, &dxd);
     free(loss_want.data), free(dx_want.data), free(loss_got[0].data), free(loss_got[1].data), free(dx_got.data);
@@ -114,7 +103,7 @@ static void run_misaligned(ds_test *t, ds_context *gpu, ds_context *cpu, const c
     const int64_t n = 1003, n1 = n + 1;
     ds_tensor x, tg, xb, tb;
     random_inputs(k, DS_F32, 1, &n, 77, &x, &tg);
-    xb = host_f32(1, &n1), tb = host_f32(1, &n1);
+    xb = ds_gpu_test_host_zeros(1, &n1), tb = ds_gpu_test_host_zeros(1, &n1);
     memcpy((float *)xb.data + 1, x.data, sizeof(float) * (size_t)n);
     memcpy((float *)tb.data + 1, tg.data, sizeof(float) * (size_t)n);
     ds_tensor xbd = ds_gpu_test_upload(gpu, &xb, DS_F32), tbd = ds_gpu_test_upload(gpu, &tb, DS_F32);
@@ -127,7 +116,8 @@ static void run_misaligned(ds_test *t, ds_context *gpu, ds_context *cpu, const c
 
 static void check_errors(ds_test *t, ds_context *gpu) {
     const int64_t n = 8, m = 9, one = 1;
-    ds_tensor x = ds_gpu_test_random(1, &n, 1, 0, 1), y = ds_gpu_test_random(1, &m, 1, 0, 1), l = host_f32(1, &one);
+    ds_tensor x = ds_gpu_test_random(1, &n, 1, 0, 1), y = ds_gpu_test_random(1, &m, 1, 0, 1),
+              l = ds_gpu_test_host_zeros(1, &one);
     ds_tensor xd = ds_gpu_test_upload(gpu, &x, DS_F32), yd = ds_gpu_test_upload(gpu, &y, DS_F32);
     ds_tensor xb = ds_gpu_test_upload(gpu, &x, DS_BF16), ld = ds_gpu_test_poisoned(gpu, &l, DS_F32);
     ds_err_clear(&gpu->err);

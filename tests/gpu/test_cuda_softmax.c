@@ -19,16 +19,6 @@
 
 static const int64_t k_shapes[][2] = {{1, 2}, {7, 13}, {13, 2}, {7, 1000}, {5, 1024}, {3, 1025}, {13, 30522}, {1, 7}};
 
-static ds_tensor host_zeros(int64_t n, int64_t c) {
-    const int64_t shape[2] = {n, c};
-    return ds_tensor_make(calloc((size_t)(n * c > 0 ? n * c : 1), sizeof(float)), DS_F32, (ds_device){DS_DEVICE_CPU, 0},
-                          2, shape);
-}
-
-static bool same_bits(const ds_tensor *a, const ds_tensor *b) {
-    return memcmp(a->data, b->data, sizeof(float) * (size_t)ds_tensor_numel(a)) == 0;
-}
-
 static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *variant, ds_dtype dt, int64_t n,
                      int64_t c, uint64_t seed) {
     char what[160];
@@ -37,9 +27,8 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
     const int64_t shape[2] = {n, c};
 
     // ---- forward ----
-    ds_tensor x = ds_gpu_test_random(2, shape, seed, -4.0f, 4.0f);
-    if (dt == DS_BF16) ds_gpu_test_round_bf16(&x);
-    ds_tensor y_want = host_zeros(n, c);
+    ds_tensor x = ds_gpu_test_random_rounded(2, shape, seed, -4.0f, 4.0f, dt == DS_BF16);
+    ds_tensor y_want = ds_gpu_test_host_zeros(2, shape);
     ds_softmax_fwd_args cf = {.x = x, .y = y_want};
     ds_test_check(t, ds_softmax_forward(cpu, &cf) == DS_OK, "cpu softmax_forward: %s", cpu->err.msg);
 
@@ -53,17 +42,15 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
         gf.y = yd2;
         ds_test_check(t, ds_softmax_forward(gpu, &gf) == DS_OK, "%s (second run): %s", what, gpu->err.msg);
         ds_tensor y2 = ds_gpu_test_download(gpu, &yd2);
-        ds_test_check(t, same_bits(&y, &y2), "%s: two runs differ", what);
+        ds_test_check(t, ds_gpu_test_same_bits(&y, &y2), "%s: two runs differ", what);
         free(y.data), free(y2.data);
     }
 
     // ---- backward, from the CPU's y (rounded like the GPU sees it) ----
-    ds_tensor yin = host_zeros(n, c);
-    memcpy(yin.data, y_want.data, sizeof(float) * (size_t)(n * c));
+    ds_tensor yin = ds_gpu_test_host_copy(&y_want);
     if (dt == DS_BF16) ds_gpu_test_round_bf16(&yin);
-    ds_tensor dy = ds_gpu_test_random(2, shape, seed ^ 0x5555, -1.0f, 1.0f);
-    if (dt == DS_BF16) ds_gpu_test_round_bf16(&dy);
-    ds_tensor dx_want = host_zeros(n, c);
+    ds_tensor dy = ds_gpu_test_random_rounded(2, shape, seed ^ 0x5555, -1.0f, 1.0f, dt == DS_BF16);
+    ds_tensor dx_want = ds_gpu_test_host_zeros(2, shape);
     ds_softmax_bwd_args cb = {.y = yin, .dy = dy, .dx = dx_want};
     ds_test_check(t, ds_softmax_backward(cpu, &cb) == DS_OK, "cpu softmax_backward: %s", cpu->err.msg);
 
@@ -77,7 +64,7 @@ static void run_case(ds_test *t, ds_context *gpu, ds_context *cpu, const char *v
         gb.dx = dxd2;
         ds_test_check(t, ds_softmax_backward(gpu, &gb) == DS_OK, "%s (second run): %s", what, gpu->err.msg);
         ds_tensor dxg2 = ds_gpu_test_download(gpu, &dxd2);
-        ds_test_check(t, same_bits(&dxg, &dxg2), "%s: two runs differ", what);
+        ds_test_check(t, ds_gpu_test_same_bits(&dxg, &dxg2), "%s: two runs differ", what);
         free(dxg.data), free(dxg2.data);
     }
 
