@@ -222,7 +222,7 @@ static ds_status launch_bwd(ds_context *ctx, ds_cuda_state *s, const T *logits, 
 static ds_status check_common(ds_context *ctx, ds_cuda_state *s, const char *op, const ds_tensor *logits,
                               const ds_tensor *targets, int ignore_index, ds_dtype *dt, int64_t *n, int64_t *c) {
     ds_err *err = &ctx->err;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "logits", logits, 2, dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "logits", logits, 2, dt));
     *n = logits->shape[0];
     *c = logits->shape[1];
     DS_TRY(ds_cuda_check_extents(ctx, op, "targets", targets, DS_I32, 1, *n, -1));
@@ -245,7 +245,7 @@ extern "C" ds_status ds_cuda_cross_entropy_forward(ds_context *ctx, const void *
     ds_dtype dt = DS_F32;
     int64_t n = 0, c = 0;
     DS_TRY(ds_cuda_check_extents(ctx, op, "loss", &a->loss, DS_F32, 1, 1, -1));
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "logits", &a->logits, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "logits", &a->logits, 2, &dt));
     DS_TRY(ds_cuda_check_extents(ctx, op, "lse", &a->lse, DS_F32, 1, a->logits.shape[0], -1));
     DS_TRY(check_common(ctx, s, op, &a->logits, &a->targets, a->ignore_index, &dt, &n, &c));
     const int32_t *targets = (const int32_t *)a->targets.data;
@@ -262,7 +262,7 @@ extern "C" ds_status ds_cuda_cross_entropy_backward(ds_context *ctx, const void 
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
     int64_t n = 0, c = 0;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "logits", &a->logits, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "logits", &a->logits, 2, &dt));
     DS_TRY(ds_cuda_check_extents(ctx, op, "lse", &a->lse, DS_F32, 1, a->logits.shape[0], -1));
     DS_TRY(ds_cuda_check_extents(ctx, op, "dlogits", &a->dlogits, dt, 2, a->logits.shape[0], a->logits.shape[1]));
     DS_TRY(check_common(ctx, s, op, &a->logits, &a->targets, a->ignore_index, &dt, &n, &c));

@@ -87,9 +87,9 @@ static ds_status run(ds_context *ctx, const char *op, const char *in_name, const
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, in_name, in, -1, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, in_name, in, -1, &dt));
     const int64_t n = ds_tensor_numel(in);
-    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_ANY_DEVICE, op, out_name, out, dt, n));
+    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, out_name, out, dt, n));
     DS_REQUIRE(&ctx->err, p >= 0.0f && p < 1.0f, DS_ERR_INVALID_ARG, "%s: p must be in [0, 1), got %g", op, (double)p);
     if (n == 0) return DS_OK;
     if (p == 0.0f) {  // identity (every draw is >= 0)

@@ -316,12 +316,12 @@ extern "C" ds_status ds_cuda_embedding_forward(ds_context *ctx, const void *args
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype tdt = DS_F32;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "table", &a->table, 2, &tdt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "table", &a->table, 2, &tdt));
     const int64_t v = a->table.shape[0], c = a->table.shape[1];
     DS_TRY(ds_cuda_check_extents(ctx, op, "ids", &a->ids, DS_I32, 1, -1, -1));
     const int64_t n = a->ids.shape[0];
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "out", &a->out, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "out", &a->out, 2, &dt));
     DS_TRY(ds_cuda_check_extents(ctx, op, "out", &a->out, dt, 2, n, c));
     DS_REQUIRE(err, tdt == DS_F32 || dt == DS_BF16, DS_ERR_INVALID_ARG,
                "%s: a BF16 table (an activation) gathers into a BF16 out, got F32", op);
@@ -346,11 +346,11 @@ extern "C" ds_status ds_cuda_embedding_backward(ds_context *ctx, const void *arg
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "dout", &a->dout, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "dout", &a->dout, 2, &dt));
     const int64_t n = a->dout.shape[0], c = a->dout.shape[1];
     DS_TRY(ds_cuda_check_extents(ctx, op, "ids", &a->ids, DS_I32, 1, n, -1));
     ds_dtype tdt = DS_F32;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "dtable", &a->dtable, 2, &tdt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "dtable", &a->dtable, 2, &tdt));
     DS_TRY(ds_cuda_check_extents(ctx, op, "dtable", &a->dtable, tdt, 2, -1, c));
     DS_REQUIRE(err, tdt == DS_F32 || dt == DS_BF16, DS_ERR_INVALID_ARG,
                "%s: a BF16 dtable (an activation gradient) takes a BF16 dout, got F32", op);

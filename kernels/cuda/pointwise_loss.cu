@@ -145,9 +145,9 @@ static ds_status launch_bwd(ds_context *ctx, ds_cuda_state *s, const void *xp, c
 // x (any shape, F32/BF16, CUDA) sets the dtype and n; target must match both.
 static ds_status check_inputs(ds_context *ctx, const char *op, const ds_tensor *x, const ds_tensor *target,
                               ds_dtype *dt, int64_t *n) {
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "x", x, -1, dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "x", x, -1, dt));
     *n = ds_tensor_numel(x);
-    return ds_cuda_check_numel(ctx, DS_CUDA_ANY_DEVICE, op, "target", target, *dt, *n);
+    return ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, "target", target, *dt, *n);
 }
 
 template <int KIND>
@@ -169,7 +169,7 @@ static ds_status run_backward(ds_context *ctx, const char *op, const ds_pointwis
     ds_dtype dt = DS_F32;
     int64_t n = 0;
     DS_TRY(check_inputs(ctx, op, &a->x, &a->target, &dt, &n));
-    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_ANY_DEVICE, op, "dx", &a->dx, dt, n));
+    DS_TRY(ds_cuda_check_numel(ctx, DS_CUDA_CTX_DEVICE, op, "dx", &a->dx, dt, n));
     // The CPU's scale: dloss / n (BCE) or 2 dloss / n (MSE), in double.
     const double scale = n > 0 ? (KIND == LOSS_BCE ? a->dloss / (double)n : 2.0 * a->dloss / (double)n) : 0;
     if (dt == DS_F32) return launch_bwd<float, KIND>(ctx, s, a->x.data, a->target.data, a->dx.data, n, scale);

@@ -177,7 +177,7 @@ extern "C" ds_status ds_cuda_softmax_forward(ds_context *ctx, const void *args) 
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "x", &a->x, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "x", &a->x, 2, &dt));
     const int64_t n = a->x.shape[0], c = a->x.shape[1];
     DS_TRY(ds_cuda_check_extents(ctx, op, "y", &a->y, dt, 2, n, c));
     if (n == 0 || c == 0) return DS_OK;
@@ -191,7 +191,7 @@ extern "C" ds_status ds_cuda_softmax_backward(ds_context *ctx, const void *args)
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
     ds_dtype dt = DS_F32;
-    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_ANY_DEVICE, op, "dy", &a->dy, 2, &dt));
+    DS_TRY(ds_cuda_check_act(ctx, DS_CUDA_CTX_DEVICE, op, "dy", &a->dy, 2, &dt));
     const int64_t n = a->dy.shape[0], c = a->dy.shape[1];
     DS_TRY(ds_cuda_check_extents(ctx, op, "y", &a->y, dt, 2, n, c));
     DS_TRY(ds_cuda_check_extents(ctx, op, "dx", &a->dx, dt, 2, n, c));
