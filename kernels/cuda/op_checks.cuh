@@ -1,12 +1,11 @@
 // Argument checks shared by the CUDA op bodies. Every message reads "<op>: <tensor>: ..." like the
 // CPU ops' (kernels/cpu/op_checks.h), so a user sees which op and which tensor was wrong. Host code only.
 //
-// Two families of ops were written separately and differ in two ways that callers can observe, so
-// both are kept (merging them would change which inputs an op rejects or how it words the error):
-//  - the linear, layer-norm, activation and layout ops check that a tensor sits on the context's
-//    device (DS_CUDA_CTX_DEVICE) and report a wrong shape as "expected shape (n, *)" (ds_cuda_check);
-//  - the softmax, dropout, embedding and loss ops accept any CUDA device index (DS_CUDA_ANY_DEVICE)
-//    and report a wrong extent as "expected extent n in dim i" (ds_cuda_check_extents).
+// Every op checks that its tensors sit on the context's device (DS_CUDA_CTX_DEVICE; the rule
+// stays a parameter for helpers that look at tensors of any device). Two wordings of a shape
+// error remain, one per family of ops (tests match on them): "expected shape (n, *)"
+// (ds_cuda_check: linear, layer norm, activations, layout) and "expected extent n in dim i"
+// (ds_cuda_check_extents: softmax, dropout, embedding, losses).
 #ifndef DS_CUDA_OP_CHECKS_CUH
 #define DS_CUDA_OP_CHECKS_CUH
 
