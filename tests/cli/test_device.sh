@@ -4,13 +4,7 @@
 # auto falls back to the CPU and the log says why; a malformed device and bf16 on the CPU are
 # config errors. On a machine with a GPU the cases that need its absence are skipped (exit 77 when
 # nothing else is left to check).
-set -u
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL: $1"; fail=1; fi; }
+source "$(dirname "$0")/lib.sh"
 
 # A tiny CPU bench: fast, and it opens the device the same way train, eval and predict do.
 tiny=(--set bench.batch=1 --set bench.seq_len=8 --set bench.hidden=32 --set bench.heads=2

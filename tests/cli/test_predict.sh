@@ -7,13 +7,7 @@
 # exactly the trainer's final dev and test lines, and that eval's accuracy on a labelled file
 # equals the accuracy of predict's labels on it. Then regression and multi-label shapes, and errors.
 # JSON is checked with awk on the fixed layout predict writes (no Python on a bare test machine).
-set -u
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL: $1"; fail=1; fi; }
+source "$(dirname "$0")/lib.sh"
 fixture=$src/tests/fixtures/trainer
 tr -d '\r' <"$fixture/sentiment.csv" >"$tmp/sentiment.csv"  # Python's csv module wrote CRLF
 

@@ -3,23 +3,9 @@
 # synthetic sentiment set, writes checkpoints, the metrics log and an HF export; and resume is
 # bit-exact: 10 steps straight give the same checkpoint file, byte for byte, as 5 steps, stop,
 # resume, 5 steps (dropout on, so the data order and the dropout masks must both continue).
-set -u
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL: $1"; fail=1; fi; }
+source "$(dirname "$0")/lib.sh"
 
-cat >"$tmp/cfg.json" <<JSON
-{
-  "run": {"seed": 3, "threads": 2},
-  "model": {"path": "$src/tests/fixtures/trainer/tiny_bert", "max_length": 24},
-  "data": {"train": "$src/tests/fixtures/trainer/sentiment.csv", "split": "0.75,0.125,0.125", "stratified": true},
-  "train": {"batch_size": 8, "max_steps": 10, "eval_every": 5, "lr": 3e-3, "warmup_steps": 2, "keep_last": 3,
-            "log_every": 1}
-}
-JSON
+write_tiny_train_config "$tmp/cfg.json"
 
 "$bin" train --config "$tmp/cfg.json" --set train.output_dir="$tmp/straight" >"$tmp/straight.out" 2>"$tmp/straight.err"
 check "straight run exits 0" "[ $? -eq 0 ]"

@@ -6,23 +6,9 @@
 # byte-identical to a straight one; grouping changes the batches (so the result), logs the padding
 # it saves; the metrics log carries data_wait_ms.
 # usage: test_train_loader.sh path/to/downstream source-dir
-set -u
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL: $1"; fail=1; fi; }
+source "$(dirname "$0")/lib.sh"
 
-cat >"$tmp/cfg.json" <<JSON
-{
-  "run": {"seed": 3, "threads": 2},
-  "model": {"path": "$src/tests/fixtures/trainer/tiny_bert", "max_length": 24},
-  "data": {"train": "$src/tests/fixtures/trainer/sentiment.csv", "split": "0.75,0.125,0.125", "stratified": true},
-  "train": {"batch_size": 8, "max_steps": 10, "eval_every": 5, "lr": 3e-3, "warmup_steps": 2, "keep_last": 3,
-            "log_every": 1}
-}
-JSON
+write_tiny_train_config "$tmp/cfg.json"
 run() {  # run NAME --set ... : trains into $tmp/NAME
   local name=$1
   shift
