@@ -2,7 +2,7 @@
 // an open context (kernels/gpu.h) and events to order the two streams and to tell the host when
 // a copy has finished. Without CUDA every call fails with DS_ERR_UNSUPPORTED.
 //
-// The intended use with the batch loader (data/batch_loader.h, slots in pinned host memory from
+// The intended use with the batch loader (data/common/batch_loader.h, slots in pinned host memory from
 // ds_gpu_host_alloc) and two device batch buffers D[0], D[1] for micro-batch b (D[b % 2]):
 //   ds_gpu_copy_wait_event(ctx, cs, done[b % 2])       copy waits until compute has finished
 //                                                       with D[b % 2] (its last use, batch b - 2)

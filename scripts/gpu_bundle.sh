@@ -35,7 +35,7 @@ done | sort -u | while read -r name path; do
   cp -L "$path" "$stage/gpu_bundle/lib/$name"
 done
 # Open MPI loads its components (MCA plugins) at run time; a world of one never initialises MPI
-# (runtime/world.c), so the plugins are not needed for the single-GPU checks.
+# (runtime/dist/world.c), so the plugins are not needed for the single-GPU checks.
 # Fixtures travel with the working tree; the test programs find them through DS_SOURCE_DIR.
 tar -C "$stage/gpu_bundle" -cJf "$root/gpu_bundle.tar.xz" .
 ls -la "$root/gpu_bundle.tar.xz"

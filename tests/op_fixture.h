@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "../runtime/safetensors.h"
+#include "../runtime/io/safetensors.h"
 #include "test_util.h"
 
 typedef struct ds_op_fixture {

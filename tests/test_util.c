@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../data/file_read.h"
+#include "../data/common/file_read.h"
 
 ds_test ds_test_begin(const char *name) {
     ds_test t = {.name = name, .checks = 0, .failures = 0};

@@ -18,7 +18,7 @@ typedef struct ds_arena {
     size_t used;     // bytes carved since the last reset
     size_t peak;     // largest `used` seen
     int measuring;   // 1: count bytes only
-    // A device arena (models/device_memory.h: ds_arena_init_device) is freed through this, with
+    // A device arena (models/common/device_memory.h: ds_arena_init_device) is freed through this, with
     // the context that owns the memory; NULL for host memory. (This file is in the base layer,
     // below kernels/, so it cannot call the device allocator itself.)
     void (*dev_release)(void *dev_owner, void *dev_ptr, size_t bytes);

@@ -3,13 +3,13 @@
 // checkpoints copy it; a parameter is a view at a fixed offset.
 //
 // Where the block lives: on the CPU the host arrays `params` and `grads` are the block. On a CUDA
-// device (models/device_memory.h moves it there) the device arrays params_dev / grads_dev (and
+// device (models/common/device_memory.h moves it there) the device arrays params_dev / grads_dev (and
 // the bf16 working copy params_bf16_dev in mixed precision) are the block that ops read and
 // write, and the host arrays stay as the staging copy for loading, checkpoints and export: host
-// `params` is current only after ds_param_block_download (models/device_memory.h), host `grads`
+// `params` is current only after ds_param_block_download (models/common/device_memory.h), host `grads`
 // only after ds_param_block_download_grads. Ops take the views of ds_param_block_op_*; the
 // ds_param_block_param / _grad views are always the host arrays. (This file is in the base layer,
-// below kernels/, so it only holds the pointers; the allocation is models/device_memory.c's.)
+// below kernels/, so it only holds the pointers; the allocation is models/common/device_memory.c's.)
 #ifndef DS_PARAM_BLOCK_H
 #define DS_PARAM_BLOCK_H
 

@@ -26,7 +26,7 @@
 #include "../base/context.h"
 #include "../base/log.h"
 #include "../base/status.h"
-#include "../config.h"
+#include "../config/config.h"
 
 typedef struct ds_cli_args {
     const char *config_path;  // --config FILE (points into argv); NULL when absent
@@ -57,7 +57,7 @@ void ds_cli_print_common_options(FILE *f);
 // (no other argument is allowed), prints `help` on --help, loads the config, sets ctx's log level
 // and seed, applies run.threads to OpenMP, prints the resolved config at INFO (on rank 0 only:
 // ctx->log.rank). The device (run.device) is opened by the command afterwards
-// (runtime/run_device.h), since a distributed command needs its rank's place first.
+// (runtime/train/run_device.h), since a distributed command needs its rank's place first.
 // Returns -1 when the command should go on (then *cfg is loaded: free it), else the exit code.
 int ds_cli_start(const char *cmd, int argc, char **argv, void (*help)(void), ds_context *ctx, ds_config **cfg);
 

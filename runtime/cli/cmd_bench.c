@@ -1,4 +1,4 @@
-// `downstream bench`: the fine-tuning-step benchmark (runtime/bench.h) driven by the bench.*
+// `downstream bench`: the fine-tuning-step benchmark (runtime/tasks/text/bench.h) driven by the bench.*
 // config keys; prints the resolved config and the BLAS path to stderr and one JSON object to
 // stdout.
 #include <omp.h>
@@ -10,8 +10,8 @@
 #include "../../kernels/cpu/blas_info.h"
 #include "../../kernels/cuda_info.h"
 #include "../../kernels/gpu.h"
-#include "../bench.h"
-#include "../run_device.h"
+#include "../tasks/text/bench.h"
+#include "../train/run_device.h"
 #include "blas_fastpath.h"
 #include "cli_args.h"
 #include "commands.h"

@@ -1,10 +1,10 @@
 // `downstream eval --config FILE [--set KEY=VALUE ...]`: evaluates a fine-tuned model
-// (runtime/eval_task.h) and prints its metrics, per-class report and confusion matrix.
+// (runtime/tasks/text/eval_task.h) and prints its metrics, per-class report and confusion matrix.
 #include <omp.h>
 #include <stdio.h>
 
-#include "../eval_task.h"
-#include "../run_device.h"
+#include "../tasks/text/eval_task.h"
+#include "../train/run_device.h"
 #include "cli_args.h"
 #include "commands.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../config.h"
+#include "../config/config.h"
 #include "commands.h"
 
 static const char *default_text(const ds_config_key *k) { return k->def[0] ? k->def : "\"\""; }
@@ -41,7 +41,7 @@ static void print_markdown(const ds_config_key *keys, int n) {
     printf("Every key can be set in the JSON file given with `--config` (nested objects map to dotted\n"
            "paths: `{\"bench\": {\"batch\": 32}}` sets `bench.batch`) or on the command line with\n"
            "`--set KEY=VALUE`; `--set` wins over the file, and a later `--set` over an earlier one.\n"
-           "Unknown keys are rejected. This table is generated from runtime/config_keys.c by\n"
+           "Unknown keys are rejected. This table is generated from runtime/config/config_keys.c by\n"
            "`scripts/update_config_doc.sh`; edit the table, not this text.\n\n");
     printf("| Key | Type | Default | Allowed | Description |\n|---|---|---|---|---|\n");
     char allowed[256];

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../safetensors.h"
-#include "../safetensors_internal.h"
+#include "../io/safetensors.h"
+#include "../io/safetensors_internal.h"
 #include "commands.h"
 
 static void usage(FILE *f) {

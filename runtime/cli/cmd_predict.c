@@ -1,15 +1,15 @@
 // `downstream predict --model DIR --input FILE [--output FILE] [--config FILE] [--set KEY=VALUE ...]`:
 // runs a fine-tuned classifier over a file (or stdin) and writes one JSON line per example
-// (runtime/predict.h).
+// (runtime/tasks/text/predict.h).
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../predict.h"
-#include "../run_device.h"
-#include "../text_task.h"
+#include "../tasks/text/predict.h"
+#include "../train/run_device.h"
+#include "../tasks/text/text_task.h"
 #include "cli_args.h"
 #include "commands.h"
 

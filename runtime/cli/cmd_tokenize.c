@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/wordpiece.h"
+#include "../../data/text/wordpiece.h"
 #include "commands.h"
 
 static void usage(FILE *f) {

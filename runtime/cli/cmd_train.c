@@ -1,14 +1,14 @@
 // `downstream train --config FILE [--set KEY=VALUE ...]`: fine-tunes a pretrained BERT on a text
-// classification dataset (runtime/trainer.h) and prints the dev and test metrics at the end.
+// classification dataset (runtime/train/trainer.h) and prints the dev and test metrics at the end.
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../../kernels/cpu/blas_info.h"
-#include "../dist_setup.h"
-#include "../run_device.h"
+#include "../dist/dist_setup.h"
+#include "../train/run_device.h"
 #include "../../kernels/gpu.h"
-#include "../trainer.h"
+#include "../train/trainer.h"
 #include "blas_fastpath.h"
 #include "cli_args.h"
 #include "commands.h"

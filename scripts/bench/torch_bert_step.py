@@ -11,7 +11,7 @@ compile (the same model through torch.compile). Prints one JSON object with the 
 peak_mem_bytes, device, first_step_s (from process start, compilation included),
 data_wait_frac (0: the batch is made once and stays on the GPU).
 
-FLOPs of a step (2 per multiply-add, matmuls only; as runtime/bench.h):
+FLOPs of a step (2 per multiply-add, matmuls only; as runtime/tasks/text/bench.h):
   forward = 2*B*T*L*(4*H*H + 2*H*I) + 4*L*B*T*T*H + 2*B*(H*H + H*C);  step = 3 * forward
 mfu = step FLOPs / median step time / the data-sheet dense peak of the precision (bf16 tensor
 cores, or fp32 without TF32), as downstream's table (kernels/cuda/gpu.cu).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A typed lookup of an undeclared key, or of a key of another type, returns 0/NULL/false instead
-# of failing (runtime/config.h). This test makes such a bug visible: every literal path passed to
+# of failing (runtime/config/config.h). This test makes such a bug visible: every literal path passed to
 # ds_config_{int,float,bool,str,enum} in the sources must be declared with a matching type, as
 # `downstream help config` (the key table) lists it.
 # usage: test_config_lookups.sh path/to/downstream source-dir
@@ -33,7 +33,7 @@ while read -r file fn path; do
   case "$fn:$declared" in
     int:int | float:float | bool:bool | str:string | str:enum | enum:enum) ;;
     *:)
-      echo "FAIL: $file: ds_config_$fn(..., \"$path\"): key not declared in runtime/config_keys.c"
+      echo "FAIL: $file: ds_config_$fn(..., \"$path\"): key not declared in runtime/config/config_keys.c"
       status=1 ;;
     *)
       echo "FAIL: $file: ds_config_$fn(..., \"$path\"): the key is declared as $declared"

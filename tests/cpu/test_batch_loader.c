@@ -1,4 +1,4 @@
-// The prefetching batch loader (data/batch_loader.h): batches come in order with the content
+// The prefetching batch loader (data/common/batch_loader.h): batches come in order with the content
 // produce() gives them, bit for bit, with 0, 1 or 3 workers; the ring wraps around with more
 // batches than slots; slow consumers and producers (batches finishing out of order) keep the
 // order; a producer's failure reaches the consumer with its message; stop() joins workers blocked
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../data/batch_loader.h"
+#include "../../data/common/batch_loader.h"
 #include "../../runtime/base/log.h"
 #include "../test_util.h"
 

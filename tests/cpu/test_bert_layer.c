@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../models/bert_layer.h"
+#include "../../models/bert/bert_layer.h"
 #include "../../runtime/base/check.h"
-#include "../../runtime/safetensors.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 // fp32 through ~10 chained ops (three GEMM chains of K <= 37, two LayerNorms, softmax, GELU):

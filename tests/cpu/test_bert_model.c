@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../models/bert.h"
+#include "../../models/bert/bert.h"
 #include "../op_fixture.h"
 #include "../test_util.h"
 

@@ -1,6 +1,6 @@
 // BertForSequenceClassification against transformers' own class (tests/fixtures/bert/<case>/,
 // written by scripts/fixtures/bert_cls.py): for a single-label, a multi-label and a regression
-// model loaded through runtime/hf_bert.h, on a padded batch of unequal lengths and on a batch of
+// model loaded through runtime/tasks/text/hf_bert.h, on a padded batch of unequal lengths and on a batch of
 // sentence pairs with token_type_ids, in eval mode: logits, loss and every parameter's gradient;
 // gradient accumulation; the memory plan; forward-only prediction; and the losses of 10 AdamW
 // steps with HF Trainer's parameter groups and linear warmup schedule. Then, with dropout on
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../models/bert.h"
-#include "../../runtime/hf_bert.h"
-#include "../../runtime/safetensors.h"
+#include "../../models/bert/bert.h"
+#include "../../runtime/tasks/text/hf_bert.h"
+#include "../../runtime/io/safetensors.h"
 #include "../gradcheck.h"
 #include "../op_fixture.h"
 #include "../test_util.h"

@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../runtime/checkpoint.h"
-#include "../../runtime/checkpoint_dir.h"
-#include "../../runtime/checksum.h"
-#include "../../runtime/safetensors.h"
+#include "../../runtime/io/checkpoint.h"
+#include "../../runtime/io/checkpoint_dir.h"
+#include "../../runtime/io/checksum.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 static const ds_param_spec k_specs[] = {

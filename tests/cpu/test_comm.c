@@ -15,9 +15,9 @@
 
 #include "../../runtime/base/check.h"
 #include "../../runtime/base/log.h"
-#include "../../runtime/comm.h"
-#include "../../runtime/comm_internal.h"
-#include "../../runtime/grad_sync.h"
+#include "../../runtime/dist/comm.h"
+#include "../../runtime/dist/comm_internal.h"
+#include "../../runtime/dist/grad_sync.h"
 #include "../test_util.h"
 
 // A port nobody listens on right now (bind to port 0 and give it back; a tiny race, fine here).

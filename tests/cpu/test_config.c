@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../runtime/config.h"
+#include "../../runtime/config/config.h"
 #include "../test_util.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))

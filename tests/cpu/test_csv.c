@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/csv.h"
-#include "../../data/file_read.h"
+#include "../../data/common/csv.h"
+#include "../../data/common/file_read.h"
 #include "../test_util.h"
 
 static cJSON *load_expected(ds_test *t, const char *rel) {

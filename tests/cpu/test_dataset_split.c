@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/dataset_split.h"
+#include "../../data/common/dataset_split.h"
 #include "../test_util.h"
 
 // Each index of 0..n-1 in exactly one part, each part ascending.

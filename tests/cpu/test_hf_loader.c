@@ -1,4 +1,4 @@
-// The Hugging Face BERT loader (runtime/hf_bert.h) on the checkpoints of
+// The Hugging Face BERT loader (runtime/tasks/text/hf_bert.h) on the checkpoints of
 // scripts/fixtures/bert_cls.py and on broken variants this test writes:
 // - names: a bare BertModel ("embeddings.*", no classifier), legacy "LayerNorm.gamma/.beta",
 //   tensors the model does not use (ignored and logged), F16 and BF16 files;
@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../models/param_init.h"
-#include "../../runtime/hf_bert.h"
-#include "../../runtime/safetensors.h"
+#include "../../models/common/param_init.h"
+#include "../../runtime/tasks/text/hf_bert.h"
+#include "../../runtime/io/safetensors.h"
 #include "../op_fixture.h"
 #include "../test_util.h"
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/file_read.h"
-#include "../../data/jsonl.h"
+#include "../../data/common/file_read.h"
+#include "../../data/common/jsonl.h"
 #include "../test_util.h"
 
 static cJSON *load_expected(ds_test *t, const char *rel) {

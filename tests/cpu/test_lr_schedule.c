@@ -1,4 +1,4 @@
-// LR schedules (runtime/lr_schedule.c) against transformers' own schedules driven by torch's
+// LR schedules (runtime/train/lr_schedule.c) against transformers' own schedules driven by torch's
 // LambdaLR: tests/fixtures/trainer/lr_schedule.{json,safetensors}, written by
 // scripts/fixtures/lr_schedule.py. Every step's learning rate must match within 1e-12 relative:
 // both sides evaluate the same double expressions, so the only possible difference is the C
@@ -11,8 +11,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../runtime/lr_schedule.h"
-#include "../../runtime/safetensors.h"
+#include "../../runtime/train/lr_schedule.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 static const double k_rel_tol = 1e-12;

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/metrics.h"
-#include "../../runtime/safetensors.h"
+#include "../../runtime/metrics/metrics.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 static const double k_ratio_tol = 1e-15;

@@ -1,4 +1,4 @@
-// The JSONL metrics log (runtime/metrics_log.c): every line is one valid JSON object with the
+// The JSONL metrics log (runtime/train/metrics_log.c): every line is one valid JSON object with the
 // values written (checked by parsing with cJSON), non-finite values as null, eval-only lines
 // without training fields, escaping of odd names, a new run truncating, and a resume dropping the
 // lines beyond the checkpoint's step and a torn last line before appending.
@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../runtime/metrics_log.h"
+#include "../../runtime/train/metrics_log.h"
 #include "../test_util.h"
 
 // Parses every line; returns the number of lines, each checked to be one JSON object.

@@ -27,7 +27,7 @@
 
 #include "../../kernels/ops.h"
 #include "../../runtime/base/dtype.h"
-#include "../../runtime/safetensors.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 static const double k_param_tol = 1e-6;

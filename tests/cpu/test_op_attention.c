@@ -14,7 +14,7 @@
 #include <omp.h>
 
 #include "../../kernels/ops.h"
-#include "../../runtime/safetensors.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 // Tolerances, tensor-relative (max|diff| / max|want|, tests/test_util.h).

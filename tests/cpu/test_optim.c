@@ -1,4 +1,4 @@
-// The optimizer driver (runtime/optim.c) against torch: clip_grad_norm_ + AdamW (foreach=False)
+// The optimizer driver (runtime/train/optim.c) against torch: clip_grad_norm_ + AdamW (foreach=False)
 // with HF Trainer's two parameter groups and a transformers schedule, several steps from the
 // same start, never resynchronised (tests/fixtures/trainer/optim.*, scripts/fixtures/optim.py).
 //
@@ -28,9 +28,9 @@
 #include <cjson/cJSON.h>
 #include <omp.h>
 
-#include "../../runtime/lr_schedule.h"
-#include "../../runtime/optim.h"
-#include "../../runtime/safetensors.h"
+#include "../../runtime/train/lr_schedule.h"
+#include "../../runtime/train/optim.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 static const double k_norm_tol = 4.0 / 16777216.0;  // 4 ulps of fp32, relative

@@ -1,4 +1,4 @@
-// Prediction (runtime/predict.h): the JSON line of each problem type (keys, class names, argmax
+// Prediction (runtime/tasks/text/predict.h): the JSON line of each problem type (keys, class names, argmax
 // with ties to the first, softmax and sigmoids, float32 logits that read back bit for bit, null
 // for non-finite values, escaped strings); reading the input (.txt and stdin as lines, CSV with
 // or without its label column, an explicit format on stdin); and batched prediction on the tiny
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/predict.h"
-#include "../../runtime/text_examples.h"
+#include "../../runtime/tasks/text/predict.h"
+#include "../../runtime/tasks/text/text_examples.h"
 #include "../test_util.h"
 
 // The JSON of one ds_predict_write_line call (caller cJSON_Deletes), or NULL (a failed check).

@@ -1,4 +1,4 @@
-// The progress display (runtime/progress.c): the formatted line for given steps and times (exact
+// The progress display (runtime/train/progress.c): the formatted line for given steps and times (exact
 // text), the bar's fill, loss smoothing, the redraw rate limit in bar mode, the plain-line
 // interval, narrow widths, durations.
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/progress.h"
+#include "../../runtime/train/progress.h"
 #include "../test_util.h"
 
 static char *file_text(FILE *f) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../runtime/safetensors.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 // Writes [u64 LE hlen][json][data_bytes zero bytes] to path; hlen = strlen(json) when hlen < 0.

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/safetensors.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 // IEEE half -> double, exact (every f16 value is a double).

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../runtime/safetensors.h"
+#include "../../runtime/io/safetensors.h"
 #include "../test_util.h"
 
 static const ds_device k_cpu = {DS_DEVICE_CPU, 0};

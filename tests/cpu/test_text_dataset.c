@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/file_read.h"
-#include "../../data/text_dataset.h"
+#include "../../data/common/file_read.h"
+#include "../../data/text/text_dataset.h"
 #include "../test_util.h"
 
 static const char *fixture(const char *name, char *buf, size_t cap) {

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../data/text_dataset.h"
+#include "../../data/text/text_dataset.h"
 #include "../test_util.h"
 
 // Loads text[] (named `name`, which gives the format) with o; records a failed check on error.

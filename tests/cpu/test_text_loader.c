@@ -1,4 +1,4 @@
-// The training-batch producer (runtime/text_loader.h): every batch equals ds_text_batch_make on
+// The training-batch producer (runtime/tasks/text/text_loader.h): every batch equals ds_text_batch_make on
 // this rank's shard of the global micro-batch (the trainer's shard_of, restated here), bit for
 // bit, for 0, 1 and 3 workers, one and three ranks, single- and multi-label sets, with and
 // without length grouping; an epoch started at batch k (a resumed run, even in a new loader)
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/dataset_split.h"
+#include "../../data/common/dataset_split.h"
 #include "../../kernels/gpu_async.h"
-#include "../../runtime/text_loader.h"
+#include "../../runtime/tasks/text/text_loader.h"
 #include "../test_util.h"
 
 enum { MARK = 1000 };  // ids[k][0] = MARK + k: which example a batch row holds

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <utf8proc.h>
 
-#include "../../data/wordpiece.h"
+#include "../../data/text/wordpiece.h"
 #include "../test_util.h"
 
 #define MAX_REPORTED 5  // mismatching lines printed per file

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/wordpiece_internal.h"
+#include "../../data/text/wordpiece_internal.h"
 #include "../test_util.h"
 
 #define MAX_OUT 8

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../runtime/comm.h"
-#include "../../runtime/world.h"
+#include "../../runtime/dist/comm.h"
+#include "../../runtime/dist/world.h"
 #include "../test_util.h"
 
 // A fake environment: NULL-terminated "NAME=value" strings.

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/safetensors.h"
+#include "runtime/io/safetensors.h"
 
 static double tensor_distance(const float *a, const float *b, int64_t n, double floor_) {  // (n) host each
     double diff = 0, scale = 0;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 extern "C" {
-#include "../../runtime/comm.h"
+#include "../../runtime/dist/comm.h"
 #include "../test_util.h"
 }
 

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../models/bert.h"
-#include "../../runtime/hf_bert.h"
-#include "../../runtime/optim.h"
-#include "../../runtime/safetensors.h"
+#include "../../models/bert/bert.h"
+#include "../../runtime/tasks/text/hf_bert.h"
+#include "../../runtime/train/optim.h"
+#include "../../runtime/io/safetensors.h"
 #include "../gpu_test_util.h"
 #include "../test_util.h"
 

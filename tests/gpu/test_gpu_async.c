@@ -7,16 +7,16 @@
 // blocking first; the loader's next() would otherwise refuse a batch whose slot is still held).
 // Downloaded at the end, every batch must be exactly what the producer made: a slot released too
 // early, or a buffer overwritten before compute read it, would show as wrong bytes.
-// Then the trainer's way (runtime/text_loader.h with .device): each batch's ids uploaded from its
+// Then the trainer's way (runtime/tasks/text/text_loader.h with .device): each batch's ids uploaded from its
 // pinned slot on the compute stream (asynchronous), the slot handed back with
 // ds_text_loader_release_after_device, and the ids on the device checked against
 // ds_text_batch_make's.
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../data/batch_loader.h"
+#include "../../data/common/batch_loader.h"
 #include "../../kernels/gpu_async.h"
-#include "../../runtime/text_loader.h"
+#include "../../runtime/tasks/text/text_loader.h"
 #include "../gpu_test_util.h"
 
 enum { WORDS = 1 << 16, BATCHES = 64, SLOTS = 3 };  // 256 KiB batches: copies take measurable time
