@@ -21,6 +21,7 @@
 
 #include "../../kernels/ops.h"
 #include "../../runtime/base/arena.h"
+#include "../../runtime/base/model_hooks.h"
 #include "../../runtime/base/problem_type.h"
 #include "../../runtime/base/param_block.h"
 #include "bert_embeddings.h"
@@ -141,20 +142,13 @@ ds_status ds_bert_forward(ds_context *ctx, ds_bert_model *m, const ds_bert_batch
 // gradients with ds_bert_zero_grads after each optimizer step.
 ds_status ds_bert_backward(ds_context *ctx, ds_bert_model *m, double dloss, ds_arena *arena);
 
-// Told during backward which gradients are final: after the classifier and pooler, after each
-// encoder layer (last to first) and after the embeddings, ready(user, from, err) says that
-// params.grads[from, params.total) will not change again in this backward (the block is laid out
-// embeddings, layers, head, and backward runs the other way). Data-parallel training starts the
-// all-reduce of those gradients there, while backward continues (runtime/dist/grad_sync.h). A failure
-// it returns stops the backward.
-typedef struct ds_bert_grad_hook {
-    ds_status (*ready)(void *user, size_t from, ds_err *err);
-    void *user;
-} ds_bert_grad_hook;
+// The grad hook (runtime/base/model_hooks.h): after the classifier and pooler, after each encoder
+// layer (last to first) and after the embeddings, ready(user, from) says that params.grads[from,
+// total) are final (the block is laid out embeddings, layers, head, and backward runs the other way).
 
 // ds_bert_backward with a hook (NULL: none).
 ds_status ds_bert_backward_hooked(ds_context *ctx, ds_bert_model *m, double dloss, ds_arena *arena,
-                                  const ds_bert_grad_hook *hook);
+                                  const ds_grad_hook *hook);
 
 // Zeroes the gradients where they live (on CUDA an asynchronous memset on the stream of the
 // context the block was moved with; a failure is reported there and by the next sync).

@@ -12,6 +12,7 @@ void ds_bert_embeddings_specs(const ds_bert_embeddings_dims *d, const char *pref
     const int64_t rows[DS_BE_PARAM_COUNT] = {d->vocab, d->max_position, d->type_vocab, d->hidden, d->hidden};
     for (int i = 0; i < DS_BE_PARAM_COUNT; i++) {
         ds_param_spec *s = &specs[(*count)++];
+        *s = (ds_param_spec){0};  // trainable F32, lr multiplier 1 (the defaults of a zeroed spec)
         snprintf(s->name, sizeof s->name, "%s%s", prefix, names[i]);
         const bool table = i <= DS_BE_TYPE;
         s->ndim = table ? 2 : 1;

@@ -10,6 +10,7 @@ void ds_bert_head_specs(const ds_bert_head_dims *d, const char *bert_prefix, ds_
     const int64_t rows[DS_BH_PARAM_COUNT] = {d->hidden, d->hidden, d->num_labels, d->num_labels};
     for (int i = 0; i < DS_BH_PARAM_COUNT; i++) {
         ds_param_spec *s = &specs[(*count)++];
+        *s = (ds_param_spec){0};  // trainable F32, lr multiplier 1 (the defaults of a zeroed spec)
         const bool pooler = i <= DS_BH_POOL_B, weight = i == DS_BH_POOL_W || i == DS_BH_CLS_W;
         snprintf(s->name, sizeof s->name, "%s%s", pooler ? bert_prefix : "",
                  pooler ? (weight ? "pooler.dense.weight" : "pooler.dense.bias")

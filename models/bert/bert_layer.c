@@ -21,6 +21,7 @@ void ds_bert_layer_specs(const ds_bert_layer_dims *d, const char *prefix, ds_par
     const int64_t cols[DS_BL_PARAM_COUNT] = {H, 0, H, 0, H, 0, H, 0, 0, 0, H, 0, I, 0, 0, 0};
     for (int i = 0; i < DS_BL_PARAM_COUNT; i++) {
         ds_param_spec *s = &specs[(*count)++];
+        *s = (ds_param_spec){0};  // trainable F32, lr multiplier 1 (the defaults of a zeroed spec)
         snprintf(s->name, sizeof s->name, "%s%s", prefix, names[i]);
         s->ndim = cols[i] ? 2 : 1;
         s->shape[0] = rows[i];

@@ -69,7 +69,7 @@ static ds_status forward(ds_context *ctx, const ds_bert_model *m, ds_bert_saved 
 
 // The backward pass of the forward saved in `s`.
 static ds_status backward(ds_context *ctx, const ds_bert_model *m, const ds_bert_saved *s, double dloss,
-                          ds_arena *arena, const ds_bert_grad_hook *hook) {
+                          ds_arena *arena, const ds_grad_hook *hook) {
     const ds_bert_config *c = &m->cfg;
     const ds_param_block *pb = &m->params;
     ds_err *err = &ctx->err;
@@ -161,7 +161,7 @@ ds_status ds_bert_backward(ds_context *ctx, ds_bert_model *m, double dloss, ds_a
 }
 
 ds_status ds_bert_backward_hooked(ds_context *ctx, ds_bert_model *m, double dloss, ds_arena *arena,
-                                  const ds_bert_grad_hook *hook) {
+                                  const ds_grad_hook *hook) {
     DS_REQUIRE(&ctx->err, m->saved.valid, DS_ERR_INVALID_ARG, "bert backward: no forward pass to differentiate");
     DS_REQUIRE(&ctx->err, m->saved.has_labels, DS_ERR_INVALID_ARG,
                "bert backward: the last forward had no labels, so there is no loss to differentiate");

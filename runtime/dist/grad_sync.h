@@ -3,7 +3,7 @@
 // The gradient block is cut into buckets of about bucket_bytes at tensor boundaries, from the END
 // of the block: backward produces the head's gradients first and the embeddings' last, so the
 // buckets fill in that order. During the backward of an optimizer step's last micro-batch the
-// model tells which gradients are final (ds_bert_grad_hook); every bucket that lies wholly in the
+// model tells which gradients are final (ds_grad_hook); every bucket that lies wholly in the
 // final part is handed to the communicator at once (ds_comm_iallreduce_sum) and reduced on its
 // thread while backward goes on. ds_grad_sync_finish hands over what is left and waits for all.
 //
@@ -56,7 +56,7 @@ void ds_grad_sync_free(ds_grad_sync *g);
 void ds_grad_sync_begin(ds_grad_sync *g);
 
 // grads[from, total) are final: hands over every bucket that lies wholly inside. (The signature of
-// ds_bert_grad_hook.ready, with user = the ds_grad_sync.)
+// ds_grad_hook.ready, with user = the ds_grad_sync.)
 ds_status ds_grad_sync_ready(void *grad_sync, size_t from, ds_err *err);
 
 // Hands over the remaining buckets and waits for every one: the block then holds the sum over

@@ -491,7 +491,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
     po.log = &ctx->log;
     if (ctx->log.level < DS_LOG_INFO || !is_root(t)) po.mode = DS_PROGRESS_OFF;
     ds_progress_start(&t->progress, &po, t->optim.step, t->stop_at, t0);
-    const ds_bert_grad_hook hook = {.ready = ds_grad_sync_ready, .user = &t->gsync};
+    const ds_grad_hook hook = {.ready = ds_grad_sync_ready, .user = &t->gsync};
     bool stop = false;
     while (st == DS_OK && !stop && t->optim.step < t->stop_at) {
         epoch_order(t, t->state.epoch, order);
