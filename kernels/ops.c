@@ -21,6 +21,7 @@ const char *ds_op_name(ds_op op) {
         [DS_OP_CROSS_ENTROPY_FWD] = "cross_entropy_forward",
         [DS_OP_CROSS_ENTROPY_BWD] = "cross_entropy_backward",
         [DS_OP_ADAMW] = "adamw",
+        [DS_OP_SGD] = "sgd",
         [DS_OP_ADD] = "add",
         [DS_OP_PERMUTE_HEADS] = "permute_heads",
         [DS_OP_BCE_LOGITS_FWD] = "bce_with_logits_forward",
@@ -67,6 +68,7 @@ ds_status ds_embedding_backward(ds_context *c, const ds_embedding_bwd_args *a) {
 ds_status ds_cross_entropy_forward(ds_context *c, const ds_cross_entropy_fwd_args *a) { return ds_op_run(c, DS_OP_CROSS_ENTROPY_FWD, &a->logits, a); }
 ds_status ds_cross_entropy_backward(ds_context *c, const ds_cross_entropy_bwd_args *a) { return ds_op_run(c, DS_OP_CROSS_ENTROPY_BWD, &a->logits, a); }
 ds_status ds_adamw_step(ds_context *c, const ds_adamw_args *a) { return ds_op_run(c, DS_OP_ADAMW, &a->param, a); }
+ds_status ds_sgd_step(ds_context *c, const ds_sgd_args *a) { return ds_op_run(c, DS_OP_SGD, &a->param, a); }
 ds_status ds_add(ds_context *c, const ds_add_args *a) { return ds_op_run(c, DS_OP_ADD, &a->a, a); }
 ds_status ds_permute_heads(ds_context *c, const ds_permute_heads_args *a) { return ds_op_run(c, DS_OP_PERMUTE_HEADS, &a->x, a); }
 ds_status ds_bce_with_logits_forward(ds_context *c, const ds_pointwise_loss_fwd_args *a) { return ds_op_run(c, DS_OP_BCE_LOGITS_FWD, &a->x, a); }

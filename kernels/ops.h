@@ -46,6 +46,7 @@ typedef enum ds_op {
     DS_OP_BCE_LOGITS_BWD,
     DS_OP_MSE_FWD,
     DS_OP_MSE_BWD,
+    DS_OP_SGD,
     DS_OP_COUNT
 } ds_op;
 
@@ -245,6 +246,24 @@ typedef struct ds_adamw_args {
     int64_t step;  // 1-based step count after this update
 } ds_adamw_args;
 
+// ---- SGD with momentum, as torch.optim.SGD (dampening 0, maximize off) ----
+// Per element, with g = grad * grad_scale (the clip factor; 1 = none):
+//   g   = g + weight_decay * param                 (weight decay where the mask allows)
+//   buf = step == 1 ? g : momentum * buf + g       (momentum != 0: torch clones g on the first step)
+//   g   = nesterov ? g + momentum * buf : buf      (momentum != 0)
+//   param -= lr * g
+// The float rounding of each line is torch's (kernels/cpu/sgd.c says which are fused).
+typedef struct ds_sgd_args {
+    ds_tensor param;       // (n) F32 master weights, updated in place
+    ds_tensor grad;        // (n) F32
+    ds_tensor momentum_buf;  // (n) F32 momentum buffer, updated in place; absent when momentum is 0
+    ds_tensor param_bf16;  // (n) BF16 working copy written after the update (CUDA); may be absent
+    ds_tensor decay_mask;  // (n) U8: 1 = weight decay applies; absent: applies to every element
+    double lr, momentum, weight_decay, grad_scale;
+    bool nesterov;         // needs momentum > 0 (torch's rule)
+    int64_t step;          // 1-based step count after this update
+} ds_sgd_args;
+
 // ---- y = a + b, elementwise (residual connections; summing gradients of a shared input) ----
 // y may be the same memory as a or b.
 typedef struct ds_add_args {
@@ -298,6 +317,7 @@ ds_status ds_embedding_backward(ds_context *ctx, const ds_embedding_bwd_args *a)
 ds_status ds_cross_entropy_forward(ds_context *ctx, const ds_cross_entropy_fwd_args *a);
 ds_status ds_cross_entropy_backward(ds_context *ctx, const ds_cross_entropy_bwd_args *a);
 ds_status ds_adamw_step(ds_context *ctx, const ds_adamw_args *a);
+ds_status ds_sgd_step(ds_context *ctx, const ds_sgd_args *a);
 ds_status ds_add(ds_context *ctx, const ds_add_args *a);
 ds_status ds_permute_heads(ds_context *ctx, const ds_permute_heads_args *a);
 ds_status ds_bce_with_logits_forward(ds_context *ctx, const ds_pointwise_loss_fwd_args *a);

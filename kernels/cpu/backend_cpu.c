@@ -22,6 +22,7 @@ static const ds_backend k_cpu_backend = {
         [DS_OP_CROSS_ENTROPY_FWD] = ds_cpu_cross_entropy_forward,
         [DS_OP_CROSS_ENTROPY_BWD] = ds_cpu_cross_entropy_backward,
         [DS_OP_ADAMW] = ds_cpu_adamw,
+        [DS_OP_SGD] = ds_cpu_sgd,
         [DS_OP_ADD] = ds_cpu_add,
         [DS_OP_PERMUTE_HEADS] = ds_cpu_permute_heads,
         [DS_OP_BCE_LOGITS_FWD] = ds_cpu_bce_with_logits_forward,

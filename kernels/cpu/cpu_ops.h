@@ -24,6 +24,7 @@ ds_status ds_cpu_embedding_backward(ds_context *ctx, const void *args);   // emb
 ds_status ds_cpu_cross_entropy_forward(ds_context *ctx, const void *args);   // cross_entropy.c
 ds_status ds_cpu_cross_entropy_backward(ds_context *ctx, const void *args);  // cross_entropy.c
 ds_status ds_cpu_adamw(ds_context *ctx, const void *args);                // adamw.c
+ds_status ds_cpu_sgd(ds_context *ctx, const void *args);                  // sgd.c
 ds_status ds_cpu_add(ds_context *ctx, const void *args);                  // layout.c
 ds_status ds_cpu_permute_heads(ds_context *ctx, const void *args);        // layout.c
 ds_status ds_cpu_bce_with_logits_forward(ds_context *ctx, const void *args);   // pointwise_loss.c

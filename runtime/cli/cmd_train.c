@@ -1,5 +1,6 @@
-// `downstream train --config FILE [--set KEY=VALUE ...]`: fine-tunes a pretrained BERT on a text
-// classification dataset (runtime/train/trainer.h) and prints the dev and test metrics at the end.
+// `downstream train --config FILE [--set KEY=VALUE ...]`: fine-tunes the pretrained model of the
+// config's model family (task.type) on its data (runtime/train/trainer.h) and prints the dev and
+// test metrics at the end.
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,11 +16,12 @@
 
 static void help(void) {
     printf("usage: downstream train --config FILE [--set KEY=VALUE ...]\n\n"
-           "Fine-tunes the Hugging Face BERT checkpoint of model.path on the text-classification data of\n"
-           "data.train (and data.dev / data.test, or a split of data.train), with AdamW, warm-up and decay,\n"
-           "clipping, gradient accumulation, evaluation, checkpoints in train.output_dir (the best one kept),\n"
-           "early stopping and exact resume; then evaluates the best model on dev and test and exports it to\n"
-           "<train.output_dir>/model as a Hugging Face directory. `downstream help config` lists the keys.\n\n"
+           "Fine-tunes the pretrained model of model.path for the model family of task.type (default\n"
+           "text_classification: a Hugging Face BERT checkpoint on CSV/TSV/JSONL text) on data.train (and\n"
+           "data.dev / data.test, or a split of data.train), with AdamW or SGD (train.optimizer), warm-up and\n"
+           "decay, clipping, gradient accumulation, evaluation, checkpoints in train.output_dir (the best one\n"
+           "kept), early stopping and exact resume; then evaluates the best model on dev and test and exports\n"
+           "it to <train.output_dir>/model in its ecosystem's format. `downstream help config` lists the keys.\n\n"
            "Data parallel: start one process per rank with mpirun (-np N), srun (--mpi=pmix), or torchrun-style\n"
            "variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); train.batch_size is per rank (see dist.*).\n\n"
            "options:\n");
@@ -93,7 +95,7 @@ int ds_cmd_train(int argc, char **argv) {
         if (s.has_dev) print_eval("dev", &s.dev);
         if (s.has_test) {
             print_eval("test", &s.test);
-            ds_eval_print_report(&s.test, &s.labels, stdout);
+            if (s.test.report) fputs(s.test.report, stdout);
         }
         printf("model: %s\n", s.export_dir);
     } else {

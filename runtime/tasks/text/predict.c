@@ -203,7 +203,7 @@ ds_status ds_predict_write_line(const ds_predictor *p, const char *text, const c
 }
 
 ds_status ds_predict_dataset(ds_context *ctx, ds_predictor *p, const ds_text_dataset *d, FILE *out,
-                             ds_predict_stats *stats) {
+                             const ds_predict_sink *sink, ds_predict_stats *stats) {
     ds_err *err = &ctx->err;
     if (stats) memset(stats, 0, sizeof *stats);
     const size_t B = p->batch_size;
@@ -224,6 +224,7 @@ ds_status ds_predict_dataset(ds_context *ctx, ds_predictor *p, const ds_text_dat
         ds_bert_output o;
         st = ds_bert_forward(ctx, &p->model, &batch, false, 0, &p->arena, &o);
         const float *logits = o.logits.data;  // (n, num_labels) host (the arena, or the CUDA download)
+        if (st == DS_OK && sink && sink->logits) st = sink->logits(sink->user, logits, n, err);
         for (size_t i = 0; st == DS_OK && i < n; i++)
             st = ds_predict_write_line(p, ds_text_dataset_text(d, at + i), ds_text_dataset_text_pair(d, at + i),
                                        logits + i * (size_t)p->num_labels, out, err);

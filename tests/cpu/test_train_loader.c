@@ -1,6 +1,6 @@
-// The training-batch producer (runtime/tasks/text/text_loader.h): every batch equals ds_text_batch_make on
-// this rank's shard of the global micro-batch (the trainer's shard_of, restated here), bit for
-// bit, for 0, 1 and 3 workers, one and three ranks, single- and multi-label sets, with and
+// The training-batch loader (runtime/train/train_loader.h) with the text family's packer: every
+// batch equals ds_text_batch_make on this rank's shard of the global micro-batch (the trainer's
+// shard, restated here), bit for bit, for 0, 1 and 3 workers, one and three ranks, single- and multi-label sets, with and
 // without length grouping; an epoch started at batch k (a resumed run, even in a new loader)
 // gives the same batches as an uninterrupted one; length grouping keeps every example exactly
 // once per epoch, keeps each mega-batch's examples, sorts them longest first, and on a skewed set
@@ -11,7 +11,8 @@
 
 #include "../../data/common/dataset_split.h"
 #include "../../kernels/gpu_async.h"
-#include "../../runtime/tasks/text/text_loader.h"
+#include "../../runtime/tasks/text/text_family.h"
+#include "../../runtime/train/train_loader.h"
 #include "../test_util.h"
 
 enum { MARK = 1000 };  // ids[k][0] = MARK + k: which example a batch row holds
@@ -94,47 +95,57 @@ static bool same_batch(const ds_bert_batch *a, const ds_bert_batch *b, int64_t K
     return memcmp(a->label_values, b->label_values, (size_t)(a->B * K) * sizeof(float)) == 0;
 }
 
-static ds_text_loader_options options(size_t batch, int rank, int world, int workers, bool group) {
-    return (ds_text_loader_options){.batch = batch, .rank = rank, .world = world, .num_workers = workers, .slots = 3,
+static ds_train_loader_options options(size_t batch, int rank, int world, int workers, bool group) {
+    return (ds_train_loader_options){.batch = batch, .rank = rank, .world = world, .num_workers = workers, .slots = 3,
                                     .group_by_length = group, .group_batches = 2};
 }
 
 // Every batch of an epoch (from `first`) against the reference; returns the batches that matched.
-static int64_t check_epoch(ds_test *t, const ds_text_examples *e, const size_t *order, const ds_text_loader_options *o,
+static int64_t check_epoch(ds_test *t, const ds_text_examples *e, const size_t *order, const ds_train_loader_options *o,
                            int64_t first, const char *what) {
-    ds_text_loader l;
+    ds_train_loader l;
+    memset(&l, 0, sizeof l);
     ds_err err;
     ds_err_clear(&err);
-    if (ds_text_loader_init(&l, e, o, &err) != DS_OK || ds_text_loader_start_epoch(&l, order, first, &err) != DS_OK) {
+    ds_task *task = NULL;
+    if (ds_text_task_of_examples(e, &task, &err) != DS_OK || ds_train_loader_init(&l, task, o, &err) != DS_OK ||
+        ds_train_loader_start_epoch(&l, 0, order, first, &err) != DS_OK) {
         ds_test_check(t, false, "%s: %s", what, err.msg);
-        ds_text_loader_free(&l);
+        ds_train_loader_free(&l);
+        if (task) task->family->close(task);
         return 0;
     }
     size_t *ref_order = malloc(e->n * sizeof *ref_order);
     memcpy(ref_order, order, e->n * sizeof *ref_order);
     if (o->group_by_length)
-        ds_text_group_by_length(e, ref_order, e->n, (size_t)o->world * o->batch, o->group_batches, &err);
+        ds_train_group_by_length(e->lengths, ref_order, e->n, (size_t)o->world * o->batch, o->group_batches, &err);
     ref_batch r;
     ds_text_batch_buf_init(&r.buf, o->batch, e->max_length, e->num_labels, &err);
     int64_t good = 0;
     for (int64_t b = first; b < l.batches; b++) {
-        ds_text_loader_batch lb;
-        if (ds_text_loader_next(&l, &lb, &err) != DS_OK) {
+        ds_train_batch lb;
+        if (ds_train_loader_next(&l, &lb, &err) != DS_OK) {
             ds_test_check(t, false, "%s: batch %lld: %s", what, (long long)b, err.msg);
             break;
         }
         make_ref(e, ref_order, o->batch, o->rank, o->world, b, &r);
-        const bool ok = lb.slot.index == b && lb.global_n == r.global_n && same_batch(&lb.batch, &r.batch, e->num_labels);
+        ds_bert_batch got = {0};
+        if (lb.data) ds_text_batch_of_packed(lb.data, &got);
+        else got.T = r.batch.T;  // an empty share: nothing packed
+        const bool ok = lb.slot.index == b && lb.global_n == r.global_n && (int64_t)lb.info.n == r.batch.B &&
+                        lb.info.weight == (double)r.batch.B && !lb.info.summed &&
+                        (r.batch.B == 0 ? lb.data == NULL : same_batch(&got, &r.batch, e->num_labels));
         if (!ok) ds_test_check(t, false, "%s: batch %lld (B %lld T %lld) differs from ds_text_batch_make's (B %lld T %lld)",
-                               what, (long long)b, (long long)lb.batch.B, (long long)lb.batch.T, (long long)r.batch.B,
+                               what, (long long)b, (long long)got.B, (long long)got.T, (long long)r.batch.B,
                                (long long)r.batch.T);
         good += ok;
-        ds_text_loader_release(&l, &lb);
+        ds_train_loader_release(&l, &lb);
     }
-    ds_text_loader_stop_epoch(&l);
+    ds_train_loader_stop_epoch(&l);
     ds_text_batch_buf_free(&r.buf);
     free(ref_order);
-    ds_text_loader_free(&l);
+    ds_train_loader_free(&l);
+    task->family->close(task);
     return good;
 }
 
@@ -151,7 +162,7 @@ static void test_batches_match_reference(ds_test *t) {
                         char what[128];
                         snprintf(what, sizeof what, "%s, group %d, rank %d of %d, %d workers",
                                  multi ? "multi-label" : "single-label", group, rank, world, w);
-                        const ds_text_loader_options o = options(batch, rank, world, w, group);
+                        const ds_train_loader_options o = options(batch, rank, world, w, group);
                         const int64_t want = (int64_t)((n + (size_t)world * batch - 1) / ((size_t)world * batch));
                         ds_test_check(t, check_epoch(t, &e, order, &o, 0, what) == want,
                                       "%s: all %lld batches equal the reference", what, (long long)want);
@@ -168,18 +179,22 @@ static void test_resume_mid_epoch(ds_test *t) {
     size_t order[90];
     shuffled(order, n, 3);
     for (int64_t k = 0; k <= 12; k += 4) {
-        const ds_text_loader_options o = options(6, 1, 2, 2, true);  // 8 batches; k = 12 starts past the end
+        const ds_train_loader_options o = options(6, 1, 2, 2, true);  // 8 batches; k = 12 starts past the end
         char what[64];
         snprintf(what, sizeof what, "resume at batch %lld, grouped, 2 workers", (long long)k);
         const int64_t want = k < 8 ? 8 - k : 0;
         if (k > 8) {
-            ds_text_loader l;
+            ds_train_loader l;
+            memset(&l, 0, sizeof l);
             ds_err err;
             ds_err_clear(&err);
-            ds_status st = ds_text_loader_init(&l, &e, &o, &err);
-            if (st == DS_OK) st = ds_text_loader_start_epoch(&l, order, k, &err);
+            ds_task *task = NULL;
+            ds_status st = ds_text_task_of_examples(&e, &task, &err);
+            if (st == DS_OK) st = ds_train_loader_init(&l, task, &o, &err);
+            if (st == DS_OK) st = ds_train_loader_start_epoch(&l, 0, order, k, &err);
             ds_test_check(t, st == DS_ERR_INVALID_ARG, "%s: refused (%s)", what, err.msg);
-            ds_text_loader_free(&l);
+            ds_train_loader_free(&l);
+            if (task) task->family->close(task);
             continue;
         }
         ds_test_check(t, check_epoch(t, &e, order, &o, k, what) == want, "%s: %lld batches as uninterrupted", what,
@@ -196,7 +211,8 @@ static void test_grouping(ds_test *t) {
     memcpy(grouped, order, n * sizeof *order);
     ds_err err;
     ds_err_clear(&err);
-    ds_test_check(t, ds_text_group_by_length(&e, grouped, n, batch, (int64_t)G, &err) == DS_OK, "group: %s", err.msg);
+    ds_test_check(t, ds_train_group_by_length(e.lengths, grouped, n, batch, (int64_t)G, &err) == DS_OK, "group: %s",
+                  err.msg);
     const size_t mega = batch * G;
     bool sorted = true, same_sets = true;
     int *seen = calloc(n, sizeof *seen);
@@ -212,31 +228,36 @@ static void test_grouping(ds_test *t) {
     ds_test_check(t, sorted, "each mega-batch sorted longest first");
 
     // Through the loader: every example exactly once, and the padding it reports is what it does.
-    ds_text_loader_options o = options(batch, 0, 1, 2, true);
+    ds_train_loader_options o = options(batch, 0, 1, 2, true);
     o.group_batches = (int64_t)G;
-    ds_text_loader l;
-    ds_test_check(t, ds_text_loader_init(&l, &e, &o, &err) == DS_OK && ds_text_loader_start_epoch(&l, order, 0, &err) ==
-                  DS_OK, "loader: %s", err.msg);
+    ds_train_loader l;
+    memset(&l, 0, sizeof l);
+    ds_task *task = NULL;
+    ds_test_check(t, ds_text_task_of_examples(&e, &task, &err) == DS_OK && ds_train_loader_init(&l, task, &o, &err) ==
+                  DS_OK && ds_train_loader_start_epoch(&l, 0, order, 0, &err) == DS_OK, "loader: %s", err.msg);
     memset(seen, 0, n * sizeof *seen);
     int64_t padded = 0;
     bool marks_ok = true;
     for (int64_t b = 0; b < l.batches; b++) {
-        ds_text_loader_batch lb;
-        if (ds_text_loader_next(&l, &lb, &err) != DS_OK) break;
-        padded += lb.batch.B * lb.batch.T;
-        for (int64_t r = 0; r < lb.batch.B; r++) {
-            const int32_t k = lb.batch.input_ids[r * lb.batch.T] - MARK;
+        ds_train_batch lb;
+        if (ds_train_loader_next(&l, &lb, &err) != DS_OK) break;
+        ds_bert_batch bb;
+        ds_text_batch_of_packed(lb.data, &bb);
+        padded += bb.B * bb.T;
+        for (int64_t r = 0; r < bb.B; r++) {
+            const int32_t k = bb.input_ids[r * bb.T] - MARK;
             if (k < 0 || (size_t)k >= n) marks_ok = false;
             else seen[k]++;
         }
-        ds_text_loader_release(&l, &lb);
+        ds_train_loader_release(&l, &lb);
     }
-    ds_text_loader_free(&l);
+    ds_train_loader_free(&l);
+    if (task) task->family->close(task);
     bool once = marks_ok;
     for (size_t k = 0; k < n; k++) once &= seen[k] == 1;
     ds_test_check(t, once, "grouped epoch: every example exactly once");
-    const ds_text_padding plain = ds_text_padding_of(&e, order, n, batch, batch);
-    const ds_text_padding grp = ds_text_padding_of(&e, grouped, n, batch, batch);
+    const ds_train_padding plain = ds_train_padding_of(e.lengths, order, n, batch, batch);
+    const ds_train_padding grp = ds_train_padding_of(e.lengths, grouped, n, batch, batch);
     ds_test_check(t, padded == grp.padded, "the batches' B x T total (%lld) is the reported %lld", (long long)padded,
                   (long long)grp.padded);
     ds_test_check(t, plain.real == grp.real, "real tokens unchanged by grouping (%lld, %lld)", (long long)plain.real,
@@ -257,17 +278,21 @@ static void test_grouping(ds_test *t) {
 static void test_pinned_without_device(ds_test *t) {
     ds_text_examples e = make_examples(10, 8, false, false);
     ds_context ctx = ds_context_cpu();
-    ds_text_loader_options o = options(2, 0, 1, 1, false);
-    o.alloc = ds_text_loader_pinned_alloc;
-    o.free = ds_text_loader_pinned_free;
+    ds_train_loader_options o = options(2, 0, 1, 1, false);
+    o.alloc = ds_train_loader_pinned_alloc;
+    o.free = ds_train_loader_pinned_free;
     o.alloc_user = &ctx;
-    ds_text_loader l;
+    ds_train_loader l;
+    memset(&l, 0, sizeof l);
     ds_err err;
     ds_err_clear(&err);
-    const ds_status st = ds_text_loader_init(&l, &e, &o, &err);
+    ds_task *task = NULL;
+    ds_status st = ds_text_task_of_examples(&e, &task, &err);
+    if (st == DS_OK) st = ds_train_loader_init(&l, task, &o, &err);
     ds_test_check(t, st != DS_OK && strstr(err.msg, "ds_gpu_host_alloc") != NULL, "pinned slots on a CPU context: '%s'",
                   err.msg);
-    ds_text_loader_free(&l);
+    ds_train_loader_free(&l);
+    if (task) task->family->close(task);
     ds_text_examples_free(&e);
 
     // The copy stream and events the GPU path uses need the device too: a clean error here.
@@ -286,7 +311,7 @@ static void test_pinned_without_device(ds_test *t) {
 }
 
 int main(void) {
-    ds_test t = ds_test_begin("text_loader");
+    ds_test t = ds_test_begin("train_loader");
     test_batches_match_reference(&t);
     test_resume_mid_epoch(&t);
     test_grouping(&t);
