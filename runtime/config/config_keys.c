@@ -49,6 +49,7 @@ static const ds_config_key k_keys[] = {
     {"data.skip_bad_rows",  DS_CFG_BOOL,   "false",                                    .doc = "skip and count malformed rows instead of stopping with an error"},
     {"data.num_workers",    DS_CFG_INT,    "2",     .min = "0", .max = "64",           .doc = "threads that assemble training batches ahead of the step; 0: in the training thread (same batches either way)"},
     {"data.prefetch_batches", DS_CFG_INT,  "4",     .min = "1", .max = "1024",         .doc = "training batch buffers in the loader's ring: batches ready ahead at most"},
+    {"data.drop_last",      DS_CFG_BOOL,   "false",                                    .doc = "drop the last incomplete global batch of each epoch (torch's DataLoader drop_last); forced on for models with batch statistics (BatchNorm), as torchvision's recipe"},
     {"data.group_by_length", DS_CFG_BOOL,  "false",                                    .doc = "sort each mega-batch of 50 shuffled training batches by length so batches pad less (as HF's group_by_length)"},
 
     {"train.output_dir",    DS_CFG_STRING, "runs/default",                             .doc = "checkpoints, the metrics log and the exported model go here"},

@@ -96,6 +96,11 @@ struct ds_task_family {
     const char *summary;  // one line for help
     // The family's own config keys (the drivers' keys are in runtime/config/config_keys.c).
     const ds_config_key *(*config_keys)(int *count);
+    // Training forwards compute statistics over the global micro-batch through the collective
+    // (SyncBatchNorm): every rank must run every forward with examples, so training drops the last
+    // incomplete global micro-batch of each epoch (data.drop_last, as torchvision's recipe does),
+    // whatever the number of ranks.
+    bool batch_statistics;
 
     // ---- open / close ------------------------------------------------------------------------
     // Training: the data of data.*, the pretrained weights of model.path, the model for them.
@@ -113,7 +118,8 @@ struct ds_task_family {
     // backward when training).
     ds_status (*arena_bytes)(ds_context *ctx, ds_task *t, size_t batch, bool training, size_t *bytes);
     // Forward of a packed batch (training: dropout and the like on, masks from rng_step); *loss
-    // is the batch's loss (NaN when the batch has no labels). coll: the collective of a
+    // is the batch's loss (NaN when the batch has no labels). The batch's memory goes back to the
+    // loader when forward returns: what backward needs must be copied (into the arena). coll: the collective of a
     // data-parallel run (NULL or world 1: none).
     ds_status (*forward)(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,
                          const ds_collective *coll, ds_arena *arena, double *loss);

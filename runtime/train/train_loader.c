@@ -64,7 +64,8 @@ ds_status ds_train_loader_init(ds_train_loader *l, const ds_task *task, const ds
     l->opt = *opt;
     l->examples = f->count(task, DS_DATA_TRAIN);
     l->global_batch = (size_t)opt->world * opt->batch;
-    l->batches = (int64_t)((l->examples + l->global_batch - 1) / l->global_batch);
+    l->batches = opt->drop_last ? (int64_t)(l->examples / l->global_batch)
+                                : (int64_t)((l->examples + l->global_batch - 1) / l->global_batch);
     l->payload_offset = align_up(sizeof(slot_header));
     l->slot_bytes = l->payload_offset + align_up(f->batch_bytes(task, opt->batch));
     l->order = malloc((l->examples ? l->examples : 1) * sizeof *l->order);

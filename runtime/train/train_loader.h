@@ -34,6 +34,7 @@ typedef struct ds_train_loader_options {
     int rank, world;         // this rank's shard of each global micro-batch of world x batch
     int num_workers;         // 0: batches made in the consumer's thread
     int slots;               // ring slots (data.prefetch_batches, at least the micro-batches of a step)
+    bool drop_last;          // the epoch ends before an incomplete last global micro-batch
     bool group_by_length;    // needs the family's lengths (refused otherwise)
     int64_t group_batches;   // micro-batches per mega-batch for grouping (DS_TRAIN_LOADER_GROUP_BATCHES)
     ds_batch_slot_alloc_fn alloc;  // NULL: malloc (see ds_train_loader_pinned_alloc for a GPU)

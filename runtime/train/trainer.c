@@ -84,7 +84,7 @@ static ds_status setup(trainer *t) {
     ds_context *ctx = t->ctx;
     const ds_config *cfg = t->cfg;
     ds_err *err = &ctx->err;
-    DS_TRY(ds_task_family_of_config(cfg, &t->family, err));
+    if (!t->family) DS_TRY(ds_task_family_of_config(cfg, &t->family, err));
     // A resumed run takes the checkpoint's seeds before the family splits its data or initialises
     // anything: run.seed never changes the data of a run in progress.
     DS_TRY(ds_trainer_resume_seeds(t));
@@ -98,7 +98,19 @@ static ds_status setup(trainer *t) {
     t->batch = (size_t)ds_config_int(cfg, "train.batch_size");
     t->global_batch = (size_t)t->world * t->batch;
     t->accum = ds_config_int(cfg, "train.grad_accum");
-    t->batches_per_epoch = (int64_t)((t->train_n + t->global_batch - 1) / t->global_batch);
+    bool drop_last = ds_config_bool(cfg, "data.drop_last");
+    if (!drop_last && t->family->batch_statistics) {
+        // As torchvision's recipe: a forward with batch statistics needs every rank (SyncBN's
+        // collective) and more than one value per channel; any number of ranks drops alike.
+        drop_last = true;
+        DS_LOG_INFO(&ctx->log, "data.drop_last: on, since %s's batch statistics need full batches on every rank",
+                    t->family->name);
+    }
+    t->batches_per_epoch = drop_last ? (int64_t)(t->train_n / t->global_batch)
+                                     : (int64_t)((t->train_n + t->global_batch - 1) / t->global_batch);
+    DS_REQUIRE(err, t->batches_per_epoch > 0, DS_ERR_CONFIG,
+               "the training set (%zu examples) holds no full global batch of %zu (data.drop_last)", t->train_n,
+               t->global_batch);
     // HF: update steps per epoch = batches // accumulation (at least 1).
     int64_t updates_per_epoch = t->batches_per_epoch / t->accum;
     if (updates_per_epoch < 1) updates_per_epoch = 1;
@@ -118,7 +130,7 @@ static ds_status setup(trainer *t) {
     if (slots < t->accum) slots = (int)t->accum;
     const ds_train_loader_options lo = {
         .batch = t->batch, .rank = t->rank, .world = t->world,
-        .num_workers = (int)ds_config_int(cfg, "data.num_workers"), .slots = slots,
+        .num_workers = (int)ds_config_int(cfg, "data.num_workers"), .slots = slots, .drop_last = drop_last,
         .group_by_length = ds_config_bool(cfg, "data.group_by_length"), .group_batches = DS_TRAIN_LOADER_GROUP_BATCHES,
         .alloc = ctx->cuda ? ds_train_loader_pinned_alloc : NULL, .free = ctx->cuda ? ds_train_loader_pinned_free : NULL,
         .alloc_user = ctx, .log = &ctx->log, .device = ctx->cuda ? ctx : NULL};
@@ -411,10 +423,16 @@ static ds_status finish(trainer *t, ds_train_summary *out) {
 }
 
 ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_comm *comm, ds_train_summary *out) {
+    return ds_train_family(ctx, cfg, NULL, comm, out);
+}
+
+ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_family *family, ds_comm *comm,
+                          ds_train_summary *out) {
     memset(out, 0, sizeof *out);
     trainer t;
     memset(&t, 0, sizeof t);
     t.ctx = ctx;
+    t.family = family;
     t.cfg = cfg;
     t.comm = comm && ds_comm_size(comm) > 1 ? comm : NULL;
     t.rank = t.comm ? ds_comm_rank(comm) : 0;

@@ -42,6 +42,7 @@
 #include "../dist/comm.h"
 #include "../dist/grad_sync.h"
 #include "../metrics/eval_result.h"
+#include "../tasks/task.h"
 
 typedef struct ds_train_summary {
     int64_t steps;            // optimizer steps taken in total (resumed ones included)
@@ -61,6 +62,9 @@ typedef struct ds_train_summary {
 // replaces it with the checkpoint's). comm: this rank's communicator (ds_dist_start), or NULL for
 // a single process; ctx->log.rank should be its rank.
 ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_comm *comm, ds_train_summary *out);
+// The same with the family given, whatever task.type says (tests train families of their own).
+ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_family *family, ds_comm *comm,
+                          ds_train_summary *out);
 void ds_train_summary_free(ds_train_summary *s);
 
 #endif
