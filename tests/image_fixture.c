@@ -66,6 +66,7 @@ ds_u8_diff ds_test_image_close(ds_test *t, const char *what, const ds_image *got
 
 bool ds_test_error_has(ds_test *t, const char *what, ds_status got, const ds_err *err, ds_status want,
                        const char *needle1, const char *needle2) {
+    if (getenv("DS_TEST_VERBOSE")) printf("  %s -> %s\n", what, err->msg);
     return ds_test_check(t,
                          got == want && err->status == want && (!needle1 || strstr(err->msg, needle1)) &&
                              (!needle2 || strstr(err->msg, needle2)),
