@@ -14,7 +14,9 @@ void ds_resize_shorter_side(int32_t h, int32_t w, int32_t size, int32_t *out_h, 
     const int32_t shorter = w <= h ? w : h, longer = w <= h ? h : w;
     // Python's int(size * long / short): the integer product, a correctly rounded true division
     // (IEEE division of two exactly representable doubles is the same), then truncation.
-    const int32_t new_long = (int32_t)((double)((int64_t)size * longer) / (double)shorter);
+    const double exact = (double)((int64_t)size * longer) / (double)shorter;
+    // Clamped so that absurd aspect ratios stay defined; the resize itself then refuses the size.
+    const int32_t new_long = exact >= (double)INT32_MAX ? INT32_MAX : (int32_t)exact;
     if (w <= h) {
         *out_w = size;
         *out_h = new_long;

@@ -54,6 +54,17 @@ static ds_status pack_train(const ds_seg_pack_args *a, const int64_t *examples, 
         DS_TRY(ds_seg_load_example(a->data, (size_t)examples[i], &im, &m, err));
         const ds_seg_aug aug = ds_seg_draw_train(a->transform, a->seed, a->epoch, (uint64_t)examples[i], im.height,
                                                  im.width);
+        int32_t rh, rw, ph, pw;
+        ds_seg_train_geometry(a->transform, im.height, im.width, aug.size, &rh, &rw, &ph, &pw);
+        if ((int64_t)rh * rw > DS_IMAGE_MAX_PIXELS) {
+            ds_image_free(&im);
+            ds_image_free(&m);
+            return ds_err_set(err, DS_ERR_INVALID_ARG,
+                              "%s: %d x %d resized to shorter side %d exceeds the %lld-pixel limit (aspect ratio too "
+                              "extreme)",
+                              a->data->images[examples[i]], (int)im.width, (int)im.height, (int)aug.size,
+                              (long long)DS_IMAGE_MAX_PIXELS);
+        }
         int64_t valid = 0;
         const ds_status st =
             ds_seg_apply_train(a->transform, &im, &m, &aug, b->image + (size_t)i * 3 * px, b->mask + (size_t)i * px,
@@ -78,7 +89,7 @@ static ds_status pack_eval(const ds_seg_pack_args *a, const int64_t *examples, i
         if (st != DS_OK) break;
         int32_t oh, ow;
         ds_seg_eval_size(a->transform, ims[i].height, ims[i].width, &oh, &ow);
-        if (oh > a->layout->max_h || ow > a->layout->max_w)
+        if (oh > a->layout->max_h || ow > a->layout->max_w)  // also catches absurd aspect ratios
             st = ds_err_set(err, DS_ERR_INVALID_ARG,
                             "%s: resized for evaluation to %d x %d, larger than the batch slot's %d x %d (width x "
                             "height); size slots with ds_seg_dataset_eval_extent",

@@ -141,7 +141,8 @@ ds_status ds_seg_read_class_names(const char *path, ds_label_map *names, ds_err 
     char **list = NULL;
     int32_t count = 0, cap = 0;
     ds_status st = DS_OK;
-    for (char *line = text; st == DS_OK && line < text + size;) {
+    char *start = size >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;  // a UTF-8 BOM
+    for (char *line = start; st == DS_OK && line < text + size;) {
         char *end = memchr(line, '\n', (size_t)(text + size - line));
         if (end == NULL) end = text + size;
         char *next = end + 1;
