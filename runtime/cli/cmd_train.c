@@ -76,7 +76,13 @@ int ds_cmd_train(int argc, char **argv) {
         return 1;
     }
     ds_train_summary s;
-    const ds_status st = ds_train(&ctx, cfg, comm, &s);
+    ds_preempt preempt;
+    if (ds_preempt_open(&preempt, &ctx.err) != DS_OK) {
+        DS_LOG_WARN(&ctx.log, "preemption signals will end the run without a checkpoint: %s", ctx.err.msg);
+        ds_err_clear(&ctx.err);
+    }
+    const ds_status st = ds_train(&ctx, cfg, comm, &preempt, &s);
+    ds_preempt_close(&preempt);
     int rc = 0;
     if (st != DS_OK) {
         if (world.size > 1)
@@ -90,8 +96,16 @@ int ds_cmd_train(int argc, char **argv) {
         comm = NULL;
     } else if (world.rank != 0) {
         // rank 0 reports for the job
+    } else if (s.preempted) {
+        printf("preempted (signal %d) after step %lld of %lld: checkpoint written%s\n", s.preempt_signal,
+               (long long)s.steps, (long long)s.total_steps,
+               ds_config_bool(cfg, "train.requeue") ? "; the job is requeued and resumes from it"
+                                                    : "; resume with --set train.resume=true (auto under Slurm)");
     } else if (s.steps == s.total_steps || s.early_stopped) {
         printf("trained %lld steps in %.1f s%s\n", (long long)s.steps, s.seconds, s.early_stopped ? " (early stopping)" : "");
+        if (s.skipped_steps > 0)
+            printf("%lld steps were skipped for a non-finite loss or gradient (train.nonfinite=skip)\n",
+                   (long long)s.skipped_steps);
         if (s.has_dev) print_eval("dev", &s.dev);
         if (s.has_test) {
             print_eval("test", &s.test);

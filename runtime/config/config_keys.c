@@ -74,7 +74,9 @@ static const ds_config_key k_keys[] = {
     {"train.metric",        DS_CFG_STRING, "",                                         .doc = "dev metric that picks the best checkpoint and drives early stopping, checked by the model family; empty: its default (text_classification: accuracy, macro_f1 or loss; default accuracy)"},
     {"train.early_stopping", DS_CFG_INT,   "0",     .min = "0",                        .doc = "stop after N evaluations without improvement; 0: never"},
     {"train.keep_last",     DS_CFG_INT,    "1",     .min = "1",                        .doc = "training checkpoints kept besides the best one"},
-    {"train.resume",        DS_CFG_BOOL,   "false",                                    .doc = "continue from the last checkpoint in train.output_dir"},
+    {"train.resume",        DS_CFG_ENUM,   "auto",  .choices = "false|true|auto",       .doc = "continue from the newest checkpoint in train.output_dir: true, false, or auto (resume when run by Slurm, e.g. after a preemption or requeue, and a checkpoint is there; otherwise start anew)"},
+    {"train.requeue",       DS_CFG_BOOL,   "false",                                    .doc = "on SIGUSR1 or SIGTERM (Slurm's --signal, preemption): finish the step, write a checkpoint, then `scontrol requeue $SLURM_JOB_ID` before exiting"},
+    {"train.nonfinite",     DS_CFG_ENUM,   "stop",  .choices = "stop|skip",             .doc = "a NaN or infinite loss or gradient: stop naming the first tensor that went non-finite, or skip the step (counted as skipped_steps in metrics.jsonl)"},
     {"train.stop_after",    DS_CFG_INT,    "0",     .min = "0",                        .doc = "end this run after N optimizer steps, with a checkpoint, keeping the schedule of the full run (resume later); 0: run to the end"},
     {"train.log_every",     DS_CFG_INT,    "10",    .min = "1",                        .doc = "metrics-log line every N optimizer steps"},
 

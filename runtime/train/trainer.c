@@ -68,6 +68,7 @@ static ds_status optimizer_from_config(trainer *t) {
     const ds_config *cfg = t->cfg;
     ds_err *err = &t->ctx->err;
     ds_optim_options oo = ds_optim_options_default();
+    oo.nonfinite = strcmp(ds_config_str(cfg, "train.nonfinite"), "skip") == 0 ? DS_NONFINITE_SKIP : DS_NONFINITE_ERROR;
     DS_REQUIRE(err, ds_optim_kind_parse(ds_config_str(cfg, "train.optimizer"), &oo.kind) == 0, DS_ERR_CONFIG,
                "train.optimizer: unknown optimizer '%s'", ds_config_str(cfg, "train.optimizer"));
     oo.beta1 = ds_config_float(cfg, "train.adam_beta1");
@@ -195,11 +196,13 @@ typedef struct step_batches {
     bool summed;     // a summed loss: dloss = 1 for every micro-batch
 } step_batches;
 
-// Takes micro-batches b0 .. b0 + m - 1 of the epoch and all-reduces their weights.
+// Takes micro-batches b0 .. b0 + m - 1 of the epoch and all-reduces their weights, with whether a
+// rank got a preemption signal (so that every rank stops after the same step).
 static ds_status take_step(trainer *t, int64_t b0, int64_t m, step_batches *sb) {
     ds_err *err = &t->ctx->err;
     sb->m = 0;
-    double local[2] = {0, 0};  // weights of the mean-type batches, count of summed ones
+    // Weights of the mean-type batches, count of summed ones, ranks asked to stop.
+    double local[3] = {0, 0, ds_preempt_requested(t->preempt) ? 1 : 0};
     for (int64_t i = 0; i < m; i++) {
         ds_train_batch *lb = &sb->mb[i];
         DS_TRY(ds_train_loader_next(&t->loader, lb, err));
@@ -216,12 +219,47 @@ static ds_status take_step(trainer *t, int64_t b0, int64_t m, step_batches *sb) 
         if (lb->info.summed) local[1] += 1;
         else local[0] += lb->info.weight;
     }
-    DS_TRY(ds_trainer_allreduce(t, local, 2, DS_F64));
+    DS_TRY(ds_trainer_allreduce(t, local, 3, DS_F64));
+    if (local[2] > 0 && !t->preempted) {
+        t->preempted = true;
+        DS_LOG_WARN(&t->ctx->log, "%s: finishing step %lld, then a checkpoint and exit",
+                    t->preempt && t->preempt->pending ? (t->preempt->signal == 15 ? "SIGTERM" : "SIGUSR1")
+                                                      : "another rank was signalled",
+                    (long long)t->optim.step + 1);
+    }
     sb->summed = local[1] > 0;
     DS_REQUIRE(err, !(sb->summed && local[0] > 0), DS_ERR_INTERNAL,
                "training: a step mixes summed and averaged losses");
     sb->weight = local[0];
     return DS_OK;
+}
+
+// A non-finite gradient norm stopped the step (train.nonfinite=stop): the error names the first
+// trainable tensor, in the block's order, whose gradient holds a NaN or an infinity.
+static void name_nonfinite(trainer *t) {
+    ds_context *ctx = t->ctx;
+    char was[sizeof ctx->err.msg];
+    snprintf(was, sizeof was, "%s", ctx->err.msg);
+    ds_err_clear(&ctx->err);
+    if (ds_param_block_download_grads(ctx, t->pb) != DS_OK) {
+        ds_err_set(&ctx->err, DS_ERR_NUMERIC, "%s", was);
+        return;
+    }
+    for (int i = 0; i < t->pb->count; i++) {
+        if (!ds_param_is_trainable(t->pb, i)) continue;
+        const ds_tensor g = ds_param_block_grad(t->pb, i);
+        const float *v = g.data;  // (numel) host
+        const int64_t n = ds_tensor_numel(&g);
+        for (int64_t k = 0; k < n; k++)
+            if (!isfinite(v[k])) {
+                ds_err_set(&ctx->err, DS_ERR_NUMERIC,
+                           "step %lld: the gradient of '%s' is non-finite (element %lld is %g), the first tensor in "
+                           "the model's order to be so; nothing was updated (train.nonfinite=skip drops such steps)",
+                           (long long)t->optim.step + 1, t->pb->specs[i].name, (long long)k, (double)v[k]);
+                return;
+            }
+    }
+    ds_err_set(&ctx->err, DS_ERR_NUMERIC, "%s", was);
 }
 
 // Gives back the slots of a step's micro-batches that are still held (after an error).
@@ -277,6 +315,12 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                     // The forward has copied the batch in (on a device: enqueued the copy; the slot goes
                     // once it has completed).
                     const ds_status rs = ds_train_loader_release_after_device(&t->loader, lb, err);
+                    if (st == DS_OK && rs == DS_OK && !isfinite(loss) && !t->skip_nonfinite)
+                        st = ds_err_set(err, DS_ERR_NUMERIC,
+                                        "the loss of micro-batch %lld of epoch %lld is %g (step %lld): stopped "
+                                        "(train.nonfinite=skip drops such steps instead); lower the learning rate "
+                                        "or check the data", (long long)(b + i), (long long)t->state.epoch, loss,
+                                        (long long)t->optim.step + 1);
                     if ((st = st != DS_OK ? st : rs) != DS_OK) {
                         release_step(t, sb, i + 1);
                         break;
@@ -310,15 +354,25 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
             }
             ds_optim_stats s;
             if ((st = ds_optim_step(ctx, &t->optim, t->pb, t->sched.base_lr, ds_lr_lambda(&t->sched, t->optim.step),
-                                    &s)) != DS_OK)
+                                    &s)) != DS_OK) {
+                if (ctx->err.status == DS_ERR_NUMERIC) name_nonfinite(t);
                 break;
+            }
+            if (s.skipped) {
+                // Nothing was updated; the step still counts (schedule, train.max_steps), so a run whose
+                // every step overflows ends instead of looping over the data for ever.
+                t->optim.step++;
+                t->skipped_steps++;
+                DS_LOG_WARN(&ctx->log, "step %lld skipped: the gradient norm is %g (train.nonfinite=skip; %lld so far)",
+                            (long long)t->optim.step, s.grad_norm, (long long)t->skipped_steps);
+            }
             if ((st = ds_param_block_zero_grads(ctx, t->pb)) != DS_OK) break;
             window_steps++;
             const double now = ds_now_seconds();
             ds_progress_update(&t->progress, t->optim.step, losses[0], s.lr, window_examples, now);
             if (t->optim.step % log_every == 0 || t->optim.step == t->stop_at) {
                 out->train_loss = losses[1] / (double)window_steps;
-                ds_metric_value extra[3];
+                ds_metric_value extra[4];
                 int nextra = 0;
                 if (t->gsync_ready) {  // per step of this window, in milliseconds
                     const ds_grad_sync_stats *c = &t->gsync.stats;
@@ -333,6 +387,8 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                 extra[nextra++] = (ds_metric_value){"data_wait_ms", 1e3 * (data_now.wait_s - data_mark.wait_s) /
                                                                         (double)window_steps};
                 data_mark = data_now;
+                if (t->skipped_steps > 0)
+                    extra[nextra++] = (ds_metric_value){"skipped_steps", (double)t->skipped_steps};
                 const ds_metrics_record rec = {
                     .step = t->optim.step,
                     .epoch = (double)t->state.epoch + (double)b / (double)t->batches_per_epoch,
@@ -347,6 +403,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                 if ((st = ds_trainer_evaluate_and_save(t)) != DS_OK) break;
                 stop = out->early_stopped = patience_ran_out(t, patience);
             }
+            if (t->preempted) stop = true;
             if (stop || t->optim.step >= t->stop_at) break;
         }
         ds_train_loader_stop_epoch(&t->loader);  // joins the workers, also after an error or a stop
@@ -362,7 +419,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
     // before the end (train.stop_after) gets a checkpoint but no evaluation: an evaluation that the
     // uninterrupted run would not make must not decide which checkpoint is the best.
     if (st == DS_OK && t->last_ckpt_step != t->optim.step) {
-        if (t->optim.step >= t->total_steps || out->early_stopped) {
+        if ((t->optim.step >= t->total_steps || out->early_stopped) && !t->preempted) {
             st = ds_trainer_evaluate_and_save(t);
         } else {
             t->last_ckpt_evaluated = false;
@@ -395,6 +452,17 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
 static ds_status finish(trainer *t, ds_train_summary *out) {
     ds_context *ctx = t->ctx;
     ds_err *err = &ctx->err;
+    if (t->preempted) {
+        out->preempted = true;
+        out->preempt_signal = t->preempt && t->preempt->pending ? t->preempt->signal : 0;
+        DS_LOG_WARN(&ctx->log, "preempted: checkpoint of step %lld written in %s", (long long)t->optim.step, t->ck.dir);
+        if (ds_trainer_is_root(t) && ds_config_bool(t->cfg, "train.requeue")) {
+            DS_TRY(ds_slurm_requeue(err));
+            DS_LOG_WARN(&ctx->log, "requeued Slurm job %s: it resumes from that checkpoint (train.resume=auto)",
+                        getenv("SLURM_JOB_ID"));
+        }
+        return DS_OK;
+    }
     if (t->optim.step < t->total_steps && !out->early_stopped) {
         DS_LOG_INFO(&ctx->log, "stopped after step %lld of %lld (train.stop_after); continue with --set train.resume=true",
                     (long long)t->optim.step, (long long)t->total_steps);
@@ -422,17 +490,19 @@ static ds_status finish(trainer *t, ds_train_summary *out) {
     return t->family->export_model(ctx, t->task, out->export_dir);
 }
 
-ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_comm *comm, ds_train_summary *out) {
-    return ds_train_family(ctx, cfg, NULL, comm, out);
+ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_comm *comm, ds_preempt *preempt, ds_train_summary *out) {
+    return ds_train_family(ctx, cfg, NULL, comm, preempt, out);
 }
 
 ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_family *family, ds_comm *comm,
-                          ds_train_summary *out) {
+                          ds_preempt *preempt, ds_train_summary *out) {
     memset(out, 0, sizeof *out);
     trainer t;
     memset(&t, 0, sizeof t);
     t.ctx = ctx;
     t.family = family;
+    t.preempt = preempt;
+    t.skip_nonfinite = strcmp(ds_config_str(cfg, "train.nonfinite"), "skip") == 0;
     t.cfg = cfg;
     t.comm = comm && ds_comm_size(comm) > 1 ? comm : NULL;
     t.rank = t.comm ? ds_comm_rank(comm) : 0;
@@ -445,6 +515,7 @@ ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_f
     if (st == DS_OK) st = finish(&t, out);
     out->steps = t.optim.step;
     out->total_steps = t.total_steps;
+    out->skipped_steps = t.skipped_steps;
     free(t.user_json);
     if (t.mlog_open) ds_metrics_log_close(&t.mlog);
     if (t.gsync_ready) ds_grad_sync_free(&t.gsync);

@@ -43,6 +43,7 @@
 #include "../dist/grad_sync.h"
 #include "../metrics/eval_result.h"
 #include "../tasks/task.h"
+#include "preempt.h"
 
 typedef struct ds_train_summary {
     int64_t steps;            // optimizer steps taken in total (resumed ones included)
@@ -56,15 +57,20 @@ typedef struct ds_train_summary {
     char export_dir[4096];
     int world_size;           // ranks that trained
     ds_grad_sync_stats comm;  // gradient all-reduce time (zero for one rank)
+    bool preempted;           // stopped by SIGUSR1/SIGTERM after a checkpoint (and requeued if asked)
+    int preempt_signal;
+    int64_t skipped_steps;    // steps dropped for a non-finite loss or gradient (train.nonfinite=skip)
 } ds_train_summary;
 
 // Runs the fine-tune the config describes. ctx->seed must be set from run.seed (a resumed run
 // replaces it with the checkpoint's). comm: this rank's communicator (ds_dist_start), or NULL for
-// a single process; ctx->log.rank should be its rank.
-ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_comm *comm, ds_train_summary *out);
+// a single process; ctx->log.rank should be its rank. preempt (may be NULL): polled between steps;
+// once it reports a signal on any rank, every rank finishes the step, rank 0 writes a checkpoint
+// (and with train.requeue requeues the Slurm job) and ds_train returns DS_OK with out->preempted.
+ds_status ds_train(ds_context *ctx, const ds_config *cfg, ds_comm *comm, ds_preempt *preempt, ds_train_summary *out);
 // The same with the family given, whatever task.type says (tests train families of their own).
 ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_family *family, ds_comm *comm,
-                          ds_train_summary *out);
+                          ds_preempt *preempt, ds_train_summary *out);
 void ds_train_summary_free(ds_train_summary *s);
 
 #endif

@@ -43,7 +43,14 @@ typedef struct trainer {
     ds_collective coll;      // what models and the evaluator reach the other ranks by
     ds_train_loader loader;  // the training batches, made ahead by data.num_workers threads
     bool loader_ready;
+    ds_preempt *preempt;     // SIGUSR1/SIGTERM between steps (NULL: none)
+    bool preempted;          // some rank got one: finish this step, checkpoint, stop
+    bool skip_nonfinite;     // train.nonfinite = skip
+    int64_t skipped_steps;
 } trainer;
+
+// Whether train.resume asks to resume: true, false, or auto (resume under Slurm).
+bool ds_trainer_resume_wanted(const trainer *t);
 
 static inline bool ds_trainer_is_root(const trainer *t) { return t->rank == 0; }
 

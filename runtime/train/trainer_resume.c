@@ -8,13 +8,23 @@
 #include "../base/check.h"
 #include "trainer_internal.h"
 
+bool ds_trainer_resume_wanted(const trainer *t) {
+    const char *r = ds_config_str(t->cfg, "train.resume");
+    if (strcmp(r, "true") == 0) return true;
+    if (strcmp(r, "false") == 0) return false;
+    // auto: a Slurm job resumes (a requeued or restarted job finds its checkpoints); elsewhere a
+    // run starts anew, as it always did.
+    const char *job = getenv("SLURM_JOB_ID");
+    return job && job[0];
+}
+
 ds_status ds_trainer_resume_seeds(trainer *t) {
     ds_context *ctx = t->ctx;
     struct {
         int64_t found;
         uint64_t seed, shuffle_seed;
     } rp = {0, 0, 0};
-    if (ds_trainer_is_root(t) && ds_config_bool(t->cfg, "train.resume")) {
+    if (ds_trainer_is_root(t) && ds_trainer_resume_wanted(t)) {
         char path[4096];
         bool found = false;
         DS_TRY(ds_checkpoint_latest(ds_config_str(t->cfg, "train.output_dir"), path, sizeof path, &found, &ctx->err));
@@ -45,7 +55,8 @@ static ds_status load_resume_point(trainer *t, bool *found) {
     *found = false;
     DS_TRY(ds_checkpoint_latest(t->ck.dir, path, sizeof path, found, err));
     if (!*found) {
-        DS_LOG_WARN(&ctx->log, "train.resume: no checkpoint in %s; starting from the pretrained model", t->ck.dir);
+        if (strcmp(ds_config_str(t->cfg, "train.resume"), "true") == 0)
+            DS_LOG_WARN(&ctx->log, "train.resume: no checkpoint in %s; starting from the pretrained model", t->ck.dir);
         return DS_OK;
     }
     char *user = NULL;
@@ -87,7 +98,7 @@ ds_status ds_trainer_resume_and_share(trainer *t) {
     ds_context *ctx = t->ctx;
     resume_point rp;
     memset(&rp, 0, sizeof rp);
-    if (ds_trainer_is_root(t) && ds_config_bool(t->cfg, "train.resume")) {
+    if (ds_trainer_is_root(t) && ds_trainer_resume_wanted(t)) {
         bool found = false;
         DS_TRY(load_resume_point(t, &found));
         rp.found = found;

@@ -29,7 +29,7 @@ static ds_status train(const char *dir, const char *extra0, const char *extra1, 
     ds_train_summary s;
     if (st == DS_OK) {
         ctx.seed = 5;
-        st = ds_train_family(&ctx, cfg, &ds_toy_family, NULL, &s);
+        st = ds_train_family(&ctx, cfg, &ds_toy_family, NULL, NULL, &s);
         ds_train_summary_free(&s);
     }
     ds_config_free(cfg);

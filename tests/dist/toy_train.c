@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     ctx.log.rank = world.rank;
     ds_train_summary s;
     if (st == DS_OK) {
-        st = ds_train_family(&ctx, cfg, &ds_toy_family, comm, &s);
+        st = ds_train_family(&ctx, cfg, &ds_toy_family, comm, NULL, &s);
         ds_train_summary_free(&s);
     }
     if (st != DS_OK) fprintf(stderr, "toy_train: rank %d: %s\n", world.rank, ctx.err.msg);
