@@ -239,9 +239,13 @@ ds_status ds_pk_persistent_load(ds_pickle *pk, int32_t pid, int32_t *out, ds_err
                           want, pk->legacy ? ", view" : "", ds_pk_describe(pk, pid, d, sizeof d));
     int32_t f[6];
     for (int32_t i = 0; i < want; i++) f[i] = ds_pk_item(pk, pid, i);
-    if (!ds_pk_str_is(pk, f[0], "storage"))
-        return ds_pk_fail(pk, err, "persistent id of type %s; torch.save writes only 'storage' ids",
-                          ds_pk_describe(pk, f[0], d, sizeof d));
+    if (!ds_pk_str_is(pk, f[0], "storage")) {
+        const ds_pk_value *k = val(pk, f[0]);
+        if (k->kind == DS_PK_STR)
+            ds_escape_span((const char *)pk->buf + k->u.span.off, k->u.span.len, d, sizeof d);
+        return ds_pk_fail(pk, err, "persistent id of type '%s'; torch.save writes only 'storage' ids",
+                          k->kind == DS_PK_STR ? d : ds_pk_describe(pk, f[0], d, sizeof d));
+    }
     const ds_pk_value *type = val(pk, f[1]);
     if (type->kind != DS_PK_GLOBAL || type->u.global.id != DS_PG_STORAGE_TYPE)
         return ds_pk_fail(pk, err,

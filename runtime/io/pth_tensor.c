@@ -81,12 +81,20 @@ static ds_status check(const ds_pickle *pk, const ds_pk_tensor *t, const ds_pk_s
                           "says %llu", pk->path, name, key, (unsigned long long)st->data_size,
                           (unsigned long long)st->nbytes);
     uint64_t last = 0;
-    if (!last_index(t, &last) || last >= ref->numel)
+    const bool fits = last_index(t, &last);
+    if (!fits || last >= ref->numel) {
+        char st_s[160], at[48];
+        if (fits)
+            snprintf(at, sizeof at, "element %llu", (unsigned long long)last);
+        else
+            snprintf(at, sizeof at, "beyond element 2^62");
         return ds_err_set(err, DS_ERR_FORMAT,
-                          "%s: tensor '%s': size %s with its strides and storage offset %lld reaches past its storage "
-                          "'%s' of %llu elements (corrupt file)",
-                          pk->path, name, ds_st_shape_str(t->shape, t->ndim, s, sizeof s), (long long)t->offset, key,
+                          "%s: tensor '%s': size %s, stride %s and storage offset %lld reach %s of its storage '%s', "
+                          "which holds %llu (corrupt file)",
+                          pk->path, name, ds_st_shape_str(t->shape, t->ndim, s, sizeof s),
+                          ds_st_shape_str(t->stride, t->ndim, st_s, sizeof st_s), (long long)t->offset, at, key,
                           (unsigned long long)ref->numel);
+    }
     return DS_OK;
 }
 
@@ -125,7 +133,9 @@ ds_status ds_pth_materialize(const ds_pickle *pk, int32_t ti, const char *name, 
     out->storage_key[st->key_len] = '\0';
     out->nbytes = (size_t)(numel * es);
     if (numel == 0) {
-        out->data = pk->buf;  // never read; not NULL, so that it is a valid empty view
+        // Never read; an aligned non-NULL address, so that it is a valid empty view of any dtype.
+        static const _Alignas(64) uint8_t k_empty[64];
+        out->data = k_empty;
         return DS_OK;
     }
     const uint8_t *base = st->data + (ref->elem_offset + (uint64_t)t->offset) * es;
@@ -135,8 +145,9 @@ ds_status ds_pth_materialize(const ds_pickle *pk, int32_t ti, const char *name, 
     }
     if (out->nbytes > *copy_budget)
         return ds_err_set(err, DS_ERR_FORMAT,
-                          "%s: tensor '%s': its contiguous copy (%zu bytes) would bring this file's copies past %llu "
-                          "more bytes; its views expand or overlap far beyond the file's size (a crafted file?)",
+                          "%s: tensor '%s': its contiguous copy (%zu bytes) exceeds the %llu bytes left to this "
+                          "file's copies (4x its size + 64 MiB): its views expand or overlap far beyond the file's "
+                          "size (a crafted file?)",
                           pk->path, shown, out->nbytes, (unsigned long long)*copy_budget);
     *copy_budget -= out->nbytes;
     out->owned = aligned_alloc(64, (out->nbytes + 63) / 64 * 64);
