@@ -75,7 +75,14 @@ void pk_global(craft_buf *b, const char *module, const char *name) {
 void pk_storage(craft_buf *b, const char *storage_class, const char *key, int64_t numel, bool legacy) {
     pk_op(b, '(');
     pk_str(b, "storage");
-    pk_global(b, "torch", storage_class);
+    const char *dot = strrchr(storage_class, '.');  // "cuda.FloatStorage": torch.cuda.FloatStorage
+    if (dot != NULL) {
+        char module[64];
+        snprintf(module, sizeof module, "torch.%.*s", (int)(dot - storage_class), storage_class);
+        pk_global(b, module, dot + 1);
+    } else {
+        pk_global(b, "torch", storage_class);
+    }
     pk_str(b, key);
     pk_str(b, "cpu");
     pk_int(b, numel);

@@ -30,7 +30,7 @@ void pk_str(craft_buf *b, const char *s);                   // BINUNICODE
 void pk_int(craft_buf *b, int64_t v);                       // BININT1/BININT/LONG1, as Python picks
 void pk_global(craft_buf *b, const char *module, const char *name);  // GLOBAL
 // ('storage', torch.<storage_class>, key, 'cpu', numel) as a persistent id (BINPERSID); legacy
-// adds the view_metadata None.
+// adds the view_metadata None. "cuda.FloatStorage" names torch.cuda.FloatStorage.
 void pk_storage(craft_buf *b, const char *storage_class, const char *key, int64_t numel, bool legacy);
 // torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()) via REDUCE.
 void pk_tensor(craft_buf *b, const char *storage_class, const char *key, int64_t numel, int64_t offset, int ndim,

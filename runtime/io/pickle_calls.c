@@ -249,8 +249,8 @@ ds_status ds_pk_persistent_load(ds_pickle *pk, int32_t pid, int32_t *out, ds_err
     const ds_pk_value *type = val(pk, f[1]);
     if (type->kind != DS_PK_GLOBAL || type->u.global.id != DS_PG_STORAGE_TYPE)
         return ds_pk_fail(pk, err,
-                          "storage type %s is not supported (downstream reads torch.{Float,Double,Half,BFloat16,Long,"
-                          "Int,Short,Char,Byte,Bool}Storage and torch.storage.UntypedStorage)",
+                          "storage type %s is not supported (downstream reads torch[.cuda].{Float,Double,Half,BFloat16,"
+                          "Long,Int,Short,Char,Byte,Bool}Storage and torch.storage.UntypedStorage)",
                           ds_pk_describe(pk, f[1], d, sizeof d));
     if (val(pk, f[2])->kind != DS_PK_STR)
         return ds_pk_fail(pk, err, "a storage key must be a string, got %s", ds_pk_describe(pk, f[2], d, sizeof d));

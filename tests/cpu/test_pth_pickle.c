@@ -63,6 +63,8 @@ static void check_baseline(ds_test *t) {
     pk_str(&b, "row");
     const int64_t s1[1] = {3}, st1[1] = {1};
     tensor(&b, 3, 1, s1, st1);
+    pk_str(&b, "cuda");  // old GPU-saved files name torch.cuda.<X>Storage
+    pk_tensor(&b, "cuda.FloatStorage", "0", 6, 0, 1, s1, st1, false);
     pk_dict_end(&b);
     craft_buf zip = {0};
     const char *keys[] = {"0"};
@@ -74,7 +76,9 @@ static void check_baseline(ds_test *t) {
     if (ds_test_check(t, ds_pth_open_memory(zip.p, zip.len, "crafted.pth", &f, &err) == DS_OK, "baseline: %s",
                       err.msg)) {
         const ds_pth_tensor *w = ds_pth_find(&f, "w"), *row = ds_pth_find(&f, "row");
-        ds_test_check(t, f.count == 2 && w && w->dtype == DS_F32 && w->nbytes == 24 &&
+        const ds_pth_tensor *cuda = ds_pth_find(&f, "cuda");
+        ds_test_check(t, cuda && cuda->dtype == DS_F32 && cuda->nbytes == 12, "torch.cuda.FloatStorage reads as F32");
+        ds_test_check(t, f.count == 3 && w && w->dtype == DS_F32 && w->nbytes == 24 &&
                              memcmp(w->data, k_storage, 24) == 0 && row && row->nbytes == 12 &&
                              ((const float *)row->data)[0] == 4.0f,
                       "baseline: the crafted state dict reads back");
