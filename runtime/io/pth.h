@@ -6,7 +6,7 @@
 //
 // Formats: the zip archive torch >= 1.6 writes (stored entries, zip64 included) and the legacy
 // stream of pickles torch < 1.6 wrote (also `_use_new_zipfile_serialization=False`). The older
-// tar format (torch < 0.4... 2017) is recognised and refused.
+// tar format of the earliest PyTorch releases is recognised and refused.
 //
 // What comes out: the tensors of the checkpoint's state dict, in the dict's order. The state dict
 // is the top-level dict, or the dict under "model", "state_dict" or "model_state_dict" when the
@@ -33,7 +33,7 @@ typedef enum ds_pth_format {
     DS_PTH_UNKNOWN = 0,  // not a torch.save file
     DS_PTH_ZIP,          // torch >= 1.6
     DS_PTH_LEGACY,       // torch < 1.6, or _use_new_zipfile_serialization=False
-    DS_PTH_LEGACY_TAR,   // torch < 0.4 tar archive: recognised, refused
+    DS_PTH_LEGACY_TAR,   // the earliest releases' tar archive: recognised, refused
 } ds_pth_format;
 
 typedef struct ds_pth_tensor {
@@ -58,7 +58,8 @@ typedef struct ds_pth_file {
     ds_pth_tensor *tensors;  // state dict order
     int count;
     char *state_dict_key;    // "" when the top level is the state dict, else the key holding it
-    char **ignored_globals;  // "module.name" of each distinct global met outside the state dict
+    char **ignored_globals;  // "module.name" of each distinct global whose objects were skipped, never
+                             // called: outside the state dict, or a parameter's Python attributes
     int ignored_count;
 } ds_pth_file;
 

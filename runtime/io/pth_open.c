@@ -30,7 +30,7 @@ static ds_status load(const uint8_t *buf, size_t len, ds_pickle *pk, int32_t *ro
     case DS_PTH_LEGACY: return ds_pth_legacy_load(pk, buf, len, f->path, root, err);
     case DS_PTH_LEGACY_TAR:
         return ds_err_set(err, DS_ERR_FORMAT,
-                          "%s: a tar archive in the format of PyTorch before 0.4 (2018), which is not supported: "
+                          "%s: a tar archive in the format of the earliest PyTorch releases, which is not supported: "
                           "load it with torch and save it again with torch.save",
                           f->path);
     default:

@@ -254,7 +254,7 @@ static void check_legacy(ds_test *t) {
     memcpy(block, "archive/", 8);
     memcpy(block + 257, "ustar", 5);
     craft_bytes(&tar, block, sizeof block);
-    expect(t, "tar format", &tar, "tar archive in the format of PyTorch before 0.4", NULL);
+    expect(t, "tar format", &tar, "tar archive in the format of the earliest PyTorch releases", NULL);
 }
 
 // Legacy storage views: ('storage', type, key, location, numel, (view_key, offset, size)).
