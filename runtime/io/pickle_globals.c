@@ -7,6 +7,7 @@
 //   torch._utils._rebuild_tensor     how torch < 0.4 pickled one (2017-era torchvision files)
 //   torch._utils._rebuild_parameter(_with_state)  an nn.Parameter (state_dict(keep_vars=True))
 //   torch.<Dtype>Storage, torch.storage.UntypedStorage  storage types inside persistent ids
+//   torch.cuda.<Dtype>Storage      the same, as old torch versions named them for GPU tensors
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,18 @@ static const allowed_global k_allowed[] = {
     {"torch", "BoolStorage", DS_PG_STORAGE_TYPE, DS_BOOL},
     // torch.save of a bare UntypedStorage; torch.load reads it as bytes (uint8).
     {"torch.storage", "UntypedStorage", DS_PG_STORAGE_TYPE, DS_U8},
+    // Files saved from the GPU by old torch versions may name the CUDA storage classes; the bytes
+    // in the file are the same (torch.load(weights_only=True) allows them too).
+    {"torch.cuda", "FloatStorage", DS_PG_STORAGE_TYPE, DS_F32},
+    {"torch.cuda", "DoubleStorage", DS_PG_STORAGE_TYPE, DS_F64},
+    {"torch.cuda", "HalfStorage", DS_PG_STORAGE_TYPE, DS_F16},
+    {"torch.cuda", "BFloat16Storage", DS_PG_STORAGE_TYPE, DS_BF16},
+    {"torch.cuda", "LongStorage", DS_PG_STORAGE_TYPE, DS_I64},
+    {"torch.cuda", "IntStorage", DS_PG_STORAGE_TYPE, DS_I32},
+    {"torch.cuda", "ShortStorage", DS_PG_STORAGE_TYPE, DS_I16},
+    {"torch.cuda", "CharStorage", DS_PG_STORAGE_TYPE, DS_I8},
+    {"torch.cuda", "ByteStorage", DS_PG_STORAGE_TYPE, DS_U8},
+    {"torch.cuda", "BoolStorage", DS_PG_STORAGE_TYPE, DS_BOOL},
 };
 
 const char *ds_pth_allowed_globals(void) {
@@ -46,7 +59,7 @@ const char *ds_pth_allowed_globals(void) {
            "torch._utils._rebuild_parameter, torch._utils._rebuild_parameter_with_state, torch.FloatStorage, "
            "torch.DoubleStorage, torch.HalfStorage, torch.BFloat16Storage, torch.LongStorage, torch.IntStorage, "
            "torch.ShortStorage, torch.CharStorage, torch.ByteStorage, torch.BoolStorage, "
-           "torch.storage.UntypedStorage";
+           "torch.storage.UntypedStorage, and torch.cuda.<same>Storage";
 }
 
 static bool span_is(const uint8_t *p, size_t n, const char *s) { return strlen(s) == n && memcmp(p, s, n) == 0; }
