@@ -14,6 +14,7 @@ static const ds_command k_commands[] = {
     {"bench", "time a fine-tuning step (forward, backward, AdamW) and print JSON", ds_cmd_bench},
     {"version", "print the version and build features", ds_cmd_version},
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
+    {"convert", "PyTorch checkpoint (.pth) to safetensors, read without executing anything", ds_cmd_convert},
     {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
     {"config", "check a config (--config FILE, --set KEY=VALUE) and print it resolved", ds_cmd_config},
     {"tokenize", "text lines on stdin to BERT input ids (JSON lines), as BertTokenizerFast", ds_cmd_tokenize},
