@@ -315,7 +315,10 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                     // The forward has copied the batch in (on a device: enqueued the copy; the slot goes
                     // once it has completed).
                     const ds_status rs = ds_train_loader_release_after_device(&t->loader, lb, err);
-                    if (st == DS_OK && rs == DS_OK && !isfinite(loss) && !t->skip_nonfinite)
+                    // A micro-batch with nothing to average (every pixel or label ignored) has the loss 0/0:
+                    // it weighs 0 and adds nothing (its backward runs with dloss 0 for the collectives).
+                    const bool empty = !sb->summed && lb->info.weight == 0;
+                    if (st == DS_OK && rs == DS_OK && !isfinite(loss) && !empty && !t->skip_nonfinite)
                         st = ds_err_set(err, DS_ERR_NUMERIC,
                                         "the loss of micro-batch %lld of epoch %lld is %g (step %lld): stopped "
                                         "(train.nonfinite=skip drops such steps instead); lower the learning rate "
@@ -327,14 +330,14 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                     }
                     // The loss is a mean over its weight w: w / W makes the sum over micro-batches and
                     // ranks the mean over the step's whole batch (a summed loss just adds up).
-                    const double dloss = sb->summed ? 1.0 : lb->info.weight / sb->weight;
+                    const double dloss = sb->summed ? 1.0 : sb->weight > 0 ? lb->info.weight / sb->weight : 0.0;
                     if ((st = f->backward(ctx, t->task, dloss, &t->arena,
                                           last_micro && t->gsync_ready ? &hook : NULL)) != DS_OK) {
                         release_step(t, sb, i + 1);
                         break;
                     }
                     // A summed loss is logged per global micro-batch: the sum averaged over the step's.
-                    const double share = sb->summed ? loss / (double)m : loss * dloss;
+                    const double share = empty ? 0.0 : sb->summed ? loss / (double)m : loss * dloss;
                     step_loss += share;
                     window_loss += share;
                 } else {
