@@ -30,8 +30,9 @@ static ds_status accumulate(ds_context *ctx, ds_task *t, ds_data_split s, size_t
         if ((st = f->pack(t, s, idx, n, 0, buf, &info, err)) != DS_OK) break;
         double loss = NAN;
         if ((st = f->forward(ctx, t, buf, false, 0, NULL, arena, &loss)) != DS_OK) break;
-        // A summed loss counts per example; a mean counts times its weight.
-        ls->sums[0] += info.summed ? loss : loss * info.weight;
+        // A summed loss counts per example; a mean counts times its weight (a batch of weight 0, all
+        // ignored, has the loss 0/0 and adds nothing).
+        if (info.summed || info.weight > 0) ls->sums[0] += info.summed ? loss : loss * info.weight;
         ls->sums[1] += info.summed ? (double)info.n : info.weight;
         ls->examples += (int64_t)info.n;
         st = f->eval_add(ctx, t, e, buf);
