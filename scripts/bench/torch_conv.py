@@ -41,7 +41,8 @@ def main():
             continue
         x = torch.rand(*s["x"], generator=g) * 2 - 1
         w = torch.rand(*s["w"], generator=g) * 2 - 1
-        kw = dict(stride=s["stride"], padding=s["padding"], dilation=s["dilation"], groups=s["groups"])
+        kw = dict(stride=tuple(s["stride"]), padding=tuple(s["padding"]), dilation=tuple(s["dilation"]),
+                  groups=s["groups"])
         with torch.no_grad():
             y = F.conv2d(x, w, **kw)
             s["torch_fwd_ms"] = median_ms(lambda: F.conv2d(x, w, **kw), args.repeats)
