@@ -386,7 +386,7 @@ typedef struct ds_bn_bwd_reduce_args {
 } ds_bn_bwd_reduce_args;
 
 typedef struct ds_bn_bwd_apply_args {
-    ds_tensor x;            // (N, C, H, W) forward input
+    ds_tensor x;            // (N, C, H, W) forward input (read only with sums; may be absent without)
     ds_tensor mean, rstd;   // (C)
     ds_tensor gamma;        // (C)
     ds_tensor dy;           // (N, C, H, W)

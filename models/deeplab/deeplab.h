@@ -115,8 +115,8 @@ void ds_deeplab_init_weights(const ds_context *ctx, ds_deeplab_model *m);
 
 // Bytes of arena a forward (and, when with_backward, the backward after it) of an (N, H, W) batch
 // carves, measured by running the same carving without memory. Covers the batch with or without
-// masks and class weights, training or eval. (Smaller shapes may need MORE at some layer only if
-// rounding makes them so; measure the largest shape you run.)
+// masks and class weights, training or eval, and every smaller N, H, W (every tensor, and the conv
+// workspaces, grow with them).
 ds_status ds_deeplab_arena_bytes(ds_context *ctx, const ds_deeplab_model *m, int64_t N, int64_t H, int64_t W,
                                  bool with_backward, size_t *bytes);
 
