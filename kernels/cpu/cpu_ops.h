@@ -31,5 +31,24 @@ ds_status ds_cpu_bce_with_logits_forward(ds_context *ctx, const void *args);   /
 ds_status ds_cpu_bce_with_logits_backward(ds_context *ctx, const void *args);  // pointwise_loss.c
 ds_status ds_cpu_mse_forward(ds_context *ctx, const void *args);               // pointwise_loss.c
 ds_status ds_cpu_mse_backward(ds_context *ctx, const void *args);              // pointwise_loss.c
+ds_status ds_cpu_conv2d_workspace(ds_context *ctx, const void *args);            // conv2d.c
+ds_status ds_cpu_conv2d_forward(ds_context *ctx, const void *args);              // conv2d.c
+ds_status ds_cpu_conv2d_backward(ds_context *ctx, const void *args);             // conv2d.c
+ds_status ds_cpu_bn_stats(ds_context *ctx, const void *args);                    // batchnorm.c
+ds_status ds_cpu_bn_finalize(ds_context *ctx, const void *args);                 // batchnorm.c
+ds_status ds_cpu_bn_apply(ds_context *ctx, const void *args);                    // batchnorm.c
+ds_status ds_cpu_bn_backward_reduce(ds_context *ctx, const void *args);          // batchnorm.c
+ds_status ds_cpu_bn_backward_apply(ds_context *ctx, const void *args);           // batchnorm.c
+ds_status ds_cpu_relu_forward(ds_context *ctx, const void *args);                // relu.c
+ds_status ds_cpu_relu_backward(ds_context *ctx, const void *args);               // relu.c
+ds_status ds_cpu_maxpool2d_forward(ds_context *ctx, const void *args);           // maxpool.c
+ds_status ds_cpu_maxpool2d_backward(ds_context *ctx, const void *args);          // maxpool.c
+ds_status ds_cpu_adaptive_avgpool2d_forward(ds_context *ctx, const void *args);  // adaptive_avgpool.c
+ds_status ds_cpu_adaptive_avgpool2d_backward(ds_context *ctx, const void *args); // adaptive_avgpool.c
+ds_status ds_cpu_interpolate_forward(ds_context *ctx, const void *args);         // interpolate.c
+ds_status ds_cpu_interpolate_backward(ds_context *ctx, const void *args);        // interpolate.c
+ds_status ds_cpu_pixel_ce_forward(ds_context *ctx, const void *args);            // pixel_cross_entropy.c
+ds_status ds_cpu_pixel_ce_backward(ds_context *ctx, const void *args);           // pixel_cross_entropy.c
+ds_status ds_cpu_channel_copy(ds_context *ctx, const void *args);                // channel_copy.c
 
 #endif
