@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../config/sweep.h"
+#include "../io/fs.h"
 #include "../tasks/registry.h"
+#include "../base/check.h"
 
 // --quiet and --verbose are spelled as the --set they stand for, so that they take part in
 // "later wins" and the printed config shows run.log_level as set from the command line.
@@ -46,6 +49,12 @@ static ds_status parse(int argc, char **argv, ds_cli_args *a, ds_err *err) {
         } else if ((v = option_value(argc, argv, &i, "--set", &missing)) || missing) {
             if (missing) return ds_err_set(err, DS_ERR_INVALID_ARG, "--set needs KEY=VALUE");
             a->sets[a->nsets++] = v;
+        } else if ((v = option_value(argc, argv, &i, "--sweep-index", &missing)) || missing) {
+            if (missing || !*v) return ds_err_set(err, DS_ERR_INVALID_ARG, "--sweep-index needs a number");
+            a->sweep_index = v;
+        } else if ((v = option_value(argc, argv, &i, "--sweep", &missing)) || missing) {
+            if (missing || !*v) return ds_err_set(err, DS_ERR_INVALID_ARG, "--sweep needs a FILE");
+            a->sweep_path = v;
         } else if (strcmp(arg, "--quiet") == 0) {
             quiet = true;
             a->sets[a->nsets++] = k_quiet_set;
@@ -84,10 +93,67 @@ void ds_cli_args_free(ds_cli_args *a) {
     memset(a, 0, sizeof *a);
 }
 
+// The sweep index: --sweep-index, else the job array's task id.
+static ds_status sweep_index(const ds_cli_args *a, int *index, ds_err *err) {
+    const char *text = a->sweep_index ? a->sweep_index : getenv("SLURM_ARRAY_TASK_ID");
+    DS_REQUIRE(err, text && *text, DS_ERR_INVALID_ARG,
+               "--sweep %s: which point? give --sweep-index N, or run it as a Slurm job array (SLURM_ARRAY_TASK_ID)",
+               a->sweep_path);
+    char *end = NULL;
+    const long v = strtol(text, &end, 10);
+    DS_REQUIRE(err, end != text && *end == '\0' && v >= 0 && v < 1000000000, DS_ERR_INVALID_ARG,
+               "sweep index '%s' is not a non-negative integer", text);
+    *index = (int)v;
+    return DS_OK;
+}
+
+static bool sets_key(char *const *sets, int n, const char *key) {
+    const size_t k = strlen(key);
+    for (int i = 0; i < n; i++)
+        if (strncmp(sets[i], key, k) == 0 && sets[i][k] == '=') return true;
+    return false;
+}
+
 ds_status ds_cli_load_config(const ds_cli_args *a, ds_config **out, ds_err *err) {
     ds_config_key_table tables[16];
     const int n = ds_task_config_tables(tables, 16);
-    return ds_config_load_tables(out, tables, n, a->config_path, a->sets, a->nsets, err);
+    if (!a->sweep_path) return ds_config_load_tables(out, tables, n, a->config_path, a->sets, a->nsets, err);
+    int index = 0;
+    DS_TRY(sweep_index(a, &index, err));
+    ds_sweep_point p;
+    DS_TRY(ds_sweep_point_load(a->sweep_path, index, &p, err));
+    // The file, then the point's values, then the command line's --set; then the run's folder.
+    const char **sets = calloc((size_t)(p.nsets + a->nsets + 1), sizeof *sets);
+    char dir_set[4200];
+    ds_status st = sets ? DS_OK : ds_err_set(err, DS_ERR_OOM, "out of memory");
+    int ns = 0;
+    for (int i = 0; st == DS_OK && i < p.nsets; i++) sets[ns++] = p.sets[i];
+    for (int i = 0; st == DS_OK && i < a->nsets; i++) sets[ns++] = a->sets[i];
+    if (st == DS_OK && !sets_key(p.sets, p.nsets, "train.output_dir")) {
+        ds_config *base = NULL;
+        st = ds_config_load_tables(&base, tables, n, a->config_path, sets, ns, err);
+        if (st == DS_OK) {
+            snprintf(dir_set, sizeof dir_set, "train.output_dir=%s/sweep-%d", ds_config_str(base, "train.output_dir"), index);
+            sets[ns++] = dir_set;
+        }
+        ds_config_free(base);
+    }
+    if (st == DS_OK) st = ds_config_load_tables(out, tables, n, a->config_path, sets, ns, err);
+    if (st == DS_OK) {
+        // The point's record beside the run's checkpoints (every rank writes the same bytes atomically).
+        char path[4200];
+        const char *dir = ds_config_str(*out, "train.output_dir");
+        snprintf(path, sizeof path, "%s/sweep_point.json", dir);
+        st = ds_mkdirs(dir, err);
+        if (st == DS_OK) st = ds_write_file_atomic(path, p.json, strlen(p.json), err);
+        if (st != DS_OK) {
+            ds_config_free(*out);
+            *out = NULL;
+        }
+    }
+    free(sets);
+    ds_sweep_point_free(&p);
+    return st;
 }
 
 ds_log_level ds_cli_log_level(const ds_config *c) {
@@ -106,6 +172,7 @@ void ds_cli_print_common_options(FILE *f) {
             "common options:\n"
             "  --config FILE      JSON config file (keys: `downstream help config`)\n"
             "  --set KEY=VALUE    override one config key; repeatable; later wins, and wins over the file\n"
+            "  --sweep FILE       run one point of a sweep file (--sweep-index N, else $SLURM_ARRAY_TASK_ID)\n"
             "  --quiet            only warnings and errors (--set run.log_level=warn)\n"
             "  --verbose          debug output (--set run.log_level=debug)\n"
             "  --help, -h         this help\n");

@@ -4,6 +4,10 @@
 //   --set KEY=VALUE    override one key; repeatable, later wins, wins over the file (also --set=K=V)
 //   --quiet            same as --set run.log_level=warn, at its place on the command line
 //   --verbose          same as --set run.log_level=debug, at its place on the command line
+//   --sweep FILE       a sweep file (runtime/config/sweep.h): this run is its point --sweep-index N,
+//                      else $SLURM_ARRAY_TASK_ID (a Slurm job array); the point's values come
+//                      after the file and before --set, and the run's output goes to
+//                      <train.output_dir>/sweep-<index> unless the point sets train.output_dir
 //   --help, -h         the command should print its help
 //   --                 everything after it is left to the command
 // Every other argument is left, in order, in `rest` for the command to parse. Typical use:
@@ -33,6 +37,8 @@ typedef struct ds_cli_args {
     const char **sets;        // (nsets) "KEY=VALUE" in command-line order (into argv or literals), heap array
     int nsets;
     bool help;                // --help or -h was given
+    const char *sweep_path;   // --sweep FILE (points into argv), or NULL
+    const char *sweep_index;  // --sweep-index N (points into argv), or NULL: $SLURM_ARRAY_TASK_ID
     char **rest;              // (nrest) every other argument in order (points into argv), heap array
     int nrest;
 } ds_cli_args;
@@ -44,7 +50,9 @@ ds_status ds_cli_parse(int argc, char **argv, ds_cli_args *a, ds_err *err);
 
 void ds_cli_args_free(ds_cli_args *a);
 
-// ds_config_load over a's --config and --set (in order; --quiet/--verbose included).
+// ds_config_load over a's --config and --set (in order; --quiet/--verbose included), with every
+// model family's keys; with --sweep, the sweep point's values too (and its record written to
+// <output dir>/sweep_point.json).
 ds_status ds_cli_load_config(const ds_cli_args *a, ds_config **out, ds_err *err);
 
 // The log level the config's run.log_level names.

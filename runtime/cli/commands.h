@@ -16,6 +16,7 @@ int ds_cmd_inspect(int argc, char **argv);
 int ds_cmd_help(int argc, char **argv);
 int ds_cmd_config(int argc, char **argv);
 int ds_cmd_tokenize(int argc, char **argv);
+int ds_cmd_sweep_summary(int argc, char **argv);
 int ds_cmd_eval(int argc, char **argv);
 int ds_cmd_predict(int argc, char **argv);
 int ds_cmd_convert(int argc, char **argv);

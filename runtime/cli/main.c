@@ -15,6 +15,7 @@ static const ds_command k_commands[] = {
     {"version", "print the version and build features", ds_cmd_version},
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
     {"convert", "PyTorch checkpoint (.pth) to safetensors, read without executing anything", ds_cmd_convert},
+    {"sweep-summary", "one table across the runs of a sweep (best metric, values, status): DIR...", ds_cmd_sweep_summary},
     {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
     {"config", "check a config (--config FILE, --set KEY=VALUE) and print it resolved", ds_cmd_config},
     {"tokenize", "text lines on stdin to BERT input ids (JSON lines), as BertTokenizerFast", ds_cmd_tokenize},
