@@ -28,6 +28,18 @@ static const ds_backend k_cpu_backend = {
         [DS_OP_BCE_LOGITS_BWD] = ds_cpu_bce_with_logits_backward,
         [DS_OP_MSE_FWD] = ds_cpu_mse_forward,
         [DS_OP_MSE_BWD] = ds_cpu_mse_backward,
+        [DS_OP_LOG_SOFTMAX_FWD] = ds_cpu_log_softmax_forward,
+        [DS_OP_LOG_SOFTMAX_BWD] = ds_cpu_log_softmax_backward,
+        [DS_OP_CTC_LOSS_FWD] = ds_cpu_ctc_loss_forward,
+        [DS_OP_CTC_LOSS_BWD] = ds_cpu_ctc_loss_backward,
+        [DS_OP_GROUPNORM_FWD] = ds_cpu_groupnorm_forward,
+        [DS_OP_GROUPNORM_BWD] = ds_cpu_groupnorm_backward,
+        [DS_OP_WEIGHT_NORM_FWD] = ds_cpu_weight_norm_forward,
+        [DS_OP_WEIGHT_NORM_BWD] = ds_cpu_weight_norm_backward,
+        [DS_OP_SPEC_AUGMENT_FWD] = ds_cpu_spec_augment_forward,
+        [DS_OP_SPEC_AUGMENT_BWD] = ds_cpu_spec_augment_backward,
+        [DS_OP_CONV1D_FWD] = ds_cpu_conv1d_forward,
+        [DS_OP_CONV1D_BWD] = ds_cpu_conv1d_backward,
     },
 };
 // The table is an array of DS_OP_COUNT slots; tests/cpu/test_op_table.c checks every slot is set.

@@ -30,5 +30,17 @@ ds_status ds_cpu_bce_with_logits_forward(ds_context *ctx, const void *args);   /
 ds_status ds_cpu_bce_with_logits_backward(ds_context *ctx, const void *args);  // pointwise_loss.c
 ds_status ds_cpu_mse_forward(ds_context *ctx, const void *args);               // pointwise_loss.c
 ds_status ds_cpu_mse_backward(ds_context *ctx, const void *args);              // pointwise_loss.c
+ds_status ds_cpu_log_softmax_forward(ds_context *ctx, const void *args);       // softmax.c
+ds_status ds_cpu_log_softmax_backward(ds_context *ctx, const void *args);      // softmax.c
+ds_status ds_cpu_ctc_loss_forward(ds_context *ctx, const void *args);          // ctc_loss.c
+ds_status ds_cpu_ctc_loss_backward(ds_context *ctx, const void *args);         // ctc_loss.c
+ds_status ds_cpu_groupnorm_forward(ds_context *ctx, const void *args);         // groupnorm.c
+ds_status ds_cpu_groupnorm_backward(ds_context *ctx, const void *args);        // groupnorm.c
+ds_status ds_cpu_weight_norm_forward(ds_context *ctx, const void *args);       // weight_norm.c
+ds_status ds_cpu_weight_norm_backward(ds_context *ctx, const void *args);      // weight_norm.c
+ds_status ds_cpu_spec_augment_forward(ds_context *ctx, const void *args);      // spec_augment.c
+ds_status ds_cpu_spec_augment_backward(ds_context *ctx, const void *args);     // spec_augment.c
+ds_status ds_cpu_conv1d_forward(ds_context *ctx, const void *args);            // conv1d.c
+ds_status ds_cpu_conv1d_backward(ds_context *ctx, const void *args);           // conv1d.c
 
 #endif
