@@ -34,11 +34,12 @@ int main(int argc, char **argv) {
     ds_context ctx = ds_context_cpu();
     float *logits = malloc(sizeof(float) * (size_t)(B * T * V)), *lp = malloc(sizeof(float) * (size_t)(B * T * V));
     float *grad = malloc(sizeof(float) * (size_t)(B * T * V)), *losses = malloc(sizeof(float) * (size_t)B), loss;
-    double *alpha = malloc(sizeof(double) * (size_t)(B * T * (2 * L + 1))), *scale = malloc(sizeof(double) * (size_t)(B * T));
+    double *alpha = malloc(sizeof(double) * (size_t)(B * T * (2 * L + 1))), *unused = NULL;
+    int32_t *aexp = malloc(sizeof(int32_t) * (size_t)(B * T * (2 * L + 1)));
     int32_t *targets = malloc(sizeof(int32_t) * (size_t)(B * L)), *il = malloc(sizeof(int32_t) * (size_t)B),
             *tl = malloc(sizeof(int32_t) * (size_t)B);
     double *ms = malloc(sizeof(double) * (size_t)iters);
-    if (!logits || !lp || !grad || !losses || !alpha || !scale || !targets || !il || !tl || !ms) {
+    if (!logits || !lp || !grad || !losses || !alpha || !aexp || !targets || !il || !tl || !ms) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
@@ -51,11 +52,11 @@ int main(int argc, char **argv) {
     ds_ctc_loss_fwd_args fa = {.log_probs = ds_tensor_cpu3(lp, DS_F32, B, T, V), .targets = ds_tensor_cpu2(targets, DS_I32, B, L),
                                .input_lengths = ds_tensor_cpu1(il, DS_I32, B), .target_lengths = ds_tensor_cpu1(tl, DS_I32, B),
                                .losses = ds_tensor_cpu1(losses, DS_F32, B), .loss = ds_tensor_cpu1(&loss, DS_F32, 1),
-                               .log_alpha = ds_tensor_cpu3(alpha, DS_F64, B, T, 2 * L + 1),
-                               .log_alpha_scale = ds_tensor_cpu2(scale, DS_F64, B, T), .blank = 0, .reduction = DS_CTC_SUM};
+                               .alpha = ds_tensor_cpu3(alpha, DS_F64, B, T, 2 * L + 1),
+                               .alpha_exp = ds_tensor_cpu3(aexp, DS_I32, B, T, 2 * L + 1), .blank = 0, .reduction = DS_CTC_SUM};
     ds_ctc_loss_bwd_args ba = {.log_probs = fa.log_probs, .targets = fa.targets, .input_lengths = fa.input_lengths,
-                               .target_lengths = fa.target_lengths, .log_alpha = fa.log_alpha,
-                               .log_alpha_scale = fa.log_alpha_scale, .grad = ds_tensor_cpu3(grad, DS_F32, B, T, V),
+                               .target_lengths = fa.target_lengths, .alpha = fa.alpha,
+                               .alpha_exp = fa.alpha_exp, .grad = ds_tensor_cpu3(grad, DS_F32, B, T, V),
                                .dloss = 1, .blank = 0, .reduction = DS_CTC_SUM, .wrt = DS_CTC_GRAD_LOGITS};
     if (ds_log_softmax_forward(&ctx, &ls) != DS_OK) {
         fprintf(stderr, "%s\n", ctx.err.msg);
@@ -72,6 +73,6 @@ int main(int argc, char **argv) {
     qsort(ms, (size_t)iters, sizeof *ms, cmp_double);
     printf("{\"B\": %lld, \"T\": %lld, \"L\": %lld, \"V\": %lld, \"loss\": %.6f, \"ms_median\": %.4f, \"ms_best\": %.4f}\n",
            (long long)B, (long long)T, (long long)L, (long long)V, (double)loss, ms[iters / 2], ms[0]);
-    free(logits), free(lp), free(grad), free(losses), free(alpha), free(scale), free(targets), free(il), free(tl), free(ms);
+    free(logits), free(lp), free(grad), free(losses), free(alpha), free(aexp), free(unused), free(targets), free(il), free(tl), free(ms);
     return 0;
 }

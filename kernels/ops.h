@@ -288,15 +288,18 @@ typedef struct ds_permute_heads_args {
 //               than labels plus repeats); 0 in that case when zero_infinity
 //   loss      = sum_n losses[n]                                (DS_CTC_SUM)
 //             = mean_n losses[n] / max(target_lengths[n], 1)   (DS_CTC_MEAN, as torch)
-// The recursion keeps each frame's log-values relative to their maximum in double, with the
-// maxima summed in log_alpha_scale; in F32 only the bounded log-sum-exp corrections are computed
-// in float. So no float rounding grows with the log-likelihood: torch's float32 CTC loses ~1e-3 of
-// its gradient at T = 400 that way; ours stays near 1e-6. Utterances run in parallel; results do
-// not depend on the thread count.
-// log_alpha (N, T, 2S+1) F64 is the forward's saved state (both dtypes): for frame t < the input
-// length of utterance n, entries [0, L] hold the blank states 0, 2, .., 2L and [S+1, S+L] the
-// label states 1, 3, .., 2L-1 (L = target_lengths[n]), as log-values relative to
-// log_alpha_scale[n, t] (so alpha_t(s) = exp(log_alpha + scale)); other entries are not written.
+// The recursions run on probabilities in an extended-range double format (a mantissa and a
+// binary exponent per state, kernels/cpu/ctc_loss.c), so there is no exp or log per state and
+// no underflow, for both dtypes: torch's float32 log-space CTC loses ~1e-3 of its gradient at
+// T = 400 by rounding log-likelihoods of hundreds of nats; ours stays near double precision
+// until the outputs are rounded. Utterances run in parallel; results do not depend on the
+// thread count.
+// alpha (N, T, 2S+1) F64 and alpha_exp (N, T, 2S+1) I32 are the forward's saved state: for frame
+// t < input_lengths[n] of utterance n, alpha_t(state) = alpha * 2^alpha_exp with entries [0, L]
+// the blank states 0, 2, .., 2L and [S+1, S+L] the label states 1, 3, .., 2L-1
+// (L = target_lengths[n]); a zero probability is alpha = 0, alpha_exp = INT32_MIN. Other entries
+// are not written. (A probability below 2^-2147483647, a log-likelihood under -1.5e9, counts as
+// 0; so does a log-prob under -1e15.)
 typedef enum ds_ctc_reduction { DS_CTC_MEAN = 0, DS_CTC_SUM } ds_ctc_reduction;
 
 // What backward differentiates with respect to.
@@ -309,7 +312,7 @@ typedef enum ds_ctc_reduction { DS_CTC_MEAN = 0, DS_CTC_SUM } ds_ctc_reduction;
 //     the log_softmax backward.
 // w_n = dloss (sum) or dloss / (N max(target_lengths[n], 1)) (mean). Frames t >= input_lengths[n]
 // get 0; an utterance without alignment gets NaN (as torch), or 0 when zero_infinity. Backward
-// reads the likelihood from log_alpha, so it needs no losses.
+// reads the likelihood from alpha, so it needs no losses.
 typedef enum ds_ctc_grad_wrt { DS_CTC_GRAD_LOG_PROBS = 0, DS_CTC_GRAD_LOGITS } ds_ctc_grad_wrt;
 
 typedef struct ds_ctc_loss_fwd_args {
@@ -319,8 +322,8 @@ typedef struct ds_ctc_loss_fwd_args {
     ds_tensor target_lengths;   // (N) I32 in [0, S]
     ds_tensor losses;           // (N) out, log_probs' dtype
     ds_tensor loss;             // (1) out, the reduction
-    ds_tensor log_alpha;        // (N, T, 2S+1) F64 out, saved for backward
-    ds_tensor log_alpha_scale;  // (N, T) F64 out, saved for backward
+    ds_tensor alpha;            // (N, T, 2S+1) F64 out, saved for backward
+    ds_tensor alpha_exp;        // (N, T, 2S+1) I32 out, saved for backward
     int blank;                  // in [0, C)
     ds_ctc_reduction reduction;
     bool zero_infinity;
@@ -331,8 +334,8 @@ typedef struct ds_ctc_loss_bwd_args {
     ds_tensor targets;          // (N, S) I32
     ds_tensor input_lengths;    // (N) I32
     ds_tensor target_lengths;   // (N) I32
-    ds_tensor log_alpha;        // (N, T, 2S+1) F64 from forward
-    ds_tensor log_alpha_scale;  // (N, T) F64 from forward
+    ds_tensor alpha;            // (N, T, 2S+1) F64 from forward
+    ds_tensor alpha_exp;        // (N, T, 2S+1) I32 from forward
     ds_tensor grad;             // (N, T, C) out
     double dloss;               // upstream gradient of `loss`
     int blank;

@@ -3,9 +3,9 @@
 // log_softmax, the logits). See kernels/ops.h for the layout and the exact conventions, and
 // docs/speech_model.md for the numerics.
 //
-// Speed: log-space recursions over contiguous arrays of blank and label states, one utterance per
-// thread. In F32 the log-sum-exps use the branch-free exp/log below, which the compiler
-// vectorises (libm's expf/logf are calls it cannot); F64 (the gradient checks) uses libm.
+// Speed and precision: the recursions run on extended-range probabilities (below), in double for
+// both dtypes, over contiguous arrays of blank and label states that the compiler vectorises; one
+// utterance per thread.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,60 +14,89 @@
 #include "cpu_ops.h"
 #include "op_checks.h"
 
-// The helpers of the recursions' inner loops must inline into them (and into each clone below),
-// or the loops cannot vectorise.
+// The helpers of the recursions' inner loops must inline into them, or the loops cannot
+// vectorise.
 #define DS_CTC_INLINE static inline __attribute__((always_inline))
 
-// exp(x) in float, for the recursions' arguments: differences from a maximum and
-// log-occupancies (<= 0 up to rounding), -inf included; never NaN (an utterance with a NaN
-// log-prob is detected and reported as NaN before its values are used). x = n ln2 + r with n
-// rounded to nearest by the 1.5 * 2^23 trick (whose bits also give 2^n), |r| <= ln2/2, and the
-// Cephes degree-6 polynomial for exp(r): within 2 ulp of expf for x in [-87, 88]. Below -87 the
-// result is 0 (exp(x) < 1.7e-38 is nothing next to the 1 it is added to); above 88 it is clamped.
-// Branch-free, no float-to-int conversion, so loops over it vectorise.
-DS_CTC_INLINE float ctc_fast_exp(float x) {
-    const float lo = -87.0f, hi = 88.0f, magic = 12582912.0f;  // 1.5 * 2^23
-    float xc = x < lo ? lo : x;
-    xc = xc > hi ? hi : xc;
-    const float t = xc * 1.44269504088896341f + magic;
-    const float n = t - magic;
-    const float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
-    const float z = r * r;
-    const float p =
-        (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
-          1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r + 1.0f;
-    union {
-        float f;
-        int32_t i;
-    } u = {.f = t};
-    u.i = (u.i - 0x4B400000 + 127) << 23;  // t's low mantissa bits hold n (two's complement)
-    const float res = p * u.f;
-    return x < lo ? 0.0f : res;
+// ---- extended-range numbers ----
+// The recursions run on probabilities, not logs: a value is v 2^e with v in [0.5, 1) and e an
+// integer held in a double, or 0 as v = 0, e = CTC_ZERO_E. A sum of such numbers scales each term
+// by an exact power of 2 to the largest exponent; a product multiplies the mantissas and adds the
+// exponents; the result is split back into (v, e) by reading the double's bits. Every step is one
+// double rounding: no exp or log per state (the log-space recursion of torch needs both), and no
+// underflow whatever the magnitudes (a term 2^-1023 below the largest of its own sum is dropped:
+// that is below double precision). Only the inputs need exps, one per log-prob used.
+#define CTC_ZERO_E (-1e300)
+#define CTC_TWO52 4503599627370496.0  // 2^52: adding it leaves an integer j < 2^52 in the low mantissa bits
+
+typedef union {
+    double d;
+    uint64_t u;
+} ctc_bits;
+
+// 2^k for an integer-valued k, exactly; 0 for k < -1022, clamped at 2^1023.
+DS_CTC_INLINE double ctc_pow2(double k) {
+    double kc = k < -1023.0 ? -1023.0 : k;
+    kc = kc > 1023.0 ? 1023.0 : kc;
+    ctc_bits b = {.d = kc + (1023.0 + CTC_TWO52)};  // low mantissa bits: j = k + 1023 in [0, 2046]
+    b.u = (b.u - 0x4330000000000000ull) << 52;       // exponent field j: 2^(j - 1023), or +0 for j = 0
+    return b.d;
 }
 
-// log(x) in float for x in [1, 4), the only arguments the recursions give it (a 1 plus up to
-// three exps of non-positive numbers): x = m 2^e with m in [sqrt(1/2), sqrt(2)) and the Cephes
-// degree-9 polynomial for log(m): within 2 ulp of logf there. Branch-free.
-DS_CTC_INLINE float ctc_fast_log(float x) {
-    union {
-        float f;
-        int32_t i;
-    } u = {.f = x};
-    const int32_t e = ((u.i >> 23) & 0xff) - 126;  // x = m 2^e, m in [0.5, 1)
-    u.i = (u.i & 0x007fffff) | 0x3f000000;
-    const float m = u.f;
-    const bool low = m < 0.707106781186547524f;
-    const float ef = (float)(low ? e - 1 : e);
-    const float f_low = m + m - 1.0f, f_high = m - 1.0f;
-    const float f = low ? f_low : f_high;
-    const float z = f * f;
-    float y = ((((((((7.0376836292e-2f * f - 1.1514610310e-1f) * f + 1.1676998740e-1f) * f - 1.2420140846e-1f) * f +
-                   1.4249322787e-1f) * f - 1.6668057665e-1f) * f + 2.0000714765e-1f) * f - 2.4999993993e-1f) * f +
-               3.3333331174e-1f) * f * z;
-    y += -2.12194440e-4f * ef;
-    y += -0.5f * z;
-    return f + y + 0.693359375f * ef;
+// x >= 0 (normal or 0) as (v, e): x = v 2^e, v in [0.5, 1). NaN stays NaN (in v), so that a NaN
+// log-prob spreads through the recursion to the loss, as in torch.
+DS_CTC_INLINE void ctc_split(double x, double *v, double *e) {
+    const ctc_bits b = {.d = x};
+    const ctc_bits m = {.u = (b.u & 0x000fffffffffffffull) | 0x3fe0000000000000ull};
+    const ctc_bits eb = {.u = 0x4330000000000000ull | ((b.u >> 52) & 0x7ffull)};
+    const double ee = (eb.d - CTC_TWO52) - 1022.0;
+    const double mv = x != x ? x : m.d;
+    *v = x == 0.0 ? 0.0 : mv;
+    *e = x == 0.0 ? CTC_ZERO_E : ee;
 }
+
+// (a + b + c) y, each in (v, e) form (c may be 0 for a two-term sum); zeros must be (0, CTC_ZERO_E).
+DS_CTC_INLINE void ctc_sum3_mul(double av, double ae, double bv, double be, double cv, double ce, double yv,
+                                double ye, double *ov, double *oe) {
+    double m = ae > be ? ae : be;
+    m = ce > m ? ce : m;
+    const double s = av * ctc_pow2(ae - m) + bv * ctc_pow2(be - m) + cv * ctc_pow2(ce - m);
+    double v, e;
+    ctc_split(s * yv, &v, &e);  // s in [0.5, 3) and yv in [0.5, 1): normal, or exactly 0
+    *ov = v;
+    *oe = v == 0.0 ? CTC_ZERO_E : e + m + ye;
+}
+
+// exp(x) as (v, e) for x <= 0 or -inf (log-probabilities; x < -1e15 counts as -inf): x = k ln2 + r
+// with k rounded to nearest (the 1.5 * 2^52 trick) and |r| <= ln2/2, the Cody-Waite split of ln2
+// (fdlibm's constants), and exp(r) by its Taylor series to degree 13 (remainder < 1e-17).
+DS_CTC_INLINE void ctc_exp_split(double x, double *v, double *e) {
+    const bool zero = x < -1e15;
+    const double xc = zero ? 0.0 : x, magic = 6755399441055744.0;  // 1.5 * 2^52
+    const double k = (xc * 1.44269504088896338700 + magic) - magic;
+    const double r = xc - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;  // 1/13!
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    double pv, pe;
+    ctc_split(p, &pv, &pe);  // NaN x: NaN p, kept by ctc_split
+    *v = zero ? 0.0 : pv;
+    *e = zero ? CTC_ZERO_E : pe + k;
+}
+
+// log(v 2^e) in double.
+static double ctc_log(double v, double e) { return v == 0.0 ? -INFINITY : log(v) + e * 0.69314718055994530942; }
 
 #define DS_REAL_F64 0
 #include "ctc_loss_impl.inc"
@@ -84,7 +113,7 @@ typedef struct ctc_dims {
 // label in [0, C) and not the blank. Nothing is written before they pass.
 static ds_status check_common(ds_err *err, const char *op, const ds_tensor *lp, const ds_tensor *targets,
                               const ds_tensor *il, const ds_tensor *tl, const ds_tensor *alpha,
-                              const ds_tensor *ascale, int blank, ds_dtype *dt, ctc_dims *d) {
+                              const ds_tensor *alpha_exp, int blank, ds_dtype *dt, ctc_dims *d) {
     DS_TRY(ds_cpu_check_float(err, op, "log_probs", lp, dt));
     DS_TRY(ds_cpu_check(err, op, "log_probs", lp, *dt, 3, NULL));
     d->N = lp->shape[0], d->T = lp->shape[1], d->C = lp->shape[2];
@@ -92,8 +121,8 @@ static ds_status check_common(ds_err *err, const char *op, const ds_tensor *lp, 
     d->S = targets->shape[1];
     DS_TRY(ds_cpu_check(err, op, "input_lengths", il, DS_I32, 1, (const int64_t[]){d->N}));
     DS_TRY(ds_cpu_check(err, op, "target_lengths", tl, DS_I32, 1, (const int64_t[]){d->N}));
-    DS_TRY(ds_cpu_check(err, op, "log_alpha", alpha, DS_F64, 3, (const int64_t[]){d->N, d->T, 2 * d->S + 1}));
-    DS_TRY(ds_cpu_check(err, op, "log_alpha_scale", ascale, DS_F64, 2, (const int64_t[]){d->N, d->T}));
+    DS_TRY(ds_cpu_check(err, op, "alpha", alpha, DS_F64, 3, (const int64_t[]){d->N, d->T, 2 * d->S + 1}));
+    DS_TRY(ds_cpu_check(err, op, "alpha_exp", alpha_exp, DS_I32, 3, (const int64_t[]){d->N, d->T, 2 * d->S + 1}));
     DS_REQUIRE(err, blank >= 0 && blank < d->C, DS_ERR_INVALID_ARG, "%s: blank = %d is not a class of [0, %lld)", op,
                blank, (long long)d->C);
     const int32_t *ilp = il->data, *tlp = tl->data, *tg = targets->data;
@@ -117,18 +146,18 @@ static ds_status check_common(ds_err *err, const char *op, const ds_tensor *lp, 
 // One allocation holding every utterance's scratch (offsets[n] into it), made before anything is
 // written so that running out of memory leaves the outputs untouched.
 static ds_status scratch_alloc(ds_err *err, const char *op, ds_dtype dt, const ctc_dims *d, const int32_t *tl,
-                               char **mem, size_t **offsets) {
+                               double **mem, size_t **offsets) {
     *offsets = malloc(sizeof(size_t) * (size_t)(d->N + 1));
     DS_REQUIRE(err, *offsets != NULL, DS_ERR_OOM, "%s: out of memory", op);
     size_t total = 0;
     for (int64_t n = 0; n < d->N; n++) {
         (*offsets)[n] = total;
-        total += dt == DS_F32 ? ctc_work_bytes_f32(tl[n], d->C) : ctc_work_bytes_f64(tl[n], d->C);
+        total += dt == DS_F32 ? ctc_work_doubles_f32(tl[n], d->C) : ctc_work_doubles_f64(tl[n], d->C);
     }
-    *mem = malloc(total > 0 ? total : 1);
+    *mem = malloc(sizeof(double) * (total > 0 ? total : 1));
     if (*mem == NULL) {
         free(*offsets);
-        return ds_err_set(err, DS_ERR_OOM, "%s: out of memory for %zu bytes of scratch", op, total);
+        return ds_err_set(err, DS_ERR_OOM, "%s: out of memory for %zu bytes of scratch", op, total * sizeof(double));
     }
     return DS_OK;
 }
@@ -139,18 +168,19 @@ ds_status ds_cpu_ctc_loss_forward(ds_context *ctx, const void *args) {
     ds_err *err = &ctx->err;
     ds_dtype dt;
     ctc_dims d;
-    DS_TRY(check_common(err, op, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, &a->log_alpha,
-                        &a->log_alpha_scale, a->blank, &dt, &d));
+    DS_TRY(check_common(err, op, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, &a->alpha,
+                        &a->alpha_exp, a->blank, &dt, &d));
     DS_TRY(ds_cpu_check(err, op, "losses", &a->losses, dt, 1, (const int64_t[]){d.N}));
     DS_TRY(ds_cpu_check_numel(err, op, "loss", &a->loss, dt, 1));
     DS_REQUIRE(err, a->reduction == DS_CTC_MEAN || a->reduction == DS_CTC_SUM, DS_ERR_INVALID_ARG,
                "%s: reduction %d is neither mean nor sum", op, (int)a->reduction);
     const int32_t *il = a->input_lengths.data, *tl = a->target_lengths.data, *tg = a->targets.data;
     const int64_t W = 2 * d.S + 1;
-    double *scale = a->log_alpha_scale.data;  // (N, T) F64 host
+    double *alpha = a->alpha.data;        // (N, T, 2S+1) F64 host
+    int32_t *alpha_exp = a->alpha_exp.data;  // (N, T, 2S+1) I32 host
     double *nll = malloc(sizeof(double) * (size_t)(d.N > 0 ? d.N : 1));
     DS_REQUIRE(err, nll != NULL, DS_ERR_OOM, "%s: out of memory", op);
-    char *mem;
+    double *mem;
     size_t *off;
     const ds_status st = scratch_alloc(err, op, dt, &d, tl, &mem, &off);
     if (st != DS_OK) {
@@ -163,14 +193,14 @@ ds_status ds_cpu_ctc_loss_forward(ds_context *ctx, const void *args) {
             ctc_work_f32 w;
             ctc_work_init_f32(&w, mem + off[n], tl[n], d.C);
             nll[n] = ctc_forward_one_f32((const float *)a->log_probs.data + n * d.T * d.C, tg + n * d.S, il[n], tl[n],
-                                         d.C, d.S, a->blank, (double *)a->log_alpha.data + n * d.T * W,
-                                         scale + n * d.T, &w);
+                                         d.C, d.S, a->blank, alpha + n * d.T * W,
+                                         alpha_exp + n * d.T * W, &w);
         } else {
             ctc_work_f64 w;
             ctc_work_init_f64(&w, mem + off[n], tl[n], d.C);
             nll[n] = ctc_forward_one_f64((const double *)a->log_probs.data + n * d.T * d.C, tg + n * d.S, il[n],
-                                         tl[n], d.C, d.S, a->blank, (double *)a->log_alpha.data + n * d.T * W,
-                                         scale + n * d.T, &w);
+                                         tl[n], d.C, d.S, a->blank, alpha + n * d.T * W,
+                                         alpha_exp + n * d.T * W, &w);
         }
     }
     free(mem);
@@ -197,8 +227,8 @@ ds_status ds_cpu_ctc_loss_backward(ds_context *ctx, const void *args) {
     ds_err *err = &ctx->err;
     ds_dtype dt;
     ctc_dims d;
-    DS_TRY(check_common(err, op, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, &a->log_alpha,
-                        &a->log_alpha_scale, a->blank, &dt, &d));
+    DS_TRY(check_common(err, op, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, &a->alpha,
+                        &a->alpha_exp, a->blank, &dt, &d));
     DS_TRY(ds_cpu_check(err, op, "grad", &a->grad, dt, 3, a->log_probs.shape));
     DS_REQUIRE(err, a->reduction == DS_CTC_MEAN || a->reduction == DS_CTC_SUM, DS_ERR_INVALID_ARG,
                "%s: reduction %d is neither mean nor sum", op, (int)a->reduction);
@@ -206,9 +236,10 @@ ds_status ds_cpu_ctc_loss_backward(ds_context *ctx, const void *args) {
                "%s: wrt %d is neither log_probs nor logits", op, (int)a->wrt);
     const int32_t *il = a->input_lengths.data, *tl = a->target_lengths.data, *tg = a->targets.data;
     const int64_t W = 2 * d.S + 1;
-    const double *scale = a->log_alpha_scale.data;  // (N, T) F64 host
+    const double *alpha = a->alpha.data;        // (N, T, 2S+1) F64 host
+    const int32_t *alpha_exp = a->alpha_exp.data;  // (N, T, 2S+1) I32 host
     const bool logits = a->wrt == DS_CTC_GRAD_LOGITS;
-    char *mem;
+    double *mem;
     size_t *off;
     DS_TRY(scratch_alloc(err, op, dt, &d, tl, &mem, &off));
 #pragma omp parallel for schedule(dynamic, 1)
@@ -219,14 +250,14 @@ ds_status ds_cpu_ctc_loss_backward(ds_context *ctx, const void *args) {
             ctc_work_f32 wk;
             ctc_work_init_f32(&wk, mem + off[n], tl[n], d.C);
             ctc_backward_one_f32((const float *)a->log_probs.data + n * d.T * d.C, tg + n * d.S, il[n], d.T, tl[n],
-                                 d.C, d.S, a->blank, (const double *)a->log_alpha.data + n * d.T * W, scale + n * d.T,
+                                 d.C, d.S, a->blank, alpha + n * d.T * W, alpha_exp + n * d.T * W,
                                  w, a->zero_infinity, logits, (float *)a->grad.data + n * d.T * d.C, &wk);
         } else {
             ctc_work_f64 wk;
             ctc_work_init_f64(&wk, mem + off[n], tl[n], d.C);
             ctc_backward_one_f64((const double *)a->log_probs.data + n * d.T * d.C, tg + n * d.S, il[n], d.T, tl[n],
-                                 d.C, d.S, a->blank, (const double *)a->log_alpha.data + n * d.T * W,
-                                 scale + n * d.T, w, a->zero_infinity, logits, (double *)a->grad.data + n * d.T * d.C,
+                                 d.C, d.S, a->blank, alpha + n * d.T * W,
+                                 alpha_exp + n * d.T * W, w, a->zero_infinity, logits, (double *)a->grad.data + n * d.T * d.C,
                                  &wk);
         }
     }

@@ -77,15 +77,15 @@ static void run_dtype(ds_test *t, ds_context *ctx, const ctc_case *c, int k, ds_
     const char *dn = dt == DS_F64 ? "F64" : "F32";
     char what[128];
     ds_tensor lp = as_dtype(&c->lp, dt);
-    const int64_t as[] = {N, T, 2 * S + 1}, ss[] = {N, T};
+    const int64_t as[] = {N, T, 2 * S + 1};
     const ds_device cpu = {DS_DEVICE_CPU, 0};
     ds_tensor alpha = ds_tensor_make(calloc((size_t)(N * T * (2 * S + 1)), sizeof(double)), DS_F64, cpu, 3, as);
-    ds_tensor scale = ds_tensor_make(calloc((size_t)(N * T), sizeof(double)), DS_F64, cpu, 2, ss);
+    ds_tensor aexp = ds_tensor_make(calloc((size_t)(N * T * (2 * S + 1)), sizeof(int32_t)), DS_I32, cpu, 3, as);
     ds_tensor losses = ds_test_zeros_like(&c->losses_want, dt);
     double loss_buf = 0;
     ds_tensor loss = ds_tensor_cpu1(&loss_buf, dt, 1);
     ds_ctc_loss_fwd_args fa = {.log_probs = lp, .targets = c->targets, .input_lengths = c->il, .target_lengths = c->tl,
-                               .losses = losses, .loss = loss, .log_alpha = alpha, .log_alpha_scale = scale,
+                               .losses = losses, .loss = loss, .alpha = alpha, .alpha_exp = aexp,
                                .blank = c->blank, .reduction = c->reduction ? DS_CTC_SUM : DS_CTC_MEAN,
                                .zero_infinity = c->zero_inf != 0};
     if (ds_test_check(t, ds_ctc_loss_forward(ctx, &fa) == DS_OK, "case%d %s forward: %s", k, dn, ctx->err.msg)) {
@@ -98,7 +98,7 @@ static void run_dtype(ds_test *t, ds_context *ctx, const ctc_case *c, int k, ds_
     ds_tensor grad = ds_test_zeros_like(&c->grad_want, dt);
     ds_test_fill_nan(&grad);  // frames past the input length must be written as 0
     ds_ctc_loss_bwd_args ba = {.log_probs = lp, .targets = c->targets, .input_lengths = c->il, .target_lengths = c->tl,
-                               .log_alpha = alpha, .log_alpha_scale = scale, .grad = grad, .dloss = c->dloss,
+                               .alpha = alpha, .alpha_exp = aexp, .grad = grad, .dloss = c->dloss,
                                .blank = c->blank, .reduction = fa.reduction, .zero_infinity = fa.zero_infinity,
                                .wrt = DS_CTC_GRAD_LOGITS};
     if (ds_test_check(t, ds_ctc_loss_backward(ctx, &ba) == DS_OK, "case%d %s backward: %s", k, dn, ctx->err.msg)) {
@@ -120,7 +120,7 @@ static void run_dtype(ds_test *t, ds_context *ctx, const ctc_case *c, int k, ds_
             ds_test_close(t, what, &dlogits, &c->dlogits_want, tl_grad);
         }
     }
-    free(lp.data), free(alpha.data), free(scale.data), free(losses.data), free(grad.data), free(glp.data),
+    free(lp.data), free(alpha.data), free(aexp.data), free(losses.data), free(grad.data), free(glp.data),
         free(dlogits.data);
 }
 
@@ -153,7 +153,8 @@ static const int32_t k_fd_il[FN] = {7, 5, 6}, k_fd_tl[FN] = {4, 2, 4};
 
 static double fd_loss(void *user) {
     fd_case *c = user;
-    double lpbuf[FN * FT * FC], alpha[FN * FT * (2 * FS + 1)], scale[FN * FT], losses[FN], loss = NAN;
+    double lpbuf[FN * FT * FC], alpha[FN * FT * (2 * FS + 1)], losses[FN], loss = NAN;
+    int32_t aexp[FN * FT * (2 * FS + 1)];
     const double *lp = c->x;
     if (c->through_softmax) {
         ds_softmax_fwd_args s = {.x = ds_tensor_cpu2(c->x, DS_F64, FN * FT, FC), .y = ds_tensor_cpu2(lpbuf, DS_F64, FN * FT, FC)};
@@ -165,8 +166,8 @@ static double fd_loss(void *user) {
                               .input_lengths = ds_tensor_cpu1((void *)k_fd_il, DS_I32, FN),
                               .target_lengths = ds_tensor_cpu1((void *)k_fd_tl, DS_I32, FN),
                               .losses = ds_tensor_cpu1(losses, DS_F64, FN), .loss = ds_tensor_cpu1(&loss, DS_F64, 1),
-                              .log_alpha = ds_tensor_cpu3(alpha, DS_F64, FN, FT, 2 * FS + 1),
-                              .log_alpha_scale = ds_tensor_cpu2(scale, DS_F64, FN, FT), .blank = 0,
+                              .alpha = ds_tensor_cpu3(alpha, DS_F64, FN, FT, 2 * FS + 1),
+                              .alpha_exp = ds_tensor_cpu3(aexp, DS_I32, FN, FT, 2 * FS + 1), .blank = 0,
                               .reduction = c->reduction};
     if (ds_ctc_loss_forward(c->ctx, &a) != DS_OK) return NAN;
     return loss;
@@ -176,7 +177,8 @@ static double fd_loss(void *user) {
 // normalised, so that the true gradient differs from torch's convention) and against the LOGITS
 // mode (inputs: logits; the loss goes through the log_softmax op).
 static void check_fd(ds_test *t, ds_context *ctx, bool through_softmax, ds_ctc_reduction red) {
-    double x[FN * FT * FC], lp[FN * FT * FC], grad[FN * FT * FC], alpha[FN * FT * (2 * FS + 1)], scale[FN * FT];
+    double x[FN * FT * FC], lp[FN * FT * FC], grad[FN * FT * FC], alpha[FN * FT * (2 * FS + 1)];
+    int32_t aexp[FN * FT * (2 * FS + 1)];
     double losses[FN], loss;
     ds_fill_uniform_f64(x, FN * FT * FC, through_softmax ? 71 : 72);
     for (int i = 0; i < FN * FT * FC; i++) x[i] = through_softmax ? 3 * x[i] : -1.5 + x[i];  // log-probs < 0
@@ -190,11 +192,11 @@ static void check_fd(ds_test *t, ds_context *ctx, bool through_softmax, ds_ctc_r
                               .input_lengths = ds_tensor_cpu1((void *)k_fd_il, DS_I32, FN),
                               .target_lengths = ds_tensor_cpu1((void *)k_fd_tl, DS_I32, FN),
                               .losses = ds_tensor_cpu1(losses, DS_F64, FN), .loss = ds_tensor_cpu1(&loss, DS_F64, 1),
-                              .log_alpha = ds_tensor_cpu3(alpha, DS_F64, FN, FT, 2 * FS + 1),
-                              .log_alpha_scale = ds_tensor_cpu2(scale, DS_F64, FN, FT), .blank = 0, .reduction = red};
+                              .alpha = ds_tensor_cpu3(alpha, DS_F64, FN, FT, 2 * FS + 1),
+                              .alpha_exp = ds_tensor_cpu3(aexp, DS_I32, FN, FT, 2 * FS + 1), .blank = 0, .reduction = red};
     ds_ctc_loss_bwd_args b = {.log_probs = a.log_probs, .targets = a.targets, .input_lengths = a.input_lengths,
-                              .target_lengths = a.target_lengths, .log_alpha = a.log_alpha,
-                              .log_alpha_scale = a.log_alpha_scale, .grad = ds_tensor_cpu3(grad, DS_F64, FN, FT, FC),
+                              .target_lengths = a.target_lengths, .alpha = a.alpha,
+                              .alpha_exp = a.alpha_exp, .grad = ds_tensor_cpu3(grad, DS_F64, FN, FT, FC),
                               .dloss = 1, .blank = 0, .reduction = red,
                               .wrt = through_softmax ? DS_CTC_GRAD_LOGITS : DS_CTC_GRAD_LOG_PROBS};
     char what[96];
@@ -213,7 +215,8 @@ static void check_fd(ds_test *t, ds_context *ctx, bool through_softmax, ds_ctc_r
 static void check_threads(ds_test *t, ds_context *ctx) {
     enum { N = 7, T = 50, C = 9, S = 12 };
     float *lp = malloc(sizeof(float) * N * T * C), *grad[2];
-    double *scale[2], *alpha[2];
+    double *alpha[2];
+    int32_t *aexp[2];
     float losses[2][N], loss[2];
     int32_t targets[N * S], il[N], tl[N];
     ds_fill_uniform_f32(lp, N * T * C, 9);
@@ -229,15 +232,15 @@ static void check_threads(ds_test *t, ds_context *ctx) {
         omp_set_num_threads(r == 0 ? 1 : 3);
         grad[r] = malloc(sizeof(float) * N * T * C);
         alpha[r] = malloc(sizeof(double) * N * T * (2 * S + 1));
-        scale[r] = malloc(sizeof(double) * N * T);
+        aexp[r] = malloc(sizeof(int32_t) * N * T * (2 * S + 1));
         ds_ctc_loss_fwd_args a = {.log_probs = ds_tensor_cpu3(lp, DS_F32, N, T, C), .targets = ds_tensor_cpu2(targets, DS_I32, N, S),
                                   .input_lengths = ds_tensor_cpu1(il, DS_I32, N), .target_lengths = ds_tensor_cpu1(tl, DS_I32, N),
                                   .losses = ds_tensor_cpu1(losses[r], DS_F32, N), .loss = ds_tensor_cpu1(&loss[r], DS_F32, 1),
-                                  .log_alpha = ds_tensor_cpu3(alpha[r], DS_F64, N, T, 2 * S + 1),
-                                  .log_alpha_scale = ds_tensor_cpu2(scale[r], DS_F64, N, T), .blank = 0};
+                                  .alpha = ds_tensor_cpu3(alpha[r], DS_F64, N, T, 2 * S + 1),
+                                  .alpha_exp = ds_tensor_cpu3(aexp[r], DS_I32, N, T, 2 * S + 1), .blank = 0};
         ds_ctc_loss_bwd_args b = {.log_probs = a.log_probs, .targets = a.targets, .input_lengths = a.input_lengths,
-                                  .target_lengths = a.target_lengths, .log_alpha = a.log_alpha,
-                                  .log_alpha_scale = a.log_alpha_scale, .grad = ds_tensor_cpu3(grad[r], DS_F32, N, T, C),
+                                  .target_lengths = a.target_lengths, .alpha = a.alpha,
+                                  .alpha_exp = a.alpha_exp, .grad = ds_tensor_cpu3(grad[r], DS_F32, N, T, C),
                                   .dloss = 1, .blank = 0, .wrt = DS_CTC_GRAD_LOGITS};
         ok &= ds_ctc_loss_forward(ctx, &a) == DS_OK && ds_ctc_loss_backward(ctx, &b) == DS_OK;
     }
@@ -246,19 +249,20 @@ static void check_threads(ds_test *t, ds_context *ctx) {
                          memcmp(grad[0], grad[1], sizeof(float) * N * T * C) == 0,
                   "ctc results differ between 1 and 3 threads (%s)", ctx->err.msg);
     free(lp);
-    for (int r = 0; r < 2; r++) free(grad[r]), free(alpha[r]), free(scale[r]);
+    for (int r = 0; r < 2; r++) free(grad[r]), free(alpha[r]), free(aexp[r]);
 }
 
 static void check_errors(ds_test *t, ds_context *ctx) {
     enum { N = 2, T = 4, C = 3, S = 2 };
     float lp[N * T * C] = {0}, losses[N] = {7, 7}, loss = 7;
-    double scale[N * T], alpha[N * T * (2 * S + 1)];
+    double alpha[N * T * (2 * S + 1)];
+    int32_t aexp[N * T * (2 * S + 1)];
     int32_t targets[N * S] = {1, 2, 2, 0}, il[N] = {4, 3}, tl[N] = {2, 2};
     ds_ctc_loss_fwd_args a = {.log_probs = ds_tensor_cpu3(lp, DS_F32, N, T, C), .targets = ds_tensor_cpu2(targets, DS_I32, N, S),
                               .input_lengths = ds_tensor_cpu1(il, DS_I32, N), .target_lengths = ds_tensor_cpu1(tl, DS_I32, N),
                               .losses = ds_tensor_cpu1(losses, DS_F32, N), .loss = ds_tensor_cpu1(&loss, DS_F32, 1),
-                              .log_alpha = ds_tensor_cpu3(alpha, DS_F64, N, T, 2 * S + 1),
-                              .log_alpha_scale = ds_tensor_cpu2(scale, DS_F64, N, T), .blank = 0};
+                              .alpha = ds_tensor_cpu3(alpha, DS_F64, N, T, 2 * S + 1),
+                              .alpha_exp = ds_tensor_cpu3(aexp, DS_I32, N, T, 2 * S + 1), .blank = 0};
     ds_test_error(t, "target equal to the blank", &ctx->err, ds_ctc_loss_forward(ctx, &a), DS_ERR_INVALID_ARG,
                   "targets[1, 1] = 0");
     ds_test_check(t, loss == 7 && losses[0] == 7, "ctc_loss_forward wrote its outputs although a target was the blank");
@@ -278,11 +282,41 @@ static void check_errors(ds_test *t, ds_context *ctx) {
     a.blank = 3;
     ds_test_error(t, "blank out of range", &ctx->err, ds_ctc_loss_forward(ctx, &a), DS_ERR_INVALID_ARG, "blank = 3");
     a.blank = 0;
-    a.log_alpha = ds_tensor_cpu3(alpha, DS_F64, N, T, 2 * S);
-    ds_test_error(t, "log_alpha of the wrong width", &ctx->err, ds_ctc_loss_forward(ctx, &a), DS_ERR_INVALID_ARG,
-                  "ctc_loss_forward: log_alpha");
-    a.log_alpha = ds_tensor_cpu3(alpha, DS_F64, N, T, 2 * S + 1);
+    a.alpha = ds_tensor_cpu3(alpha, DS_F64, N, T, 2 * S);
+    ds_test_error(t, "alpha of the wrong width", &ctx->err, ds_ctc_loss_forward(ctx, &a), DS_ERR_INVALID_ARG,
+                  "ctc_loss_forward: alpha");
+    a.alpha = ds_tensor_cpu3(alpha, DS_F64, N, T, 2 * S + 1);
     ds_test_check(t, ds_ctc_loss_forward(ctx, &a) == DS_OK, "valid call after the errors: %s", ctx->err.msg);
+}
+
+// A NaN log-prob in a frame an utterance uses makes its loss and gradient NaN (as torch); the
+// other utterance of the batch is unaffected.
+static void check_nan(ds_test *t, ds_context *ctx) {
+    enum { N = 2, T = 5, C = 4, S = 2 };
+    float lp[N * T * C], losses[N], loss, grad[N * T * C];
+    double alpha[N * T * (2 * S + 1)];
+    int32_t aexp[N * T * (2 * S + 1)], targets[N * S] = {1, 2, 3, 3}, il[N] = {5, 5}, tl[N] = {2, 2};
+    for (int i = 0; i < N * T * C; i++) lp[i] = -1.3862944f;  // log(1/4)
+    for (int c = 0; c < C; c++) lp[2 * C + c] = NAN;        // utterance 0, frame 2: a NaN row
+    ds_ctc_loss_fwd_args a = {.log_probs = ds_tensor_cpu3(lp, DS_F32, N, T, C), .targets = ds_tensor_cpu2(targets, DS_I32, N, S),
+                              .input_lengths = ds_tensor_cpu1(il, DS_I32, N), .target_lengths = ds_tensor_cpu1(tl, DS_I32, N),
+                              .losses = ds_tensor_cpu1(losses, DS_F32, N), .loss = ds_tensor_cpu1(&loss, DS_F32, 1),
+                              .alpha = ds_tensor_cpu3(alpha, DS_F64, N, T, 2 * S + 1),
+                              .alpha_exp = ds_tensor_cpu3(aexp, DS_I32, N, T, 2 * S + 1), .blank = 0,
+                              .reduction = DS_CTC_SUM, .zero_infinity = true};
+    ds_ctc_loss_bwd_args b = {.log_probs = a.log_probs, .targets = a.targets, .input_lengths = a.input_lengths,
+                              .target_lengths = a.target_lengths, .alpha = a.alpha, .alpha_exp = a.alpha_exp,
+                              .grad = ds_tensor_cpu3(grad, DS_F32, N, T, C), .dloss = 1, .blank = 0,
+                              .reduction = DS_CTC_SUM, .zero_infinity = true, .wrt = DS_CTC_GRAD_LOGITS};
+    if (!ds_test_check(t, ds_ctc_loss_forward(ctx, &a) == DS_OK && ds_ctc_loss_backward(ctx, &b) == DS_OK, "nan case: %s",
+                       ctx->err.msg))
+        return;
+    bool grad_nan = true, grad_finite = true;
+    for (int i = 0; i < T * C; i++) grad_nan &= isnan(grad[i]), grad_finite &= isfinite(grad[T * C + i]);
+    ds_test_check(t, isnan(losses[0]) && isfinite(losses[1]) && isnan(loss) && grad_nan && grad_finite,
+                  "NaN log-probs: losses %g %g, loss %g, gradient NaN %d / other finite %d (want NaN, finite, NaN, 1, 1; "
+                  "zero_infinity must not hide a NaN)", (double)losses[0], (double)losses[1], (double)loss, grad_nan,
+                  grad_finite);
 }
 
 int main(void) {
@@ -299,6 +333,7 @@ int main(void) {
     check_fd(&t, &ctx, false, DS_CTC_SUM);
     check_fd(&t, &ctx, true, DS_CTC_MEAN);
     check_threads(&t, &ctx);
+    check_nan(&t, &ctx);
     check_errors(&t, &ctx);
     return ds_test_finish(&t);
 }
