@@ -21,12 +21,32 @@ const char *ds_op_name(ds_op op) {
         [DS_OP_CROSS_ENTROPY_FWD] = "cross_entropy_forward",
         [DS_OP_CROSS_ENTROPY_BWD] = "cross_entropy_backward",
         [DS_OP_ADAMW] = "adamw",
+        [DS_OP_SGD] = "sgd",
         [DS_OP_ADD] = "add",
         [DS_OP_PERMUTE_HEADS] = "permute_heads",
         [DS_OP_BCE_LOGITS_FWD] = "bce_with_logits_forward",
         [DS_OP_BCE_LOGITS_BWD] = "bce_with_logits_backward",
         [DS_OP_MSE_FWD] = "mse_forward",
         [DS_OP_MSE_BWD] = "mse_backward",
+        [DS_OP_CONV2D_WORKSPACE] = "conv2d_workspace",
+        [DS_OP_CONV2D_FWD] = "conv2d_forward",
+        [DS_OP_CONV2D_BWD] = "conv2d_backward",
+        [DS_OP_BN_STATS] = "bn_stats",
+        [DS_OP_BN_FINALIZE] = "bn_finalize",
+        [DS_OP_BN_APPLY] = "bn_apply",
+        [DS_OP_BN_BWD_REDUCE] = "bn_backward_reduce",
+        [DS_OP_BN_BWD_APPLY] = "bn_backward_apply",
+        [DS_OP_RELU_FWD] = "relu_forward",
+        [DS_OP_RELU_BWD] = "relu_backward",
+        [DS_OP_MAXPOOL2D_FWD] = "maxpool2d_forward",
+        [DS_OP_MAXPOOL2D_BWD] = "maxpool2d_backward",
+        [DS_OP_ADAPTIVE_AVGPOOL2D_FWD] = "adaptive_avgpool2d_forward",
+        [DS_OP_ADAPTIVE_AVGPOOL2D_BWD] = "adaptive_avgpool2d_backward",
+        [DS_OP_INTERPOLATE_FWD] = "interpolate_forward",
+        [DS_OP_INTERPOLATE_BWD] = "interpolate_backward",
+        [DS_OP_PIXEL_CE_FWD] = "pixel_cross_entropy_forward",
+        [DS_OP_PIXEL_CE_BWD] = "pixel_cross_entropy_backward",
+        [DS_OP_CHANNEL_COPY] = "channel_copy",
         [DS_OP_LOG_SOFTMAX_FWD] = "log_softmax_forward",
         [DS_OP_LOG_SOFTMAX_BWD] = "log_softmax_backward",
         [DS_OP_CTC_LOSS_FWD] = "ctc_loss_forward",
@@ -79,12 +99,49 @@ ds_status ds_embedding_backward(ds_context *c, const ds_embedding_bwd_args *a) {
 ds_status ds_cross_entropy_forward(ds_context *c, const ds_cross_entropy_fwd_args *a) { return ds_op_run(c, DS_OP_CROSS_ENTROPY_FWD, &a->logits, a); }
 ds_status ds_cross_entropy_backward(ds_context *c, const ds_cross_entropy_bwd_args *a) { return ds_op_run(c, DS_OP_CROSS_ENTROPY_BWD, &a->logits, a); }
 ds_status ds_adamw_step(ds_context *c, const ds_adamw_args *a) { return ds_op_run(c, DS_OP_ADAMW, &a->param, a); }
+ds_status ds_sgd_step(ds_context *c, const ds_sgd_args *a) { return ds_op_run(c, DS_OP_SGD, &a->param, a); }
 ds_status ds_add(ds_context *c, const ds_add_args *a) { return ds_op_run(c, DS_OP_ADD, &a->a, a); }
 ds_status ds_permute_heads(ds_context *c, const ds_permute_heads_args *a) { return ds_op_run(c, DS_OP_PERMUTE_HEADS, &a->x, a); }
 ds_status ds_bce_with_logits_forward(ds_context *c, const ds_pointwise_loss_fwd_args *a) { return ds_op_run(c, DS_OP_BCE_LOGITS_FWD, &a->x, a); }
 ds_status ds_bce_with_logits_backward(ds_context *c, const ds_pointwise_loss_bwd_args *a) { return ds_op_run(c, DS_OP_BCE_LOGITS_BWD, &a->x, a); }
 ds_status ds_mse_forward(ds_context *c, const ds_pointwise_loss_fwd_args *a) { return ds_op_run(c, DS_OP_MSE_FWD, &a->x, a); }
 ds_status ds_mse_backward(ds_context *c, const ds_pointwise_loss_bwd_args *a) { return ds_op_run(c, DS_OP_MSE_BWD, &a->x, a); }
+ds_status ds_conv2d_workspace_size(ds_context *c, const ds_conv2d_workspace_args *a) { return ds_op_run(c, DS_OP_CONV2D_WORKSPACE, &a->x, a); }
+ds_status ds_conv2d_forward(ds_context *c, const ds_conv2d_fwd_args *a) { return ds_op_run(c, DS_OP_CONV2D_FWD, &a->x, a); }
+ds_status ds_conv2d_backward(ds_context *c, const ds_conv2d_bwd_args *a) { return ds_op_run(c, DS_OP_CONV2D_BWD, &a->dy, a); }
+ds_status ds_bn_stats(ds_context *c, const ds_bn_stats_args *a) { return ds_op_run(c, DS_OP_BN_STATS, &a->x, a); }
+ds_status ds_bn_finalize(ds_context *c, const ds_bn_finalize_args *a) { return ds_op_run(c, DS_OP_BN_FINALIZE, &a->mean, a); }
+ds_status ds_bn_apply(ds_context *c, const ds_bn_apply_args *a) { return ds_op_run(c, DS_OP_BN_APPLY, &a->x, a); }
+ds_status ds_bn_backward_reduce(ds_context *c, const ds_bn_bwd_reduce_args *a) { return ds_op_run(c, DS_OP_BN_BWD_REDUCE, &a->dy, a); }
+ds_status ds_bn_backward_apply(ds_context *c, const ds_bn_bwd_apply_args *a) { return ds_op_run(c, DS_OP_BN_BWD_APPLY, &a->dy, a); }
+ds_status ds_relu_forward(ds_context *c, const ds_unary_fwd_args *a) { return ds_op_run(c, DS_OP_RELU_FWD, &a->x, a); }
+ds_status ds_relu_backward(ds_context *c, const ds_unary_bwd_args *a) { return ds_op_run(c, DS_OP_RELU_BWD, &a->dy, a); }
+ds_status ds_maxpool2d_forward(ds_context *c, const ds_maxpool2d_fwd_args *a) { return ds_op_run(c, DS_OP_MAXPOOL2D_FWD, &a->x, a); }
+ds_status ds_maxpool2d_backward(ds_context *c, const ds_maxpool2d_bwd_args *a) { return ds_op_run(c, DS_OP_MAXPOOL2D_BWD, &a->dy, a); }
+ds_status ds_adaptive_avgpool2d_forward(ds_context *c, const ds_adaptive_avgpool2d_args *a) { return ds_op_run(c, DS_OP_ADAPTIVE_AVGPOOL2D_FWD, &a->x, a); }
+ds_status ds_adaptive_avgpool2d_backward(ds_context *c, const ds_adaptive_avgpool2d_args *a) { return ds_op_run(c, DS_OP_ADAPTIVE_AVGPOOL2D_BWD, &a->x, a); }
+ds_status ds_interpolate_forward(ds_context *c, const ds_interpolate_args *a) { return ds_op_run(c, DS_OP_INTERPOLATE_FWD, &a->x, a); }
+ds_status ds_interpolate_backward(ds_context *c, const ds_interpolate_args *a) { return ds_op_run(c, DS_OP_INTERPOLATE_BWD, &a->x, a); }
+ds_status ds_pixel_cross_entropy_forward(ds_context *c, const ds_pixel_ce_fwd_args *a) { return ds_op_run(c, DS_OP_PIXEL_CE_FWD, &a->logits, a); }
+ds_status ds_pixel_cross_entropy_backward(ds_context *c, const ds_pixel_ce_bwd_args *a) { return ds_op_run(c, DS_OP_PIXEL_CE_BWD, &a->logits, a); }
+ds_status ds_channel_copy(ds_context *c, const ds_channel_copy_args *a) { return ds_op_run(c, DS_OP_CHANNEL_COPY, &a->src, a); }
+
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+int64_t ds_conv_out_size(int64_t in, int kernel, int stride, int pad, int dilation) {
+    if (stride < 1 || dilation < 1 || kernel < 1) return 0;
+    return floor_div(in + 2 * (int64_t)pad - (int64_t)dilation * (kernel - 1) - 1, stride) + 1;
+}
+
+int64_t ds_pool_out_size(int64_t in, int kernel, int stride, int pad, int dilation, bool ceil_mode) {
+    if (stride < 1 || dilation < 1 || kernel < 1) return 0;
+    const int64_t span = in + 2 * (int64_t)pad - (int64_t)dilation * (kernel - 1) - 1;
+    int64_t out = floor_div(span + (ceil_mode ? stride - 1 : 0), stride) + 1;
+    // torch: with ceil_mode the last window must start inside the input or the left padding.
+    if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+    return out;
+}
+
 ds_status ds_log_softmax_forward(ds_context *c, const ds_softmax_fwd_args *a) { return ds_op_run(c, DS_OP_LOG_SOFTMAX_FWD, &a->x, a); }
 ds_status ds_log_softmax_backward(ds_context *c, const ds_softmax_bwd_args *a) { return ds_op_run(c, DS_OP_LOG_SOFTMAX_BWD, &a->dy, a); }
 ds_status ds_ctc_loss_forward(ds_context *c, const ds_ctc_loss_fwd_args *a) { return ds_op_run(c, DS_OP_CTC_LOSS_FWD, &a->log_probs, a); }

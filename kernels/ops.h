@@ -46,6 +46,26 @@ typedef enum ds_op {
     DS_OP_BCE_LOGITS_BWD,
     DS_OP_MSE_FWD,
     DS_OP_MSE_BWD,
+    DS_OP_SGD,
+    DS_OP_CONV2D_WORKSPACE,
+    DS_OP_CONV2D_FWD,
+    DS_OP_CONV2D_BWD,
+    DS_OP_BN_STATS,
+    DS_OP_BN_FINALIZE,
+    DS_OP_BN_APPLY,
+    DS_OP_BN_BWD_REDUCE,
+    DS_OP_BN_BWD_APPLY,
+    DS_OP_RELU_FWD,
+    DS_OP_RELU_BWD,
+    DS_OP_MAXPOOL2D_FWD,
+    DS_OP_MAXPOOL2D_BWD,
+    DS_OP_ADAPTIVE_AVGPOOL2D_FWD,
+    DS_OP_ADAPTIVE_AVGPOOL2D_BWD,
+    DS_OP_INTERPOLATE_FWD,
+    DS_OP_INTERPOLATE_BWD,
+    DS_OP_PIXEL_CE_FWD,
+    DS_OP_PIXEL_CE_BWD,
+    DS_OP_CHANNEL_COPY,
     DS_OP_LOG_SOFTMAX_FWD,
     DS_OP_LOG_SOFTMAX_BWD,
     DS_OP_CTC_LOSS_FWD,
@@ -257,6 +277,24 @@ typedef struct ds_adamw_args {
     int64_t step;  // 1-based step count after this update
 } ds_adamw_args;
 
+// ---- SGD with momentum, as torch.optim.SGD (dampening 0, maximize off) ----
+// Per element, with g = grad * grad_scale (the clip factor; 1 = none):
+//   g   = g + weight_decay * param                 (weight decay where the mask allows)
+//   buf = step == 1 ? g : momentum * buf + g       (momentum != 0: torch clones g on the first step)
+//   g   = nesterov ? g + momentum * buf : buf      (momentum != 0)
+//   param -= lr * g
+// The float rounding of each line is torch's (kernels/cpu/sgd.c says which are fused).
+typedef struct ds_sgd_args {
+    ds_tensor param;       // (n) F32 master weights, updated in place
+    ds_tensor grad;        // (n) F32
+    ds_tensor momentum_buf;  // (n) F32 momentum buffer, updated in place; absent when momentum is 0
+    ds_tensor param_bf16;  // (n) BF16 working copy written after the update (CUDA); may be absent
+    ds_tensor decay_mask;  // (n) U8: 1 = weight decay applies; absent: applies to every element
+    double lr, momentum, weight_decay, grad_scale;
+    bool nesterov;         // needs momentum > 0 (torch's rule)
+    int64_t step;          // 1-based step count after this update
+} ds_sgd_args;
+
 // ---- y = a + b, elementwise (residual connections; summing gradients of a shared input) ----
 // y may be the same memory as a or b.
 typedef struct ds_add_args {
@@ -273,6 +311,211 @@ typedef struct ds_permute_heads_args {
     int heads;
     bool to_heads;
 } ds_permute_heads_args;
+
+// ================================ vision ops (NCHW) ================================
+// Image tensors are (N, C, H, W), contiguous, as torch's default layout. A 1-d signal (N, C, L)
+// is the same memory as (N, C, 1, L): conv1d is conv2d with H = 1 (kernel (1, S)).
+
+// ---- 2-d convolution, as torch.nn.functional.conv2d (cross-correlation, zero padding) ----
+// y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * x[n, g*C/G + c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+// with g = k / (K/G) the group of output channel k, and out-of-range input positions read as 0.
+// P = (H + 2 ph - dh (R - 1) - 1) / sh + 1 (floor), Q likewise; both must be >= 1.
+// Geometry fields that are 0 stand for their default (stride 1, dilation 1, groups 1), so a
+// zeroed geometry is a plain stride-1 unpadded convolution.
+typedef struct ds_conv2d_geom {
+    int stride_h, stride_w;      // >= 1 (0: 1)
+    int pad_h, pad_w;            // >= 0
+    int dilation_h, dilation_w;  // >= 1 (0: 1)
+    int groups;                  // >= 1 (0: 1), divides C and K
+} ds_conv2d_geom;
+
+// Scratch memory (warp-ctc style): the caller asks how many bytes a shape needs
+// (ds_conv2d_workspace_size, on the backend of x's device) and passes that much as `workspace`
+// to forward and backward, carved from its own arena, so the op never allocates. The CPU backend
+// uses it for im2col columns: one (C/G * R * S, P * Q) buffer per parallel slot (0 bytes for a
+// 1x1 stride-1 unpadded convolution, which multiplies x directly); a smaller workspace than asked
+// for still works (fewer slots run in parallel), one below a single slot is an error.
+typedef struct ds_conv2d_workspace_args {
+    ds_tensor x;     // (N, C, H, W): shape, dtype and device only (data may be NULL)
+    ds_tensor w;     // (K, C/G, R, S): shape and dtype only (data may be NULL)
+    ds_conv2d_geom geom;
+    size_t *bytes;   // out (host): bytes of workspace that forward and backward of this shape take
+} ds_conv2d_workspace_args;
+
+typedef struct ds_conv2d_fwd_args {
+    ds_tensor x;          // (N, C, H, W)
+    ds_tensor w;          // (K, C/G, R, S) torch layout
+    ds_tensor b;          // (K), may be absent
+    ds_tensor y;          // (N, K, P, Q) out, must not overlap x
+    ds_tensor workspace;  // any dtype, >= the queried bytes; may be absent when that is 0
+    ds_conv2d_geom geom;
+} ds_conv2d_fwd_args;
+
+// dx is overwritten; dw and db are added into when accumulate (ops convention). Every output is
+// the same for any thread count: dw sums the images in order, dx is a col2im per channel.
+typedef struct ds_conv2d_bwd_args {
+    ds_tensor x;          // (N, C, H, W) forward input
+    ds_tensor w;          // (K, C/G, R, S)
+    ds_tensor dy;         // (N, K, P, Q)
+    ds_tensor dx;         // (N, C, H, W) out, may be absent (the first layer)
+    ds_tensor dw;         // (K, C/G, R, S) out, may be absent (a frozen weight)
+    ds_tensor db;         // (K) out, may be absent
+    ds_tensor workspace;  // as forward
+    ds_conv2d_geom geom;
+    bool accumulate;
+} ds_conv2d_bwd_args;
+
+// ---- batch normalisation over (N, H, W) per channel, split for SyncBatchNorm ----
+// Training (torch.nn.BatchNorm2d.train(), or SyncBatchNorm over every rank's batch):
+//   bn_stats      local sums           -> stats   (the model all-reduces stats over ranks)
+//   bn_finalize   global stats         -> mean, rstd; updates the running statistics
+//   bn_apply      y = (x - mean) rstd gamma + beta
+// and backward:
+//   bn_bwd_reduce local sums of dy, dy*xhat -> sums; dgamma, dbeta (local: the trainer
+//                 all-reduces parameter gradients like every other)  (the model all-reduces sums)
+//   bn_bwd_apply  dx = gamma rstd (dy - sum(dy)/n - xhat sum(dy xhat)/n) from the global sums
+// Eval (running statistics): bn_finalize(use_running) -> mean, rstd; bn_apply; backward is
+// bn_bwd_apply without sums (dx = dy gamma rstd), plus bn_bwd_reduce when gamma/beta need gradients.
+// A statistics buffer is (2C + 1) F64: [0, C) the first sum, [C, 2C) the second, [2C] the count
+// of values per channel (N*H*W), so that one all-reduce of the buffer sums counts too. Sums are
+// taken in double in a fixed order: results are the same for any thread count, and the variance
+// E[x^2] - mean^2 keeps ~1e-16 * mean^2/var relative accuracy (harmless for activations).
+typedef struct ds_bn_stats_args {
+    ds_tensor x;      // (N, C, H, W)
+    ds_tensor stats;  // (2C + 1) F64 out: sum x, sum x^2, count
+} ds_bn_stats_args;
+
+// Training (use_running false): mean = sum/n, var = sum2/n - mean^2 (biased, what normalises),
+// rstd = 1/sqrt(var + eps); when present, running_mean = (1 - momentum) running_mean + momentum
+// mean and running_var likewise with the UNBIASED var * n/(n-1), num_batches_tracked += 1 (as
+// torch). n must be > 1 (torch: "Expected more than 1 value per channel when training").
+// Eval (use_running true): mean = running_mean, rstd = 1/sqrt(running_var + eps); nothing updates.
+typedef struct ds_bn_finalize_args {
+    ds_tensor stats;                // (2C + 1) F64, summed over every rank; absent with use_running
+    ds_tensor mean, rstd;           // (C) out, F32 or F64 (the activations' dtype)
+    ds_tensor running_mean;         // (C) F32, updated in place (training) or read (eval); may be absent in training
+    ds_tensor running_var;          // (C) F32, as running_mean
+    ds_tensor num_batches_tracked;  // (1) I64, += 1 in training; may be absent
+    double eps, momentum;
+    bool use_running;
+} ds_bn_finalize_args;
+
+typedef struct ds_bn_apply_args {
+    ds_tensor x;            // (N, C, H, W)
+    ds_tensor mean, rstd;   // (C)
+    ds_tensor gamma, beta;  // (C)
+    ds_tensor y;            // (N, C, H, W) out, may be x itself
+} ds_bn_apply_args;
+
+typedef struct ds_bn_bwd_reduce_args {
+    ds_tensor x;              // (N, C, H, W) forward input
+    ds_tensor mean, rstd;     // (C) what forward normalised with
+    ds_tensor dy;             // (N, C, H, W)
+    ds_tensor sums;           // (2C + 1) F64 out: sum dy, sum dy*xhat, count; may be absent (eval)
+    ds_tensor dgamma, dbeta;  // (C) out, local sums; both absent for a frozen BN
+    bool accumulate;          // dgamma/dbeta += instead of =
+} ds_bn_bwd_reduce_args;
+
+typedef struct ds_bn_bwd_apply_args {
+    ds_tensor x;            // (N, C, H, W) forward input (read only with sums; may be absent without)
+    ds_tensor mean, rstd;   // (C)
+    ds_tensor gamma;        // (C)
+    ds_tensor dy;           // (N, C, H, W)
+    ds_tensor sums;         // (2C + 1) F64 summed over every rank; absent: eval (running statistics)
+    ds_tensor dx;           // (N, C, H, W) out, may be dy itself
+} ds_bn_bwd_apply_args;
+
+// ---- ReLU, in place or not: y = max(x, 0) (NaN stays NaN); dx = dy where y > 0, else 0 ----
+// Uses ds_unary_fwd_args / ds_unary_bwd_args; backward reads y (x may be absent), so y may have
+// overwritten x and dx may be dy.
+
+// ---- 2-d max pooling, as torch.nn.functional.max_pool2d(return_indices=True) ----
+// Padding reads as -inf; the first maximum in row-major window order wins a tie and NaN wins
+// over numbers (torch's CPU rule). indices[n, c, p, q] = h * W + w of the winner within its
+// (H, W) plane, as torch. P = (H + 2 ph - dh (kh - 1) - 1 (+ sh - 1 when ceil_mode)) / sh + 1,
+// minus 1 when ceil_mode and the last window would start in the padding (torch's rule).
+typedef struct ds_pool2d_geom {
+    int kernel_h, kernel_w;      // >= 1
+    int stride_h, stride_w;      // >= 1 (0: the kernel size, as torch's default)
+    int pad_h, pad_w;            // in [0, kernel/2]
+    int dilation_h, dilation_w;  // >= 1 (0: 1)
+    bool ceil_mode;
+} ds_pool2d_geom;
+
+typedef struct ds_maxpool2d_fwd_args {
+    ds_tensor x;        // (N, C, H, W)
+    ds_tensor y;        // (N, C, P, Q) out
+    ds_tensor indices;  // (N, C, P, Q) I32 out, saved for backward
+    ds_pool2d_geom geom;
+} ds_maxpool2d_fwd_args;
+
+typedef struct ds_maxpool2d_bwd_args {
+    ds_tensor indices;  // (N, C, P, Q) I32 from forward
+    ds_tensor dy;       // (N, C, P, Q)
+    ds_tensor dx;       // (N, C, H, W) out: the sum of dy over the outputs whose winner it was
+} ds_maxpool2d_bwd_args;
+
+// ---- adaptive average pooling, as torch.nn.functional.adaptive_avg_pool2d ----
+// Output cell (i, j) averages rows [floor(i H / P), ceil((i + 1) H / P)) and columns likewise.
+typedef struct ds_adaptive_avgpool2d_args {
+    ds_tensor x;  // forward: (N, C, H, W) in; backward: dy (N, C, P, Q) in
+    ds_tensor y;  // forward: (N, C, P, Q) out; backward: dx (N, C, H, W) out
+} ds_adaptive_avgpool2d_args;
+
+// ---- interpolation (resizing) to a given output size, as torch.nn.functional.interpolate(size=) ----
+// Bilinear: source coordinate src = (dst + 0.5) * in/out - 0.5 clamped at 0 (align_corners
+// false) or dst * (in - 1)/(out - 1) (align_corners true); neighbours i0 = floor(src) and
+// i1 = min(i0 + 1, in - 1), weights 1 - l and l with l = src - i0. Up or down, any ratio.
+// Backward scatters each dy through the same weights, plane by plane in a fixed order (no
+// atomics): deterministic, and the same for any thread count.
+typedef enum ds_interp_mode { DS_INTERP_BILINEAR = 0 } ds_interp_mode;
+
+typedef struct ds_interpolate_args {
+    ds_tensor x;  // forward: (N, C, H, W) in; backward: dy (N, C, OH, OW) in
+    ds_tensor y;  // forward: (N, C, OH, OW) out; backward: dx (N, C, H, W) out
+    ds_interp_mode mode;
+    bool align_corners;
+} ds_interpolate_args;
+
+// ---- per-pixel cross-entropy, as torch.nn.functional.cross_entropy(logits (N, K, H, W),
+// targets (N, H, W), weight=class_weights, ignore_index=, reduction="mean") ----
+// loss = sum_i w[t_i] (lse_i - logit_i[t_i]) / sum_i w[t_i] over the pixels i whose target is
+// not ignore_index (w = 1 without class weights). weight_sum is that denominator (the valid
+// pixel count without weights): the trainer weights each rank's and micro-batch's loss by it.
+// With no valid pixel the loss is NaN (0/0, like torch) and backward gives zeros. A target that
+// is neither in [0, K) nor ignore_index is an error naming the pixel. Sums in double, in a fixed
+// order (the same for any thread count).
+typedef struct ds_pixel_ce_fwd_args {
+    ds_tensor logits;         // (N, K, H, W)
+    ds_tensor targets;        // (N, H, W) I32
+    ds_tensor class_weights;  // (K) same dtype as logits, may be absent (all 1)
+    ds_tensor loss;           // (1) out
+    ds_tensor weight_sum;     // (1) out, the denominator
+    ds_tensor lse;            // (N, H, W) out, per-pixel logsumexp, saved for backward
+    int ignore_index;         // segmentation: 255
+} ds_pixel_ce_fwd_args;
+
+typedef struct ds_pixel_ce_bwd_args {
+    ds_tensor logits;         // (N, K, H, W)
+    ds_tensor targets;        // (N, H, W) I32
+    ds_tensor class_weights;  // (K), may be absent
+    ds_tensor lse;            // (N, H, W) from forward
+    ds_tensor weight_sum;     // (1) from forward
+    ds_tensor dlogits;        // (N, K, H, W) out
+    double dloss;             // upstream gradient of the scalar loss
+    int ignore_index;
+} ds_pixel_ce_bwd_args;
+
+// ---- channel slice copy: dst[:, dst_c0 + i] (+)= src[:, src_c0 + i] for i < channels ----
+// Concatenation along channels (copy each part into its slice) and its backward (copy each
+// slice out) are this one op. src and dst have the same N and spatial size and must not overlap.
+typedef struct ds_channel_copy_args {
+    ds_tensor src;       // (N, Cs, H, W)
+    ds_tensor dst;       // (N, Cd, H, W) out
+    int64_t src_c0, dst_c0, channels;
+    bool accumulate;     // dst += src instead of =
+} ds_channel_copy_args;
+// ================================ speech ops ================================
 
 // ---- log-softmax over the last dim: y = x - logsumexp(x) (torch.nn.functional.log_softmax) ----
 // Uses the softmax args: forward x (N, C) -> y (N, C); backward from y (the forward output) and
@@ -474,12 +717,38 @@ ds_status ds_embedding_backward(ds_context *ctx, const ds_embedding_bwd_args *a)
 ds_status ds_cross_entropy_forward(ds_context *ctx, const ds_cross_entropy_fwd_args *a);
 ds_status ds_cross_entropy_backward(ds_context *ctx, const ds_cross_entropy_bwd_args *a);
 ds_status ds_adamw_step(ds_context *ctx, const ds_adamw_args *a);
+ds_status ds_sgd_step(ds_context *ctx, const ds_sgd_args *a);
 ds_status ds_add(ds_context *ctx, const ds_add_args *a);
 ds_status ds_permute_heads(ds_context *ctx, const ds_permute_heads_args *a);
 ds_status ds_bce_with_logits_forward(ds_context *ctx, const ds_pointwise_loss_fwd_args *a);
 ds_status ds_bce_with_logits_backward(ds_context *ctx, const ds_pointwise_loss_bwd_args *a);
 ds_status ds_mse_forward(ds_context *ctx, const ds_pointwise_loss_fwd_args *a);
 ds_status ds_mse_backward(ds_context *ctx, const ds_pointwise_loss_bwd_args *a);
+ds_status ds_conv2d_workspace_size(ds_context *ctx, const ds_conv2d_workspace_args *a);
+ds_status ds_conv2d_forward(ds_context *ctx, const ds_conv2d_fwd_args *a);
+ds_status ds_conv2d_backward(ds_context *ctx, const ds_conv2d_bwd_args *a);
+ds_status ds_bn_stats(ds_context *ctx, const ds_bn_stats_args *a);
+ds_status ds_bn_finalize(ds_context *ctx, const ds_bn_finalize_args *a);
+ds_status ds_bn_apply(ds_context *ctx, const ds_bn_apply_args *a);
+ds_status ds_bn_backward_reduce(ds_context *ctx, const ds_bn_bwd_reduce_args *a);
+ds_status ds_bn_backward_apply(ds_context *ctx, const ds_bn_bwd_apply_args *a);
+ds_status ds_relu_forward(ds_context *ctx, const ds_unary_fwd_args *a);
+ds_status ds_relu_backward(ds_context *ctx, const ds_unary_bwd_args *a);
+ds_status ds_maxpool2d_forward(ds_context *ctx, const ds_maxpool2d_fwd_args *a);
+ds_status ds_maxpool2d_backward(ds_context *ctx, const ds_maxpool2d_bwd_args *a);
+ds_status ds_adaptive_avgpool2d_forward(ds_context *ctx, const ds_adaptive_avgpool2d_args *a);
+ds_status ds_adaptive_avgpool2d_backward(ds_context *ctx, const ds_adaptive_avgpool2d_args *a);
+ds_status ds_interpolate_forward(ds_context *ctx, const ds_interpolate_args *a);
+ds_status ds_interpolate_backward(ds_context *ctx, const ds_interpolate_args *a);
+ds_status ds_pixel_cross_entropy_forward(ds_context *ctx, const ds_pixel_ce_fwd_args *a);
+ds_status ds_pixel_cross_entropy_backward(ds_context *ctx, const ds_pixel_ce_bwd_args *a);
+ds_status ds_channel_copy(ds_context *ctx, const ds_channel_copy_args *a);
+
+// Output extent of a convolution / pooling window along one axis (floor mode), or <= 0 when the
+// input is too small: (in + 2 pad - dilation (kernel - 1) - 1) / stride + 1.
+int64_t ds_conv_out_size(int64_t in, int kernel, int stride, int pad, int dilation);
+// The same for max pooling, with torch's ceil_mode rule.
+int64_t ds_pool_out_size(int64_t in, int kernel, int stride, int pad, int dilation, bool ceil_mode);
 ds_status ds_log_softmax_forward(ds_context *ctx, const ds_softmax_fwd_args *a);
 ds_status ds_log_softmax_backward(ds_context *ctx, const ds_softmax_bwd_args *a);
 ds_status ds_ctc_loss_forward(ds_context *ctx, const ds_ctc_loss_fwd_args *a);

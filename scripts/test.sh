@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds C and CUDA, runs every test.
 #  1. scripts/setup_deps.sh (Debian packages)
-#  2. the safetensors reader/writer tests again under AddressSanitizer + UBSan (CPU-only build)
+#  2. the safetensors and .pth reader/writer tests again under AddressSanitizer + UBSan (CPU-only build)
 #  3. the full suite (labels cpu, gpu, dist); gpu tests report "skipped" without a GPU; the
 #     Slurm tests (dist) start a local cluster as root and always stop it
 set -euo pipefail
@@ -9,9 +9,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup_deps.sh
 
-echo "== sanitizer build (ASan + UBSan): safetensors and config parsing =="
+echo "== sanitizer build (ASan + UBSan): safetensors, .pth and config parsing =="
 DS_BUILD_DIR=$root/build-asan bash scripts/build.sh -DDS_SANITIZE=ON -DDS_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R 'safetensors|config|inspect|wordpiece|tokenize')
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R 'safetensors|config|inspect|wordpiece|tokenize|pth')
 
 echo "== full build (C and CUDA) and test suite =="
 bash scripts/build.sh

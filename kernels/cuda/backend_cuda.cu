@@ -32,6 +32,7 @@ static ds_backend make_cuda_backend(void) {
     b.fn[DS_OP_CROSS_ENTROPY_FWD] = ds_cuda_cross_entropy_forward;
     b.fn[DS_OP_CROSS_ENTROPY_BWD] = ds_cuda_cross_entropy_backward;
     b.fn[DS_OP_ADAMW] = ds_cuda_adamw;
+    b.fn[DS_OP_SGD] = ds_cuda_sgd;
     b.fn[DS_OP_ADD] = ds_cuda_add;
     b.fn[DS_OP_PERMUTE_HEADS] = ds_cuda_permute_heads;
     b.fn[DS_OP_BCE_LOGITS_FWD] = ds_cuda_bce_with_logits_forward;

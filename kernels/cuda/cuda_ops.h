@@ -37,6 +37,7 @@ ds_status ds_cuda_embedding_backward(ds_context *ctx, const void *args);   // em
 ds_status ds_cuda_cross_entropy_forward(ds_context *ctx, const void *args);   // cross_entropy.cu
 ds_status ds_cuda_cross_entropy_backward(ds_context *ctx, const void *args);  // cross_entropy.cu
 ds_status ds_cuda_adamw(ds_context *ctx, const void *args);                // adamw.cu
+ds_status ds_cuda_sgd(ds_context *ctx, const void *args);                  // sgd.cu
 ds_status ds_cuda_add(ds_context *ctx, const void *args);                  // layout.cu
 ds_status ds_cuda_permute_heads(ds_context *ctx, const void *args);        // layout.cu
 ds_status ds_cuda_bce_with_logits_forward(ds_context *ctx, const void *args);   // pointwise_loss.cu

@@ -15,6 +15,10 @@ void ds_init_normal(float *x, int64_t n, double std, uint64_t seed, uint64_t off
     }
 }
 
+void ds_init_uniform(float *x, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * (double)ds_philox_uniform(seed, offset, (uint64_t)i));
+}
+
 void ds_init_fill(float *x, int64_t n, float v) {
     for (int64_t i = 0; i < n; i++) x[i] = v;
 }

@@ -12,6 +12,10 @@
 // initialisation notices. x: (n) F32 host.
 void ds_init_normal(float *x, int64_t n, double std, uint64_t seed, uint64_t offset);
 
+// x[0..n) ~ Uniform(lo, hi): x[i] = lo + (hi - lo) u_i with u_i the Philox uniform (24 bits, in
+// [0, 1)) at stream index i of (seed, offset), computed in double and rounded once. x: (n) F32 host.
+void ds_init_uniform(float *x, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset);
+
 // x[0..n) = v. x: (n) F32 host.
 void ds_init_fill(float *x, int64_t n, float v);
 

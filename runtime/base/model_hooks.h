@@ -30,6 +30,7 @@ typedef struct ds_collective {
     ds_status (*allreduce_sum)(void *user, void *buf, int64_t count, ds_dtype dtype, ds_err *err);
     void *user;
     int world;  // ranks taking part (1 when there is no communicator)
+    int rank;   // this process's rank among them
 } ds_collective;
 
 #endif

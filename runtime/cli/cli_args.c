@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tasks/registry.h"
+
 // --quiet and --verbose are spelled as the --set they stand for, so that they take part in
 // "later wins" and the printed config shows run.log_level as set from the command line.
 static const char k_quiet_set[] = "run.log_level=warn";
@@ -83,7 +85,9 @@ void ds_cli_args_free(ds_cli_args *a) {
 }
 
 ds_status ds_cli_load_config(const ds_cli_args *a, ds_config **out, ds_err *err) {
-    return ds_config_load(out, a->config_path, a->sets, a->nsets, err);
+    ds_config_key_table tables[16];
+    const int n = ds_task_config_tables(tables, 16);
+    return ds_config_load_tables(out, tables, n, a->config_path, a->sets, a->nsets, err);
 }
 
 ds_log_level ds_cli_log_level(const ds_config *c) {

@@ -3,15 +3,16 @@
 #include <omp.h>
 #include <stdio.h>
 
-#include "../tasks/text/eval_task.h"
+#include "../train/eval_command.h"
 #include "../train/run_device.h"
 #include "cli_args.h"
 #include "commands.h"
 
 static void help(void) {
     printf("usage: downstream eval --config FILE [--set KEY=VALUE ...]\n\n"
-           "Evaluates the fine-tuned model of model.path (a Hugging Face BERT directory, such as the\n"
-           "<train.output_dir>/model that `downstream train` exports) on data.dev and/or data.test; when\n"
+           "Evaluates the fine-tuned model of model.path (for task.type text_classification, the default: a\n"
+           "Hugging Face BERT directory such as the <train.output_dir>/model that `downstream train`\n"
+           "exports) on data.dev and/or data.test; when\n"
            "neither is given, on the dev and test parts of data.train, split by data.split, data.stratified\n"
            "and run.seed exactly as training split it. Labels map to the model's classes (config.json's\n"
            "id2label). Batches of train.batch_size, model.max_length tokens: the training config with\n"
@@ -21,11 +22,11 @@ static void help(void) {
     ds_cli_print_common_options(stdout);
 }
 
-static void print_eval(const char *what, const ds_eval_result *r, const ds_label_map *labels) {
+static void print_eval(const char *what, const ds_eval_result *r) {
     printf("%s (%lld examples):", what, (long long)r->examples);
     for (int i = 0; i < r->count; i++) printf(" %s %.4f", r->values[i].name, r->values[i].value);
     printf("\n");
-    ds_eval_print_report(r, labels, stdout);
+    if (r->report) fputs(r->report, stdout);
 }
 
 int ds_cmd_eval(int argc, char **argv) {
@@ -45,8 +46,8 @@ int ds_cmd_eval(int argc, char **argv) {
         rc = ds_cli_fail("eval", &ctx.err, 1);
     } else {
         printf("model: %s\n", ds_config_str(cfg, "model.path"));
-        if (s.has_dev) print_eval("dev", &s.dev, &s.labels);
-        if (s.has_test) print_eval("test", &s.test, &s.labels);
+        if (s.has_dev) print_eval("dev", &s.dev);
+        if (s.has_test) print_eval("test", &s.test);
     }
     ds_eval_summary_free(&s);
     ds_run_device_close(&ctx);

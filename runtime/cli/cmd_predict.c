@@ -1,39 +1,45 @@
-// `downstream predict --model DIR --input FILE [--output FILE] [--config FILE] [--set KEY=VALUE ...]`:
-// runs a fine-tuned classifier over a file (or stdin) and writes one JSON line per example
-// (runtime/tasks/text/predict.h).
+// `downstream predict --model PATH --input INPUT [--output OUT] [--save-logits DIR] ...`: runs a
+// trained model over its inputs. The model family comes from task.type when the config sets it,
+// else from the model itself (each family's `recognizes`, runtime/tasks/registry.h), else the
+// default family; the family does the rest (runtime/tasks/task.h: predict).
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tasks/text/predict.h"
 #include "../train/run_device.h"
-#include "../tasks/text/text_task.h"
+#include "../tasks/registry.h"
 #include "cli_args.h"
 #include "commands.h"
 
 static void help(FILE *f) {
     fprintf(f,
-            "usage: downstream predict --model DIR --input FILE [--output FILE] [--batch-size N] [--max-length N]\n"
+            "usage: downstream predict --model PATH --input INPUT [--output OUT] [--save-logits [DIR]]\n"
+            "                          [--batch-size N] [--max-length N] [--resize N] [--overlay]\n"
             "                          [--config FILE] [--set KEY=VALUE ...]\n\n"
-            "Runs the fine-tuned classifier in DIR (a Hugging Face BERT directory, such as\n"
-            "<train.output_dir>/model that `downstream train` exports) over the examples of FILE and writes\n"
-            "one JSON line per example, in input order, to stdout or --output:\n"
+            "Runs a trained model over INPUT. The model family is task.type when the config sets it, else the\n"
+            "family the model at PATH belongs to (a BERT directory: config.json with model_type \"bert\").\n\n"
+            "Text classifiers (a Hugging Face BERT directory, such as <train.output_dir>/model that\n"
+            "`downstream train` exports): one JSON line per example, in input order, to stdout or --output:\n"
             "  single-label:  {\"text\", \"label\": class name, \"probabilities\": softmax, \"logits\"}\n"
             "  multi-label:   {\"text\", \"labels\": [classes with sigmoid >= 0.5], \"probabilities\", \"logits\"}\n"
             "  regression:    {\"text\", \"value\", \"logits\"}\n"
-            "(with \"text_pair\" for sentence pairs). Class names come from DIR/config.json's id2label.\n\n"
-            "Input: a .txt file or - (stdin): one example per line, a TAB before the second text of a pair,\n"
+            "(with \"text_pair\" for sentence pairs). Class names come from PATH/config.json's id2label.\n"
+            "INPUT: a .txt file or - (stdin): one example per line, a TAB before the second text of a pair,\n"
             "empty lines skipped. Otherwise CSV, TSV or JSONL read as training reads them (the data.* keys:\n"
             "data.text_field, data.text_pair_field, data.header, data.format, ...); the label field is not\n"
             "needed (and ignored when present). With --config, the training config can be reused as is.\n\n"
             "options:\n"
-            "  --model DIR        the fine-tuned model (default: model.path of the config)\n"
-            "  --input FILE       the examples; - reads stdin (as plain lines unless data.format says otherwise)\n"
-            "  --output FILE      write the JSON lines here instead of stdout\n"
+            "  --model PATH       the trained model (default: model.path of the config)\n"
+            "  --input INPUT      the examples; - reads stdin (text: plain lines unless data.format says otherwise)\n"
+            "  --output OUT       text: write the JSON lines here instead of stdout\n"
+            "  --save-logits DIR  also write the raw outputs as safetensors into DIR (text: DIR/logits.safetensors,\n"
+            "                     \"logits\" (N, classes) F32 in input order)\n"
             "  --batch-size N     examples per forward pass (default: train.batch_size)\n"
-            "  --max-length N     tokens per example after truncation (default: model.max_length)\n");
+            "  --max-length N     text: tokens per example after truncation (default: model.max_length)\n"
+            "  --resize N         segmentation: resize the shorter side to N before predicting\n"
+            "  --overlay          segmentation: also write each mask blended over its photo\n");
     ds_cli_print_common_options(f);
 }
 
@@ -62,8 +68,9 @@ static bool positive_int(const char *s, long long *out) {
 }
 
 typedef struct predict_args {
-    const char *model, *input, *output;
-    long long batch_size, max_length;  // 0: from the config
+    const char *model, *input, *output, *save_logits;
+    long long batch_size, max_length, resize;  // 0: from the config / not given
+    bool overlay;
 } predict_args;
 
 // The command's own options from a.rest; 0 or the usage exit code 2 (message printed).
@@ -78,6 +85,17 @@ static int parse_own(const ds_cli_args *a, predict_args *p) {
             p->input = v;
         } else if (r == 0 && (r = option(a->rest, a->nrest, &i, "--output", &v)) > 0) {
             p->output = v;
+        } else if (r == 0 && strcmp(arg, "--overlay") == 0) {
+            p->overlay = true;
+        } else if (r == 0 && strcmp(arg, "--save-logits") == 0 && (i + 1 >= a->nrest || a->rest[i + 1][0] == '-')) {
+            p->save_logits = "";  // no folder: the family's default (segmentation: --output's)
+        } else if (r == 0 && (r = option(a->rest, a->nrest, &i, "--save-logits", &v)) > 0) {
+            p->save_logits = v;
+        } else if (r == 0 && (r = option(a->rest, a->nrest, &i, "--resize", &v)) > 0) {
+            if (!positive_int(v, &p->resize)) {
+                fprintf(stderr, "downstream predict: --resize needs a positive integer, got '%s'\n", v);
+                return 2;
+            }
         } else if (r == 0 && (r = option(a->rest, a->nrest, &i, "--batch-size", &v)) > 0) {
             if (!positive_int(v, &p->batch_size)) {
                 fprintf(stderr, "downstream predict: --batch-size needs a positive integer, got '%s'\n", v);
@@ -115,60 +133,33 @@ int ds_cmd_predict(int argc, char **argv) {
     if (rc != 0) return rc;
     if (!p.model && ds_config_str(cfg, "model.path")[0]) p.model = ds_config_str(cfg, "model.path");
     if (!p.model || !p.input) {
-        fprintf(stderr, "downstream predict: %s is required (see --help)\n", !p.model ? "--model DIR" : "--input FILE");
+        fprintf(stderr, "downstream predict: %s is required (see --help)\n", !p.model ? "--model PATH" : "--input INPUT");
         ds_config_free(cfg);
         return 2;
     }
     ctx.log.level = ds_cli_log_level(cfg);
+    ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
     const int threads = (int)ds_config_int(cfg, "run.threads");
     if (threads > 0) omp_set_num_threads(threads);
-    const size_t batch = (size_t)(p.batch_size ? p.batch_size : ds_config_int(cfg, "train.batch_size"));
-    const int64_t max_length = p.max_length ? p.max_length : ds_config_int(cfg, "model.max_length");
-
+    // The family: task.type when set, else the one that recognises the model, else the default.
+    const ds_task_family *family = NULL;
+    if (ds_config_source_of(cfg, "task.type") == DS_CFG_FROM_DEFAULT) family = ds_task_family_for_model(p.model);
+    if (!family && ds_task_family_of_config(cfg, &family, &ctx.err) != DS_OK) {
+        ds_config_free(cfg);
+        return ds_cli_fail("predict", &ctx.err, 2);
+    }
     ds_run_device dev;
     if (ds_run_device_open(&ctx, cfg, NULL, &dev) != DS_OK) {
         ds_config_free(cfg);
         return ds_cli_fail("predict", &ctx.err, 2);
     }
-    ds_text_dataset_options dopt;
-    ds_text_dataset data = {0};
-    ds_predictor pred = {0};
-    FILE *out = stdout;
-    ds_status st = ds_text_task_dataset_options(cfg, &dopt, &ctx.err);
-    if (st == DS_OK) st = ds_predictor_load(&ctx, p.model, batch, max_length, &pred);
-    if (st == DS_OK) dopt.problem_type = pred.problem_type;
-    if (st == DS_OK) st = ds_predict_read_input(p.input, &dopt, &data, &ctx.err);
-    if (st == DS_OK && data.skipped) {
-        char skip[1400];
-        DS_LOG_WARN(&ctx.log, "%s", ds_text_dataset_skip_summary(&data, skip, sizeof skip));
-    }
-    if (st == DS_OK && p.output && !(out = fopen(p.output, "w"))) {
-        out = stdout;
-        st = ds_err_set(&ctx.err, DS_ERR_IO, "%s: cannot write: %s", p.output, strerror(errno));
-    }
-    const double t0 = ds_now_seconds();
-    ds_predict_stats stats = {0};
-    if (st == DS_OK) {
-        DS_LOG_INFO(&ctx.log, "predicting %zu examples of %s with %s (%lld %s, batch %zu, max length %lld)", data.count,
-                    data.source, p.model, (long long)pred.num_labels,
-                    pred.problem_type == DS_PROBLEM_REGRESSION ? "output" : "classes", pred.batch_size,
-                    (long long)pred.max_length);
-        st = ds_predict_dataset(&ctx, &pred, &data, out, &stats);
-    }
-    if (out != stdout && fclose(out) != 0 && st == DS_OK)
-        st = ds_err_set(&ctx.err, DS_ERR_IO, "%s: cannot write: %s", p.output, strerror(errno));
-    if (out == stdout && fflush(stdout) != 0 && st == DS_OK)
-        st = ds_err_set(&ctx.err, DS_ERR_IO, "stdout: cannot write: %s", strerror(errno));
-    if (st == DS_OK) {
-        if (stats.truncated)
-            DS_LOG_INFO(&ctx.log, "%lld examples truncated to %lld tokens", (long long)stats.truncated,
-                        (long long)pred.max_length);
-        DS_LOG_INFO(&ctx.log, "%zu predictions in %.2f s%s%s", stats.examples, ds_now_seconds() - t0,
-                    p.output ? " written to " : "", p.output ? p.output : "");
-    }
-    rc = st == DS_OK ? 0 : ds_cli_fail("predict", &ctx.err, 1);
-    ds_predictor_free(&pred);
-    ds_text_dataset_free(&data);
+    const ds_predict_args pa = {
+        .model = p.model, .input = p.input, .output = p.output,
+        .save_logits = p.save_logits, .batch_size = p.batch_size ? p.batch_size : ds_config_int(cfg, "train.batch_size"),
+        .max_length = p.max_length, .resize = p.resize, .overlay = p.overlay,
+    };
+    const ds_status st = family->predict(&ctx, cfg, &pa);
+    rc = st == DS_OK ? 0 : ds_cli_fail("predict", &ctx.err, st == DS_ERR_CONFIG ? 2 : 1);
     ds_run_device_close(&ctx);
     ds_config_free(cfg);
     return rc;

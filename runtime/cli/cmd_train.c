@@ -1,5 +1,6 @@
-// `downstream train --config FILE [--set KEY=VALUE ...]`: fine-tunes a pretrained BERT on a text
-// classification dataset (runtime/train/trainer.h) and prints the dev and test metrics at the end.
+// `downstream train --config FILE [--set KEY=VALUE ...]`: fine-tunes the pretrained model of the
+// config's model family (task.type) on its data (runtime/train/trainer.h) and prints the dev and
+// test metrics at the end.
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,11 +16,12 @@
 
 static void help(void) {
     printf("usage: downstream train --config FILE [--set KEY=VALUE ...]\n\n"
-           "Fine-tunes the Hugging Face BERT checkpoint of model.path on the text-classification data of\n"
-           "data.train (and data.dev / data.test, or a split of data.train), with AdamW, warm-up and decay,\n"
-           "clipping, gradient accumulation, evaluation, checkpoints in train.output_dir (the best one kept),\n"
-           "early stopping and exact resume; then evaluates the best model on dev and test and exports it to\n"
-           "<train.output_dir>/model as a Hugging Face directory. `downstream help config` lists the keys.\n\n"
+           "Fine-tunes the pretrained model of model.path for the model family of task.type (default\n"
+           "text_classification: a Hugging Face BERT checkpoint on CSV/TSV/JSONL text) on data.train (and\n"
+           "data.dev / data.test, or a split of data.train), with AdamW or SGD (train.optimizer), warm-up and\n"
+           "decay, clipping, gradient accumulation, evaluation, checkpoints in train.output_dir (the best one\n"
+           "kept), early stopping and exact resume; then evaluates the best model on dev and test and exports\n"
+           "it to <train.output_dir>/model in its ecosystem's format. `downstream help config` lists the keys.\n\n"
            "Data parallel: start one process per rank with mpirun (-np N), srun (--mpi=pmix), or torchrun-style\n"
            "variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); train.batch_size is per rank (see dist.*).\n\n"
            "options:\n");
@@ -74,7 +76,13 @@ int ds_cmd_train(int argc, char **argv) {
         return 1;
     }
     ds_train_summary s;
-    const ds_status st = ds_train(&ctx, cfg, comm, &s);
+    ds_preempt preempt;
+    if (ds_preempt_open(&preempt, &ctx.err) != DS_OK) {
+        DS_LOG_WARN(&ctx.log, "preemption signals will end the run without a checkpoint: %s", ctx.err.msg);
+        ds_err_clear(&ctx.err);
+    }
+    const ds_status st = ds_train(&ctx, cfg, comm, &preempt, &s);
+    ds_preempt_close(&preempt);
     int rc = 0;
     if (st != DS_OK) {
         if (world.size > 1)
@@ -88,12 +96,20 @@ int ds_cmd_train(int argc, char **argv) {
         comm = NULL;
     } else if (world.rank != 0) {
         // rank 0 reports for the job
+    } else if (s.preempted) {
+        printf("preempted (signal %d) after step %lld of %lld: checkpoint written%s\n", s.preempt_signal,
+               (long long)s.steps, (long long)s.total_steps,
+               ds_config_bool(cfg, "train.requeue") ? "; the job is requeued and resumes from it"
+                                                    : "; resume with --set train.resume=true (auto under Slurm)");
     } else if (s.steps == s.total_steps || s.early_stopped) {
         printf("trained %lld steps in %.1f s%s\n", (long long)s.steps, s.seconds, s.early_stopped ? " (early stopping)" : "");
+        if (s.skipped_steps > 0)
+            printf("%lld steps were skipped for a non-finite loss or gradient (train.nonfinite=skip)\n",
+                   (long long)s.skipped_steps);
         if (s.has_dev) print_eval("dev", &s.dev);
         if (s.has_test) {
             print_eval("test", &s.test);
-            ds_eval_print_report(&s.test, &s.labels, stdout);
+            if (s.test.report) fputs(s.test.report, stdout);
         }
         printf("model: %s\n", s.export_dir);
     } else {

@@ -4,15 +4,17 @@
 #include <string.h>
 
 #include "blas_fastpath.h"
+#include "../train/preempt.h"
 #include "commands.h"
 
 static const ds_command k_commands[] = {
-    {"train", "fine-tune a pretrained BERT on text classification (--config FILE)", ds_cmd_train},
+    {"train", "fine-tune a pretrained model of the config's family (task.type; default: BERT text classification)", ds_cmd_train},
     {"eval", "evaluate a fine-tuned model on dev/test data: metrics, per-class report (--config FILE)", ds_cmd_eval},
     {"predict", "classify texts with a fine-tuned model, one JSON line each (--model DIR --input FILE)", ds_cmd_predict},
     {"bench", "time a fine-tuning step (forward, backward, AdamW) and print JSON", ds_cmd_bench},
     {"version", "print the version and build features", ds_cmd_version},
     {"inspect", "check safetensors files and list their tensors", ds_cmd_inspect},
+    {"convert", "PyTorch checkpoint (.pth) to safetensors, read without executing anything", ds_cmd_convert},
     {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
     {"config", "check a config (--config FILE, --set KEY=VALUE) and print it resolved", ds_cmd_config},
     {"tokenize", "text lines on stdin to BERT input ids (JSON lines), as BertTokenizerFast", ds_cmd_tokenize},
@@ -26,7 +28,14 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    ds_blas_fast_path(argv);  // first: OpenBLAS reads its kernel choice when it loads
+    // `train` reads SIGUSR1/SIGTERM (Slurm's preemption warning) from a signalfd: they must be
+    // blocked before any thread exists, and the BLAS self-check below starts OpenMP's.
+    if (argc >= 2 && strcmp(argv[1], "train") == 0) {
+        ds_err err;
+        ds_err_clear(&err);
+        if (ds_preempt_block(&err) != DS_OK) fprintf(stderr, "downstream: %s\n", err.msg);
+    }
+    ds_blas_fast_path(argv);  // then: OpenBLAS reads its kernel choice when it loads
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -199,6 +199,26 @@ ds_status ds_config_load_table(ds_config **out, const ds_config_key *keys, int n
     return DS_OK;
 }
 
+ds_status ds_config_load_tables(ds_config **out, const ds_config_key_table *tables, int ntables,
+                                const char *json_path, const char *const *sets, int nsets, ds_err *err) {
+    DS_REQUIRE(err, out != NULL && ntables >= 0, DS_ERR_INVALID_ARG, "ds_config_load_tables: bad arguments");
+    *out = NULL;
+    int n = 0;
+    for (int i = 0; i < ntables; i++) n += tables[i].count;
+    ds_config_key *keys = calloc(n > 0 ? (size_t)n : 1, sizeof *keys);
+    DS_REQUIRE(err, keys != NULL, DS_ERR_OOM, "out of memory for %d config keys", n);
+    n = 0;
+    for (int i = 0; i < ntables; i++)
+        for (int k = 0; k < tables[i].count; k++) keys[n++] = tables[i].keys[k];
+    const ds_status s = ds_config_load_table(out, keys, n, json_path, sets, nsets, err);
+    if (s != DS_OK) {
+        free(keys);
+        return s;
+    }
+    (*out)->owned_keys = keys;  // freed with the config
+    return DS_OK;
+}
+
 ds_status ds_config_load(ds_config **out, const char *json_path, const char *const *sets, int nsets,
                          ds_err *err) {
     int n = 0;
@@ -211,6 +231,7 @@ void ds_config_free(ds_config *c) {
     for (int i = 0; i < c->nkeys; i++) free(c->values[i].s);
     free(c->values);
     free(c->file);
+    free(c->owned_keys);
     free(c);
 }
 

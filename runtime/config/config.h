@@ -59,6 +59,18 @@ void ds_config_allowed_text(const ds_config_key *k, char *buf, size_t cap);
 ds_status ds_config_load(ds_config **out, const char *json_path, const char *const *sets, int nsets,
                          ds_err *err);
 
+// A named table of keys: the drivers' (title "") or one model family's (its task.type name).
+typedef struct ds_config_key_table {
+    const char *title;
+    const ds_config_key *keys;
+    int count;
+} ds_config_key_table;
+
+// Resolves the keys of several tables as one (the CLI: the drivers' table and each family's,
+// runtime/tasks/registry.h); a path declared twice is an error of the tables (ds_config_table_check).
+ds_status ds_config_load_tables(ds_config **out, const ds_config_key_table *tables, int ntables,
+                                const char *json_path, const char *const *sets, int nsets, ds_err *err);
+
 // Same over any table (tests use small tables of their own; the table must outlive *out).
 ds_status ds_config_load_table(ds_config **out, const ds_config_key *keys, int nkeys,
                                const char *json_path, const char *const *sets, int nsets, ds_err *err);

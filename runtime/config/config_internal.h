@@ -16,7 +16,8 @@ typedef struct ds_config_value {
 } ds_config_value;
 
 struct ds_config {
-    const ds_config_key *keys;  // (nkeys) the table, not owned
+    const ds_config_key *keys;  // (nkeys) the table, not owned (unless it is owned_keys)
+    ds_config_key *owned_keys;  // the concatenation ds_config_load_tables made, or NULL
     int nkeys;
     ds_config_value *values;    // (nkeys) parallel to keys, heap
     char *file;                 // path of the JSON file read, heap; NULL when none

@@ -3,24 +3,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "../io/json_write.h"
 #include "config_internal.h"
-
-static void print_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
 
 static void print_value(FILE *f, const ds_config_key *k, const ds_config_value *v) {
     char num[64];
@@ -32,7 +16,7 @@ static void print_value(FILE *f, const ds_config_key *k, const ds_config_value *
             fprintf(f, "%s%s", num, strpbrk(num, ".e") ? "" : ".0");
             break;
         case DS_CFG_BOOL: fputs(v->b ? "true" : "false", f); break;
-        default: print_string(f, v->s ? v->s : ""); break;
+        default: ds_json_write_string(f, v->s ? v->s : ""); break;
     }
 }
 
@@ -76,7 +60,7 @@ static void print_sources(const ds_config *c, FILE *f, ds_config_source source) 
     for (int i = 0; i < c->nkeys; i++) {
         if (c->values[i].source != source) continue;
         fputs(first ? "" : ", ", f);
-        print_string(f, c->keys[i].path);
+        ds_json_write_string(f, c->keys[i].path);
         first = false;
     }
     fputc(']', f);
@@ -88,7 +72,7 @@ void ds_config_print(const ds_config *c, FILE *f) {
     print_section(c, f, "", 0, 4);
     fputs(c->nkeys ? "\n  },\n  \"file\": " : "},\n  \"file\": ", f);
     if (c->file)
-        print_string(f, c->file);
+        ds_json_write_string(f, c->file);
     else
         fputs("null", f);
     fputs(",\n  \"from_file\": ", f);

@@ -219,6 +219,14 @@ ds_status ds_cfgv_from_json(const ds_config_key *k, const cJSON *j, ds_config_va
             ok = cJSON_IsString(j) && j->valuestring;
             if (ok && !(r.s = strdup(j->valuestring)))
                 return ds_err_set(err, DS_ERR_OOM, "%s: out of memory", k->path);
+            // An enum whose choices include true and false (train.resume: false|true|auto) takes
+            // JSON booleans too, so configs written when the key was a bool stay valid.
+            if (!ok && k->type == DS_CFG_ENUM && cJSON_IsBool(j) && ds_cfg_choice_index(k->choices, "true") >= 0 &&
+                ds_cfg_choice_index(k->choices, "false") >= 0) {
+                ok = true;
+                if (!(r.s = strdup(cJSON_IsTrue(j) ? "true" : "false")))
+                    return ds_err_set(err, DS_ERR_OOM, "%s: out of memory", k->path);
+            }
             break;
         default:
             return ds_err_set(err, DS_ERR_INTERNAL, "%s: undeclared type %d", k->path, (int)k->type);

@@ -24,18 +24,21 @@ ds_status ds_grad_sync_init(ds_grad_sync *g, ds_comm *comm, const ds_param_block
                "tcp (auto picks one), or run.device=cuda");
     g->comm = comm;
     g->grads = device ? pb->grads_dev : pb->grads;
-    g->total = pb->total;
+    g->total = pb->total;  // only the trainable range [train_begin, train_end) is ever reduced
     g->buckets = malloc((size_t)(pb->count > 0 ? pb->count : 1) * sizeof *g->buckets);
     g->tickets = malloc((size_t)(pb->count > 0 ? pb->count : 1) * sizeof *g->tickets);
     if (!g->buckets || !g->tickets) {
         ds_grad_sync_free(g);
         return ds_err_set(err, DS_ERR_OOM, "gradient buckets: out of memory");
     }
-    // From the last tensor backwards: close a bucket at a tensor's start once it holds enough.
-    size_t end = pb->total;
-    for (int i = pb->count - 1; i >= 0; i--) {
-        const size_t begin = i == 0 ? 0 : pb->offset[i];
-        if ((double)(end - begin) * sizeof(float) >= bucket_bytes || i == 0) {
+    // From the last trainable tensor backwards: close a bucket at a tensor's start once it holds
+    // enough; the last one starts at the trainable range's start. Frozen tensors and buffers have no
+    // gradient and are never reduced.
+    size_t end = pb->train_end;
+    for (int i = pb->count - 1; i >= 0 && end > pb->train_begin; i--) {
+        if (!ds_param_is_trainable(pb, i)) continue;
+        const size_t begin = pb->offset[i] == pb->train_begin ? pb->train_begin : pb->offset[i];
+        if ((double)(end - begin) * sizeof(float) >= bucket_bytes || begin == pb->train_begin) {
             g->buckets[g->count++] = (ds_grad_bucket){begin, end};
             end = begin;
         }

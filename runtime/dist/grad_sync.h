@@ -47,7 +47,8 @@ typedef struct ds_grad_sync {
     ds_grad_sync_stats stats;
 } ds_grad_sync;
 
-// Plans the buckets of pb (bucket_bytes > 0; a tensor larger than a bucket is a bucket of its own).
+// Plans the buckets of pb's trainable range (bucket_bytes > 0; a tensor larger than a bucket is a
+// bucket of its own). Frozen tensors and buffers are never reduced.
 ds_status ds_grad_sync_init(ds_grad_sync *g, ds_comm *comm, const ds_param_block *pb, double bucket_bytes,
                             ds_err *err);
 void ds_grad_sync_free(ds_grad_sync *g);

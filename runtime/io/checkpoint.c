@@ -13,14 +13,18 @@
 #include "safetensors.h"
 #include "safetensors_internal.h"
 
-// The tensor kinds of a checkpoint, in the order their entries are built.
-enum { KIND_PARAM = 0, KIND_M, KIND_V, KIND_COUNT };
-static const char *const k_prefix[KIND_COUNT] = {"param/", "adam_m/", "adam_v/"};
+// The entries of a checkpoint, in the order they are built (which is the order of the
+// "checksums" metadata): "param/<name>" for every parameter (trainable and frozen, F32), then
+// "<state>/<name>" of every trainable tensor for each optimizer state (AdamW's adam_m, adam_v; SGD's
+// sgd_momentum), then "buffer/<name>" for every buffer in its own dtype. A block of trainable
+// tensors saved with AdamW has param, adam_m and adam_v entries, as before these kinds existed.
+#define STATE_PREFIXES 3
+static const char *const k_state_names[STATE_PREFIXES] = {"adam_m", "adam_v", "sgd_momentum"};
 
-// Entries of one checkpoint: names and views into the blocks, in order kind-major.
+// Entries of one checkpoint: names and views into the blocks.
 typedef struct ckpt_entries {
     ds_st_entry *e;  // [n]
-    char (*names)[sizeof(((ds_param_spec *)0)->name) + 8];  // [n] "<prefix><spec name>"
+    char (*names)[sizeof(((ds_param_spec *)0)->name) + 16];  // [n] "<prefix>/<spec name>"
     int n;
 } ckpt_entries;
 
@@ -30,29 +34,31 @@ static void entries_free(ckpt_entries *c) {
     memset(c, 0, sizeof *c);
 }
 
-static ds_tensor block_view(const ds_param_block *pb, float *base, int i) {
-    const ds_device cpu = {DS_DEVICE_CPU, 0};
-    return ds_tensor_make(base + pb->offset[i], DS_F32, cpu, pb->specs[i].ndim, pb->specs[i].shape);
+static void add_entry(ckpt_entries *c, const char *prefix, const char *name, ds_tensor view) {
+    snprintf(c->names[c->n], sizeof c->names[c->n], "%s/%s", prefix, name);
+    c->e[c->n].name = c->names[c->n];
+    c->e[c->n].tensor = view;
+    c->n++;
 }
 
 static ds_status entries_build(const ds_param_block *pb, const ds_optim *o, const char *path, ckpt_entries *c,
                                ds_err *err) {
-    const int kinds = o ? KIND_COUNT : 1;
-    c->n = pb->count * kinds;
-    c->e = calloc((size_t)(c->n ? c->n : 1), sizeof *c->e);
-    c->names = calloc((size_t)(c->n ? c->n : 1), sizeof *c->names);
+    const int cap = pb->count * (1 + (o ? o->nstates : 0));
+    c->n = 0;
+    c->e = calloc((size_t)(cap ? cap : 1), sizeof *c->e);
+    c->names = calloc((size_t)(cap ? cap : 1), sizeof *c->names);
     if (!c->e || !c->names) {
         entries_free(c);
-        return ds_err_set(err, DS_ERR_OOM, "checkpoint %s: out of memory for %d entries", path, pb->count * kinds);
+        return ds_err_set(err, DS_ERR_OOM, "checkpoint %s: out of memory for %d entries", path, cap);
     }
-    float *const base[KIND_COUNT] = {pb->params, o ? o->m : NULL, o ? o->v : NULL};
-    for (int k = 0; k < kinds; k++)
-        for (int i = 0; i < pb->count; i++) {
-            const int j = k * pb->count + i;
-            snprintf(c->names[j], sizeof c->names[j], "%s%s", k_prefix[k], pb->specs[i].name);
-            c->e[j].name = c->names[j];
-            c->e[j].tensor = block_view(pb, base[k], i);
-        }
+    for (int i = 0; i < pb->count; i++)
+        if (!ds_param_is_buffer(pb, i)) add_entry(c, "param", pb->specs[i].name, ds_param_block_param(pb, i));
+    for (int k = 0; o && k < o->nstates; k++)
+        for (int i = 0; i < pb->count; i++)
+            if (ds_param_is_trainable(pb, i))
+                add_entry(c, ds_optim_state_name(o, k), pb->specs[i].name, ds_optim_state_view(o, pb, k, i));
+    for (int i = 0; i < pb->count; i++)
+        if (ds_param_is_buffer(pb, i)) add_entry(c, "buffer", pb->specs[i].name, ds_param_block_param(pb, i));
     return DS_OK;
 }
 
@@ -76,8 +82,8 @@ static char *checksums_json(const ckpt_entries *c) {
 ds_status ds_checkpoint_save(const char *path, const ds_param_block *pb, const ds_optim *optim,
                              const ds_train_state *state, const char *user_json, ds_err *err) {
     DS_REQUIRE(err, path != NULL && pb != NULL, DS_ERR_INVALID_ARG, "checkpoint save: path and block are required");
-    DS_REQUIRE(err, optim == NULL || (optim->m && optim->v && optim->total == pb->total), DS_ERR_INVALID_ARG,
-               "checkpoint %s: the optimizer's moments are not laid out for this parameter block", path);
+    DS_REQUIRE(err, optim == NULL || (optim->begin == pb->train_begin && optim->total == pb->train_end - pb->train_begin),
+               DS_ERR_INVALID_ARG, "checkpoint %s: the optimizer's state is not laid out for this parameter block", path);
     if (user_json) {
         cJSON *u = cJSON_Parse(user_json);
         const bool valid = u != NULL;
@@ -136,36 +142,61 @@ static bool same_shape(const ds_st_tensor *t, const ds_param_spec *s) {
     return true;
 }
 
-// Checks that the file holds exactly the tensors of `pb` (kinds 0..kinds-1) with their shapes
-// and F32, and no parameter pb lacks. Fills found[k * count + i] with the file's tensor.
-static ds_status match_tensors(const ds_st_file *f, const ds_param_block *pb, int kinds, bool file_has_moments,
-                               const ds_st_tensor **found, ds_err *err) {
+// The optimizer state prefix a file tensor's name starts with ("adam_m/..."), or -1.
+static int state_prefix_of(const char *name) {
+    for (int k = 0; k < STATE_PREFIXES; k++) {
+        const size_t n = strlen(k_state_names[k]);
+        if (strncmp(name, k_state_names[k], n) == 0 && name[n] == '/') return k;
+    }
+    return -1;
+}
+
+// Checks that the file holds exactly what `expect` lists (the entries ds_checkpoint_save would
+// write for pb and optim) with their shapes and dtypes, and no parameter or buffer pb lacks; a
+// weights-only load (optim NULL) ignores the file's optimizer state. found[j] gets the file's
+// tensor for expect's entry j.
+static ds_status match_tensors(const ds_st_file *f, const ds_param_block *pb, const ds_optim *optim,
+                               const ckpt_entries *expect, const ds_st_tensor **found, ds_err *err) {
     name_list missing = {0}, unexpected = {0};
     char shape_msg[300] = "";
-    char name[sizeof(((ds_param_spec *)0)->name) + 8];
-    for (int k = 0; k < kinds; k++)
-        for (int i = 0; i < pb->count; i++) {
-            snprintf(name, sizeof name, "%s%s", k_prefix[k], pb->specs[i].name);
-            const ds_st_tensor *t = ds_st_find(f, name);
-            found[k * pb->count + i] = t;
-            if (t == NULL) {
-                name_list_add(&missing, name);
-            } else if (shape_msg[0] == 0 && (t->dtype != DS_F32 || !same_shape(t, &pb->specs[i]))) {
-                char a[96], b[96];
-                snprintf(shape_msg, sizeof shape_msg, "; '%s' is %s %s but the model's is F32 %s", name,
-                         ds_dtype_name(t->dtype), ds_st_shape_str(t->shape, t->ndim, a, sizeof a),
-                         ds_st_shape_str(pb->specs[i].shape, pb->specs[i].ndim, b, sizeof b));
-            }
+    for (int j = 0; j < expect->n; j++) {
+        const ds_st_tensor *t = ds_st_find(f, expect->e[j].name);
+        const ds_tensor *want = &expect->e[j].tensor;
+        found[j] = t;
+        if (t == NULL) {
+            name_list_add(&missing, expect->e[j].name);
+            continue;
         }
+        ds_param_spec as_spec = {0};
+        as_spec.ndim = want->ndim;
+        for (int d = 0; d < want->ndim; d++) as_spec.shape[d] = want->shape[d];
+        if (shape_msg[0] == 0 && (t->dtype != want->dtype || !same_shape(t, &as_spec))) {
+            char a[96], b[96];
+            snprintf(shape_msg, sizeof shape_msg, "; '%s' is %s %s but the model's is %s %s", expect->e[j].name,
+                     ds_dtype_name(t->dtype), ds_st_shape_str(t->shape, t->ndim, a, sizeof a),
+                     ds_dtype_name(want->dtype), ds_st_shape_str(want->shape, want->ndim, b, sizeof b));
+        }
+    }
+    const char *file_state = NULL;  // the optimizer whose state the file holds, for the message
     for (int j = 0; j < f->count; j++) {
         const char *n = f->tensors[j].name;
-        int k = 0;
-        while (k < KIND_COUNT && strncmp(n, k_prefix[k], strlen(k_prefix[k])) != 0) k++;
-        const bool known = k < KIND_COUNT && (k == KIND_PARAM || file_has_moments) &&
-                           ds_param_block_find(pb, n + strlen(k_prefix[k])) >= 0;
+        bool known = false;
+        for (int q = 0; q < expect->n && !known; q++) known = strcmp(n, expect->e[q].name) == 0;
+        const int sp = state_prefix_of(n);
+        if (sp >= 0) file_state = sp == 2 ? "sgd" : "adamw";
+        // A weights-only load skips the optimizer state of the model's own trainable tensors.
+        if (!known && !optim && sp >= 0) {
+            const int i = ds_param_block_find(pb, n + strlen(k_state_names[sp]) + 1);
+            known = i >= 0 && ds_param_is_trainable(pb, i);
+        }
         if (!known) name_list_add(&unexpected, n);
     }
     if (missing.count == 0 && unexpected.count == 0 && shape_msg[0] == 0) return DS_OK;
+    if (optim && file_state && strcmp(file_state, ds_optim_kind_name(optim->options.kind)) != 0)
+        return ds_err_set(err, DS_ERR_INVALID_ARG,
+                          "checkpoint %s holds the state of the %s optimizer but this run uses %s (train.optimizer): "
+                          "resume with the optimizer it was trained with", f->path, file_state,
+                          ds_optim_kind_name(optim->options.kind));
     char m1[32], m2[32], part1[600] = "", part2[600] = "";
     if (missing.count)
         snprintf(part1, sizeof part1, "; the model has %d tensor(s) the file lacks: %s%s", missing.count, missing.text,
@@ -223,30 +254,32 @@ static ds_status load_checked(const ds_st_file *f, ds_param_block *pb, ds_optim 
     if (optim) {
         DS_REQUIRE(err, cs.has_optimizer, DS_ERR_INVALID_ARG,
                    "checkpoint %s holds weights only (no optimizer state): it cannot resume training", f->path);
-        DS_REQUIRE(err, optim->m && optim->total == pb->total, DS_ERR_INVALID_ARG,
-                   "checkpoint %s: the optimizer passed in is not laid out for this parameter block", f->path);
+        DS_REQUIRE(err, optim->begin == pb->train_begin && optim->total == pb->train_end - pb->train_begin,
+                   DS_ERR_INVALID_ARG, "checkpoint %s: the optimizer passed in is not laid out for this parameter block",
+                   f->path);
     }
-    const int kinds = optim ? KIND_COUNT : 1;
-    const ds_st_tensor **found = calloc((size_t)(pb->count * kinds + 1), sizeof *found);
-    if (!found) return ds_err_set(err, DS_ERR_OOM, "checkpoint %s: out of memory", f->path);
-    ds_status st = match_tensors(f, pb, kinds, cs.has_optimizer, found, err);
+    ckpt_entries expect = {0};
+    DS_TRY(entries_build(pb, optim, f->path, &expect, err));
+    const ds_st_tensor **found = calloc((size_t)(expect.n + 1), sizeof *found);
+    if (!found) {
+        entries_free(&expect);
+        return ds_err_set(err, DS_ERR_OOM, "checkpoint %s: out of memory", f->path);
+    }
+    ds_status st = match_tensors(f, pb, optim, &expect, found, err);
     if (st == DS_OK) st = verify_checksums(f, err);
     const char *user = ds_st_meta_get(f, "user");
     char *user_copy = NULL;
     if (st == DS_OK && user_json && user && (user_copy = strdup(user)) == NULL)
         st = ds_err_set(err, DS_ERR_OOM, "checkpoint %s: out of memory", f->path);
-    if (st == DS_OK) {  // everything checked: now modify the caller's state
-        float *const base[KIND_COUNT] = {pb->params, optim ? optim->m : NULL, optim ? optim->v : NULL};
-        for (int k = 0; k < kinds; k++)
-            for (int i = 0; i < pb->count; i++) {
-                const ds_st_tensor *t = found[k * pb->count + i];
-                memcpy(base[k] + pb->offset[i], t->data, (size_t)(t->end - t->begin));
-            }
+    if (st == DS_OK) {  // everything checked: now modify the caller's state (the views point into it)
+        for (int j = 0; j < expect.n; j++)
+            memcpy(expect.e[j].tensor.data, found[j]->data, (size_t)(found[j]->end - found[j]->begin));
         if (optim) optim->step = cs.optimizer_step;
         if (state) *state = cs.train;
         if (user_json) *user_json = user_copy;
     }
     free(found);
+    entries_free(&expect);
     return st;
 }
 
@@ -256,6 +289,22 @@ ds_status ds_checkpoint_load(const char *path, ds_param_block *pb, ds_optim *opt
     ds_st_file f = {0};
     DS_TRY(ds_st_open(path, &f, err));
     const ds_status st = load_checked(&f, pb, optim, state, user_json, err);
+    ds_st_close(&f);
+    return st;
+}
+
+ds_status ds_checkpoint_peek_state(const char *path, ds_train_state *state, ds_err *err) {
+    ds_st_file f = {0};
+    DS_TRY(ds_st_open(path, &f, err));
+    const char *format = ds_st_meta_get(&f, "format");
+    const char *state_json = ds_st_meta_get(&f, "train_state");
+    ds_status st = DS_OK;
+    if (!format || strcmp(format, DS_CHECKPOINT_FORMAT) != 0 || !state_json)
+        st = ds_err_set(err, DS_ERR_FORMAT, "%s is not a downstream checkpoint (metadata 'format' or 'train_state' "
+                        "missing)", path);
+    ds_ckpt_state cs;
+    if (st == DS_OK) st = ds_ckpt_state_decode(state_json, path, &cs, err);
+    if (st == DS_OK) *state = cs.train;
     ds_st_close(&f);
     return st;
 }

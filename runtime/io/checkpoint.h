@@ -1,10 +1,12 @@
 // Training checkpoints: everything needed to continue a run bit-exactly, in ONE safetensors file.
 //
 // File layout (format "downstream.checkpoint.v1"):
-//   tensors, all F32, shaped as the parameter specs:
-//     "param/<name>"    the parameter
-//     "adam_m/<name>"   AdamW's first moment   } absent in a weights-only checkpoint
-//     "adam_v/<name>"   AdamW's second moment  }
+//   tensors, shaped as the parameter specs:
+//     "param/<name>"         every parameter, trainable or frozen (F32)
+//     "adam_m/<name>"        AdamW's first moment   } of the trainable tensors; absent in a
+//     "adam_v/<name>"        AdamW's second moment  } weights-only checkpoint; SGD writes
+//     "sgd_momentum/<name>"  SGD's momentum buffer  } sgd_momentum instead (none without momentum)
+//     "buffer/<name>"        every buffer (BatchNorm running statistics, ...), in its own dtype
 //   "__metadata__" (string -> string):
 //     "format"       "downstream.checkpoint.v1"
 //     "train_state"  JSON object: {"optimizer_step": int, "scheduler_step": int, "epoch": int,
@@ -52,7 +54,7 @@ typedef struct ds_train_state {
 bool ds_train_state_update_best(ds_train_state *s, const char *metric, double value, bool greater_is_better,
                                 int64_t step);
 
-// Saves `pb`'s parameters, `optim`'s moments and step (optim NULL: a weights-only checkpoint),
+// Saves `pb`'s parameters and buffers, `optim`'s state and step (optim NULL: a weights-only checkpoint),
 // `state` (NULL: all zero) and `user_json` (NULL: none; otherwise it must parse as JSON) to
 // `path`, atomically. Fails with DS_ERR_INVALID_ARG (bad user_json, a counter beyond 2^53, an
 // optimizer of another block) or DS_ERR_IO, naming the file.
@@ -60,9 +62,10 @@ ds_status ds_checkpoint_save(const char *path, const ds_param_block *pb, const d
                              const ds_train_state *state, const char *user_json, ds_err *err);
 
 // Restores a checkpoint saved by ds_checkpoint_save into a block laid out for the same model:
-// every tensor of `pb` must be in the file with its shape and the file must hold no parameter
-// `pb` lacks (the error names the missing, unexpected or mis-shaped tensors). With optim
-// non-NULL the file must hold the moments too (optim->step is restored); state (may be NULL) is
+// every tensor of `pb` (parameters and buffers) must be in the file with its shape and dtype and
+// the file must hold no parameter or buffer `pb` lacks (the error names the missing, unexpected or
+// mis-shaped tensors). With optim non-NULL the file must hold that optimizer's state too (the
+// state of another optimizer is an error that says so; optim->step is restored); state (may be NULL) is
 // filled; *user_json (when user_json is non-NULL) receives a malloc'd copy of the stored user
 // JSON or NULL when there was none. Every tensor's checksum is verified first.
 // Nothing is modified unless everything checks out. Errors: DS_ERR_IO (unreadable),
@@ -70,5 +73,10 @@ ds_status ds_checkpoint_save(const char *path, const ds_param_block *pb, const d
 // model does not match); the message names the file and the tensor or key.
 ds_status ds_checkpoint_load(const char *path, ds_param_block *pb, ds_optim *optim, ds_train_state *state,
                              char **user_json, ds_err *err);
+
+// Reads only the train state of a checkpoint (its seeds and position), without a model: what a
+// resumed run needs before it builds its data and model (the split and every random stream come
+// from the checkpoint's seed). The file's format and metadata are checked, its tensors are not.
+ds_status ds_checkpoint_peek_state(const char *path, ds_train_state *state, ds_err *err);
 
 #endif

@@ -12,12 +12,13 @@ static const char *const k_names[DS_LR_KIND_COUNT] = {
     [DS_LR_COSINE] = "cosine",
     [DS_LR_CONSTANT_WITH_WARMUP] = "constant_with_warmup",
     [DS_LR_CONSTANT] = "constant",
+    [DS_LR_POLY] = "poly",
 };
 
 ds_lr_schedule ds_lr_schedule_default(void) {
     ds_lr_schedule s = {
         .kind = DS_LR_LINEAR, .base_lr = 5e-5, .warmup_steps = 0, .total_steps = 0,
-        .num_cycles = 0.5, .min_lr_rate = 0.0,
+        .num_cycles = 0.5, .min_lr_rate = 0.0, .power = 0.9,
     };
     return s;
 }
@@ -29,7 +30,7 @@ ds_status ds_lr_schedule_check(const ds_lr_schedule *s, ds_err *err) {
                "lr schedule: base_lr must be finite and >= 0, got %g", s->base_lr);
     DS_REQUIRE(err, s->warmup_steps >= 0, DS_ERR_INVALID_ARG, "lr schedule: warmup_steps must be >= 0, got %lld",
                (long long)s->warmup_steps);
-    if (s->kind == DS_LR_LINEAR || s->kind == DS_LR_COSINE)
+    if (s->kind == DS_LR_LINEAR || s->kind == DS_LR_COSINE || s->kind == DS_LR_POLY)
         DS_REQUIRE(err, s->total_steps > 0, DS_ERR_INVALID_ARG,
                    "lr schedule: %s needs total_steps > 0 (the number of optimizer steps), got %lld",
                    k_names[s->kind], (long long)s->total_steps);
@@ -37,6 +38,8 @@ ds_status ds_lr_schedule_check(const ds_lr_schedule *s, ds_err *err) {
                s->num_cycles);
     DS_REQUIRE(err, s->min_lr_rate >= 0 && s->min_lr_rate <= 1, DS_ERR_INVALID_ARG,
                "lr schedule: min_lr_rate must be in [0, 1], got %g", s->min_lr_rate);
+    DS_REQUIRE(err, isfinite(s->power) && s->power >= 0, DS_ERR_INVALID_ARG,
+               "lr schedule: power must be finite and >= 0, got %g", s->power);
     return DS_OK;
 }
 
@@ -66,6 +69,16 @@ double ds_lr_lambda(const ds_lr_schedule *s, int64_t step) {
     }
     case DS_LR_CONSTANT_WITH_WARMUP:
         return step < s->warmup_steps ? warmup_ramp(s, step) : 1.0;
+    case DS_LR_POLY: {
+        if (step < s->warmup_steps) return warmup_ramp(s, step);
+        // PolynomialLR's closed form: (1.0 - min(total_iters, last_epoch) / total_iters) ** power,
+        // with total_iters the steps after warm-up. (Its chainable get_lr multiplies the previous lr
+        // by a ratio of such factors; the two agree to a few ulp over any realistic run.)
+        const int64_t total = max_i64(1, s->total_steps - s->warmup_steps);
+        int64_t done = step - s->warmup_steps;
+        if (done > total) done = total;
+        return pow(1.0 - (double)done / (double)total, s->power);
+    }
     case DS_LR_CONSTANT:
     case DS_LR_KIND_COUNT:
         break;

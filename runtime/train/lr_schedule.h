@@ -19,6 +19,9 @@ typedef enum ds_lr_kind {
                                   // get_cosine_with_min_lr_schedule_with_warmup ("cosine_with_min_lr")
     DS_LR_CONSTANT_WITH_WARMUP,   // get_constant_schedule_with_warmup ("constant_with_warmup")
     DS_LR_CONSTANT,               // get_constant_schedule ("constant"); warmup_steps is ignored
+    DS_LR_POLY,                   // torch.optim.lr_scheduler.PolynomialLR ("poly", torchvision's segmentation
+                                  // recipe): (1 - step / total)^power, in its closed form; after an
+                                  // optional linear warm-up (as "linear"'s) the decay spans the rest
     DS_LR_KIND_COUNT
 } ds_lr_kind;
 
@@ -30,17 +33,19 @@ typedef struct ds_lr_schedule {
     int64_t total_steps;   // num_training_steps; required (> 0) by linear and cosine; default 0
     double num_cycles;     // cosine: waves of the cosine; default 0.5 (one half wave, down to 0)
     double min_lr_rate;    // cosine: floor as a fraction of base_lr, in [0, 1]; default 0
+    double power;          // poly: the exponent; default 0.9 (torchvision's recipe)
 } ds_lr_schedule;
 
 ds_lr_schedule ds_lr_schedule_default(void);
 
 // Checks the fields (kind in range, base_lr finite and >= 0, warmup_steps >= 0, total_steps > 0
-// for linear and cosine, num_cycles finite, min_lr_rate in [0, 1]); err names the field.
+// for linear, cosine and poly, power finite and >= 0, num_cycles finite, min_lr_rate in [0, 1]); err names the field.
 ds_status ds_lr_schedule_check(const ds_lr_schedule *s, ds_err *err);
 
 // HF's lr_lambda(current_step): the multiplier of base_lr after `current_step` optimizer steps.
 // current_step >= 0. Past total_steps, linear stays at 0 and cosine continues its wave (both as
-// in HF, which never clamps the step).
+// in HF, which never clamps the step); poly stays at 0 (PolynomialLR clamps the step at
+// total_iters).
 double ds_lr_lambda(const ds_lr_schedule *s, int64_t current_step);
 
 // The learning rate of the next optimizer step when `steps_taken` steps have been taken:
@@ -50,7 +55,7 @@ double ds_lr_for_step(const ds_lr_schedule *s, int64_t steps_taken);
 // HF's warmup steps from TrainingArguments.warmup_ratio: ceil(total_steps * ratio).
 int64_t ds_lr_warmup_from_ratio(int64_t total_steps, double ratio);
 
-// "linear", "cosine", "constant_with_warmup", "constant" (HF's SchedulerType names).
+// "linear", "cosine", "constant_with_warmup", "constant" (HF's SchedulerType names), "poly".
 const char *ds_lr_kind_name(ds_lr_kind kind);
 // Parses one of those names; returns 0 and sets *out, or -1 when unknown.
 int ds_lr_kind_parse(const char *name, ds_lr_kind *out);

@@ -9,21 +9,43 @@
 #include "../../kernels/ops.h"
 #include "../base/check.h"
 
+static const char *const k_kind_names[] = {[DS_OPTIM_ADAMW] = "adamw", [DS_OPTIM_SGD] = "sgd"};
+#define KIND_COUNT ((int)(sizeof k_kind_names / sizeof k_kind_names[0]))
+
+const char *ds_optim_kind_name(ds_optim_kind k) {
+    return (int)k >= 0 && (int)k < KIND_COUNT ? k_kind_names[k] : "unknown";
+}
+
+int ds_optim_kind_parse(const char *name, ds_optim_kind *out) {
+    for (int k = 0; k < KIND_COUNT; k++)
+        if (strcmp(name, k_kind_names[k]) == 0) {
+            *out = (ds_optim_kind)k;
+            return 0;
+        }
+    return -1;
+}
+
 ds_optim_options ds_optim_options_default(void) {
     ds_optim_options o = {
-        .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.0, .max_grad_norm = 1.0,
-        .nonfinite = DS_NONFINITE_ERROR,
+        .kind = DS_OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .momentum = 0.9, .nesterov = false,
+        .weight_decay = 0.0, .max_grad_norm = 1.0, .nonfinite = DS_NONFINITE_ERROR,
     };
     return o;
 }
 
 static ds_status check_options(const ds_optim_options *o, ds_err *err) {
+    DS_REQUIRE(err, (int)o->kind >= 0 && (int)o->kind < KIND_COUNT, DS_ERR_INVALID_ARG,
+               "optimizer: unknown kind %d", (int)o->kind);
     DS_REQUIRE(err, o->beta1 >= 0 && o->beta1 < 1, DS_ERR_INVALID_ARG, "optimizer: beta1 must be in [0, 1), got %g",
                o->beta1);
     DS_REQUIRE(err, o->beta2 >= 0 && o->beta2 < 1, DS_ERR_INVALID_ARG, "optimizer: beta2 must be in [0, 1), got %g",
                o->beta2);
     DS_REQUIRE(err, isfinite(o->eps) && o->eps >= 0, DS_ERR_INVALID_ARG, "optimizer: eps must be >= 0, got %g",
                o->eps);
+    DS_REQUIRE(err, isfinite(o->momentum) && o->momentum >= 0, DS_ERR_INVALID_ARG,
+               "optimizer: momentum must be >= 0, got %g", o->momentum);
+    DS_REQUIRE(err, !(o->kind == DS_OPTIM_SGD && o->nesterov && o->momentum == 0), DS_ERR_INVALID_ARG,
+               "optimizer: Nesterov momentum requires train.momentum > 0 (as torch.optim.SGD)");
     DS_REQUIRE(err, isfinite(o->weight_decay) && o->weight_decay >= 0, DS_ERR_INVALID_ARG,
                "optimizer: weight_decay must be >= 0, got %g", o->weight_decay);
     DS_REQUIRE(err, isfinite(o->max_grad_norm), DS_ERR_INVALID_ARG,
@@ -33,43 +55,66 @@ static ds_status check_options(const ds_optim_options *o, ds_err *err) {
     return DS_OK;
 }
 
+static size_t elems(const ds_optim *o) { return o->total ? o->total : 1; }
+
+static float *alloc_state(size_t n) {
+    const size_t bytes = (n * sizeof(float) + 255) / 256 * 256;
+    float *p = aligned_alloc(256, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
 ds_status ds_optim_init(ds_optim *o, const ds_param_block *pb, const ds_optim_options *options, ds_err *err) {
     memset(o, 0, sizeof *o);
     DS_TRY(check_options(options, err));
     o->options = *options;
-    o->total = pb->total;
-    const size_t bytes = ((pb->total ? pb->total : 1) * sizeof(float) + 255) / 256 * 256;
-    o->m = aligned_alloc(256, bytes);
-    o->v = aligned_alloc(256, bytes);
-    if (!o->m || !o->v) {
-        ds_optim_free(o);
-        return ds_err_set(err, DS_ERR_OOM, "optimizer: cannot allocate 2 x %zu bytes of moments", bytes);
+    o->begin = pb->train_begin;
+    o->total = pb->train_end - pb->train_begin;
+    if (options->kind == DS_OPTIM_ADAMW) {
+        o->m = o->state[o->nstates++] = alloc_state(elems(o));
+        o->v = o->state[o->nstates++] = alloc_state(elems(o));
+    } else if (options->momentum != 0) {
+        o->buf = o->state[o->nstates++] = alloc_state(elems(o));
     }
-    memset(o->m, 0, bytes);
-    memset(o->v, 0, bytes);
+    for (int k = 0; k < o->nstates; k++)
+        if (!o->state[k]) {
+            ds_optim_free(o);
+            return ds_err_set(err, DS_ERR_OOM, "optimizer: cannot allocate %d x %zu bytes of state", o->nstates,
+                              elems(o) * sizeof(float));
+        }
     return DS_OK;
 }
 
 void ds_optim_free(ds_optim *o) {
     if (o->dev_owner) {
         ds_context *ctx = o->dev_owner;
-        const size_t n = o->total ? o->total : 1;
-        ds_gpu_free(ctx, o->m_dev, n * sizeof(float));
-        ds_gpu_free(ctx, o->v_dev, n * sizeof(float));
-        ds_gpu_free(ctx, o->decay_mask_dev, n);
+        for (int k = 0; k < o->nstates; k++) ds_gpu_free(ctx, o->state_dev[k], elems(o) * sizeof(float));
+        ds_gpu_free(ctx, o->decay_mask_dev, elems(o));
     }
-    free(o->m);
-    free(o->v);
+    for (int k = 0; k < o->nstates; k++) free(o->state[k]);
     memset(o, 0, sizeof *o);
 }
 
-static ds_tensor moment_view(const ds_param_block *pb, float *base, int i) {
-    const ds_device cpu = {DS_DEVICE_CPU, 0};
-    return ds_tensor_make(base + pb->offset[i], DS_F32, cpu, pb->specs[i].ndim, pb->specs[i].shape);
+const char *ds_optim_state_name(const ds_optim *o, int k) {
+    if (k < 0 || k >= o->nstates) return "?";
+    if (o->options.kind == DS_OPTIM_SGD) return "sgd_momentum";
+    return k == 0 ? "adam_m" : "adam_v";
 }
 
-ds_tensor ds_optim_m(const ds_optim *o, const ds_param_block *pb, int i) { return moment_view(pb, o->m, i); }
-ds_tensor ds_optim_v(const ds_optim *o, const ds_param_block *pb, int i) { return moment_view(pb, o->v, i); }
+static ds_tensor state_view(const ds_optim *o, const ds_param_block *pb, const float *base, int i) {
+    const ds_device cpu = {DS_DEVICE_CPU, 0};
+    if (!base || !ds_param_is_trainable(pb, i) || pb->offset[i] < o->begin)
+        return ds_tensor_make(NULL, DS_F32, cpu, pb->specs[i].ndim, pb->specs[i].shape);
+    return ds_tensor_make((float *)base + (pb->offset[i] - o->begin), DS_F32, cpu, pb->specs[i].ndim,
+                          pb->specs[i].shape);
+}
+
+ds_tensor ds_optim_state_view(const ds_optim *o, const ds_param_block *pb, int k, int i) {
+    return state_view(o, pb, k >= 0 && k < o->nstates ? o->state[k] : NULL, i);
+}
+ds_tensor ds_optim_m(const ds_optim *o, const ds_param_block *pb, int i) { return state_view(o, pb, o->m, i); }
+ds_tensor ds_optim_v(const ds_optim *o, const ds_param_block *pb, int i) { return state_view(o, pb, o->v, i); }
+ds_tensor ds_optim_buf(const ds_optim *o, const ds_param_block *pb, int i) { return state_view(o, pb, o->buf, i); }
 
 // One tensor's 2-norm: squares summed in double over fixed chunks whose partial sums are then
 // added in chunk order, so the result does not depend on the thread count; rounded to fp32 as
@@ -101,6 +146,7 @@ static float tensor_norm(const float *g, int64_t n) {  // g: (n) host
 float ds_grad_global_norm(const ds_param_block *pb) {
     double sum = 0;  // of the fp32 per-tensor norms squared, as vector_norm(stack(norms))
     for (int i = 0; i < pb->count; i++) {
+        if (!ds_param_is_trainable(pb, i)) continue;
         const ds_tensor g = ds_param_block_grad(pb, i);
         const float n = tensor_norm(g.data, ds_tensor_numel(&g));
         sum += (double)n * n;
@@ -115,29 +161,31 @@ float ds_clip_coef(float total_norm, double max_norm) {
     return isnan(coef) || coef < 1.0f ? coef : 1.0f;  // clamp(max=1.0) keeps NaN, as torch.clamp
 }
 
-static size_t elems(const ds_optim *o) { return o->total ? o->total : 1; }
+static bool same_range(const ds_optim *o, const ds_param_block *pb) {
+    return o->begin == pb->train_begin && o->total == pb->train_end - pb->train_begin;
+}
 
 ds_status ds_optim_to_device(ds_context *ctx, ds_optim *o, const ds_param_block *pb) {
     if (ctx->device.kind != DS_DEVICE_CUDA) return DS_OK;
     ds_err *err = &ctx->err;
-    DS_REQUIRE(err, o->device.kind == DS_DEVICE_CPU && o->total == pb->total, DS_ERR_INVALID_ARG,
+    DS_REQUIRE(err, o->device.kind == DS_DEVICE_CPU && same_range(o, pb), DS_ERR_INVALID_ARG,
                "optimizer: already on a device, or initialised for another block (%zu elements, block %zu)", o->total,
-               pb->total);
+               pb->train_end - pb->train_begin);
     const size_t n = elems(o);
     o->dev_owner = ctx;  // from here on ds_optim_free frees what was allocated
-    void *m = NULL, *v = NULL, *mask = NULL;
-    DS_TRY(ds_gpu_alloc(ctx, n * sizeof(float), &m));
-    o->m_dev = m;
-    DS_TRY(ds_gpu_alloc(ctx, n * sizeof(float), &v));
-    o->v_dev = v;
+    for (int k = 0; k < o->nstates; k++) {
+        void *s = NULL;
+        DS_TRY(ds_gpu_alloc(ctx, n * sizeof(float), &s));
+        o->state_dev[k] = s;
+    }
+    void *mask = NULL;
     DS_TRY(ds_gpu_alloc(ctx, n, &mask));
     o->decay_mask_dev = mask;
-    uint8_t *h = calloc(n, 1);  // (n) host: the mask, 0 on padding
+    uint8_t *h = calloc(n, 1);  // (n) host: the mask of the trainable range, 0 on padding
     DS_REQUIRE(err, h != NULL, DS_ERR_OOM, "optimizer: out of host memory for the decay mask");
     for (int i = 0; i < pb->count; i++) {
-        if (!pb->specs[i].decay) continue;
-        const ds_tensor p = ds_param_block_param(pb, i);
-        memset(h + pb->offset[i], 1, (size_t)ds_tensor_numel(&p));
+        if (!pb->specs[i].decay || !ds_param_is_trainable(pb, i)) continue;
+        memset(h + (pb->offset[i] - o->begin), 1, ds_param_spec_numel(&pb->specs[i]));
     }
     ds_status st = ds_gpu_upload(ctx, o->decay_mask_dev, h, n);
     if (st == DS_OK) st = ds_gpu_sync(ctx);  // before the pageable source goes
@@ -149,54 +197,93 @@ ds_status ds_optim_to_device(ds_context *ctx, ds_optim *o, const ds_param_block 
 
 ds_status ds_optim_upload(ds_context *ctx, ds_optim *o) {
     if (o->device.kind == DS_DEVICE_CPU) return DS_OK;
-    DS_TRY(ds_gpu_upload(ctx, o->m_dev, o->m, elems(o) * sizeof(float)));
-    return ds_gpu_upload(ctx, o->v_dev, o->v, elems(o) * sizeof(float));
+    for (int k = 0; k < o->nstates; k++)
+        DS_TRY(ds_gpu_upload(ctx, o->state_dev[k], o->state[k], elems(o) * sizeof(float)));
+    return DS_OK;
 }
 
 ds_status ds_optim_download(ds_context *ctx, ds_optim *o) {
     if (o->device.kind == DS_DEVICE_CPU) return DS_OK;
-    DS_TRY(ds_gpu_download(ctx, o->m, o->m_dev, elems(o) * sizeof(float)));
-    DS_TRY(ds_gpu_download(ctx, o->v, o->v_dev, elems(o) * sizeof(float)));
+    for (int k = 0; k < o->nstates; k++)
+        DS_TRY(ds_gpu_download(ctx, o->state[k], o->state_dev[k], elems(o) * sizeof(float)));
     return ds_gpu_sync(ctx);
 }
 
-// The global norm on the device: one fixed-order reduction over the whole block (see optim.h).
-static ds_status device_norm(ds_context *ctx, const ds_param_block *pb, float *norm) {
+// The global norm on the device: one fixed-order reduction over the trainable range (see optim.h).
+static ds_status device_norm(ds_context *ctx, const ds_optim *o, const ds_param_block *pb, float *norm) {
     double sum = 0;
-    DS_TRY(ds_gpu_sum_squares(ctx, pb->grads_dev, pb->total, &sum));
+    DS_TRY(ds_gpu_sum_squares(ctx, pb->grads_dev + o->begin, o->total, &sum));
     *norm = (float)sqrt(sum);
     return DS_OK;
 }
 
-// One AdamW update of the whole flat block on the device.
-static ds_status device_update(ds_context *ctx, ds_optim *o, ds_param_block *pb, double lr, float coef,
-                               int64_t step) {
-    const int64_t n = (int64_t)pb->total;
+// One update of group g's flat range [g.begin, g.end) on the device.
+static ds_status device_update(ds_context *ctx, ds_optim *o, ds_param_block *pb, const ds_param_group *g,
+                               double lr, float coef, int64_t step) {
+    const int64_t n = (int64_t)(g->end - g->begin);
+    const size_t at = g->begin - o->begin;  // in the state arrays
     const ds_device dev = pb->device;
+    const ds_tensor param = ds_tensor_make(pb->params_dev + g->begin, DS_F32, dev, 1, &n);
+    const ds_tensor grad = ds_tensor_make(pb->grads_dev + g->begin, DS_F32, dev, 1, &n);
+    const ds_tensor bf16 = pb->params_bf16_dev ? ds_tensor_make(pb->params_bf16_dev + g->begin, DS_BF16, dev, 1, &n)
+                                               : (ds_tensor){0};
+    const ds_tensor mask = ds_tensor_make(o->decay_mask_dev + at, DS_U8, dev, 1, &n);
+    if (o->options.kind == DS_OPTIM_SGD) {
+        const ds_sgd_args a = {
+            .param = param, .grad = grad, .param_bf16 = bf16, .decay_mask = mask,
+            .momentum_buf = o->buf ? ds_tensor_make(o->state_dev[0] + at, DS_F32, dev, 1, &n) : (ds_tensor){0},
+            .lr = lr, .momentum = o->options.momentum, .weight_decay = o->options.weight_decay,
+            .nesterov = o->options.nesterov, .grad_scale = coef, .step = step,
+        };
+        return ds_sgd_step(ctx, &a);
+    }
     const ds_adamw_args a = {
-        .param = ds_param_block_op_flat_params(pb), .grad = ds_param_block_op_flat_grads(pb),
-        .m = ds_tensor_make(o->m_dev, DS_F32, dev, 1, &n), .v = ds_tensor_make(o->v_dev, DS_F32, dev, 1, &n),
-        .param_bf16 = ds_param_block_op_flat_bf16(pb),
+        .param = param, .grad = grad, .param_bf16 = bf16, .decay_mask = mask,
+        .m = ds_tensor_make(o->state_dev[0] + at, DS_F32, dev, 1, &n),
+        .v = ds_tensor_make(o->state_dev[1] + at, DS_F32, dev, 1, &n),
         .lr = lr, .beta1 = o->options.beta1, .beta2 = o->options.beta2, .eps = o->options.eps,
         .weight_decay = o->options.weight_decay, .grad_scale = coef, .step = step,
-        .decay_mask = ds_tensor_make(o->decay_mask_dev, DS_U8, dev, 1, &n),
     };
     return ds_adamw_step(ctx, &a);
 }
 
-ds_status ds_optim_step(ds_context *ctx, ds_optim *o, ds_param_block *pb, double lr, ds_optim_stats *stats) {
+// One update of trainable tensor i on the host.
+static ds_status host_update(ds_context *ctx, ds_optim *o, ds_param_block *pb, int i, double lr, float coef,
+                             int64_t step) {
+    const double wd = pb->specs[i].decay ? o->options.weight_decay : 0.0;
+    if (o->options.kind == DS_OPTIM_SGD) {
+        const ds_sgd_args a = {
+            .param = ds_param_block_param(pb, i), .grad = ds_param_block_grad(pb, i),
+            .momentum_buf = o->buf ? ds_optim_buf(o, pb, i) : (ds_tensor){0},
+            .lr = lr, .momentum = o->options.momentum, .weight_decay = wd, .nesterov = o->options.nesterov,
+            .grad_scale = coef, .step = step,
+        };
+        return ds_sgd_step(ctx, &a);
+    }
+    const ds_adamw_args a = {
+        .param = ds_param_block_param(pb, i), .grad = ds_param_block_grad(pb, i),
+        .m = ds_optim_m(o, pb, i), .v = ds_optim_v(o, pb, i),
+        .lr = lr, .beta1 = o->options.beta1, .beta2 = o->options.beta2, .eps = o->options.eps,
+        .weight_decay = wd, .grad_scale = coef, .step = step,
+    };
+    return ds_adamw_step(ctx, &a);
+}
+
+ds_status ds_optim_step(ds_context *ctx, ds_optim *o, ds_param_block *pb, double base_lr, double lr_factor,
+                        ds_optim_stats *stats) {
     ds_err *err = &ctx->err;
-    DS_REQUIRE(err, o->m != NULL && o->total == pb->total, DS_ERR_INVALID_ARG,
-               "optimizer step: the optimizer was initialised for a block of %zu elements, this one has %zu",
-               o->total, pb->total);
+    DS_REQUIRE(err, same_range(o, pb) && (o->nstates > 0 || o->options.kind == DS_OPTIM_SGD), DS_ERR_INVALID_ARG,
+               "optimizer step: the optimizer was initialised for a trainable range of %zu elements, this block has "
+               "%zu", o->total, pb->train_end - pb->train_begin);
+    const double lr = base_lr * lr_factor;
     DS_REQUIRE(err, isfinite(lr) && lr >= 0, DS_ERR_INVALID_ARG, "optimizer step: lr must be finite and >= 0, got %g",
                lr);
     const bool on_device = pb->device.kind != DS_DEVICE_CPU;
     DS_REQUIRE(err, on_device == (o->device.kind != DS_DEVICE_CPU), DS_ERR_INVALID_ARG,
-               "optimizer step: the parameters are in %s memory but the moments in %s memory (ds_optim_to_device)",
-               on_device ? "device" : "host", on_device ? "host" : "device");
+               "optimizer step: the parameters are in %s memory but the optimizer state in %s memory "
+               "(ds_optim_to_device)", on_device ? "device" : "host", on_device ? "host" : "device");
     float norm = 0;
-    if (on_device) DS_TRY(device_norm(ctx, pb, &norm));
+    if (on_device) DS_TRY(device_norm(ctx, o, pb, &norm));
     else norm = ds_grad_global_norm(pb);
     const float coef = ds_clip_coef(norm, o->options.max_grad_norm);
     ds_optim_stats s = {.grad_norm = norm, .clip_coef = coef, .lr = lr, .skipped = false};
@@ -212,28 +299,25 @@ ds_status ds_optim_step(ds_context *ctx, ds_optim *o, ds_param_block *pb, double
                           (long long)o->step + 1, (double)norm);
     }
     const int64_t step = o->step + 1;
-    if (on_device) {
-        DS_TRY(device_update(ctx, o, pb, lr, coef, step));
-        o->step = step;
-        if (stats) *stats = s;
-        return DS_OK;
-    }
-    for (int i = 0; i < pb->count; i++) {
-        const ds_adamw_args a = {
-            .param = ds_param_block_param(pb, i), .grad = ds_param_block_grad(pb, i),
-            .m = ds_optim_m(o, pb, i), .v = ds_optim_v(o, pb, i),
-            .lr = lr, .beta1 = o->options.beta1, .beta2 = o->options.beta2, .eps = o->options.eps,
-            .weight_decay = pb->specs[i].decay ? o->options.weight_decay : 0.0,
-            .grad_scale = coef, .step = step,
-        };
-        const ds_status st = ds_adamw_step(ctx, &a);
-        if (st != DS_OK) {
-            // Tensors before i are updated already: only a broken block can get here.
-            char prefix[sizeof err->msg];
-            snprintf(prefix, sizeof prefix, "%s", err->msg);
-            ds_err_clear(err);
-            return ds_err_set(err, st, "optimizer step %lld, tensor '%s': %s", (long long)step, pb->specs[i].name,
-                              prefix);
+    for (int gi = 0; gi < pb->group_count; gi++) {
+        const ds_param_group *g = &pb->groups[gi];
+        // torch: each param group's lr is its initial lr (base x multiplier) times the schedule's factor.
+        const double glr = (base_lr * g->lr_mult) * lr_factor;
+        if (on_device) {
+            DS_TRY(device_update(ctx, o, pb, g, glr, coef, step));
+            continue;
+        }
+        for (int i = 0; i < pb->count; i++) {
+            if (!ds_param_is_trainable(pb, i) || pb->offset[i] < g->begin || pb->offset[i] >= g->end) continue;
+            const ds_status st = host_update(ctx, o, pb, i, glr, coef, step);
+            if (st != DS_OK) {
+                // Tensors before i are updated already: only a broken block can get here.
+                char prefix[sizeof err->msg];
+                snprintf(prefix, sizeof prefix, "%s", err->msg);
+                ds_err_clear(err);
+                return ds_err_set(err, st, "optimizer step %lld, tensor '%s': %s", (long long)step, pb->specs[i].name,
+                                  prefix);
+            }
         }
     }
     o->step = step;

@@ -1,8 +1,9 @@
 # Shared by the tests/cli/test_*.sh scripts (sourced; not a test itself).
-# Arguments of every test: <downstream binary> <source dir>.
+# Arguments of every test: <downstream binary> <source dir> [<compare_checkpoints binary>].
 set -u
 bin=$1
 src=$2
+cmp_ckpt=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0

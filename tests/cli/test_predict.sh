@@ -151,7 +151,7 @@ check "CSV without the text column: exit 1 naming the column" "[ $? -eq 1 ] && g
 "$bin" predict --model "$model" --input "$tmp/nocol.csv" --set data.text_field=sentence --quiet >"$tmp/set.out"
 check "--set data.text_field reads it" "[ $? -eq 0 ] && [ \$(wc -l <'$tmp/set.out') -eq 1 ]"
 "$bin" predict --model "$model" >/dev/null 2>"$tmp/e4"
-check "no --input: usage error 2" "[ $? -eq 2 ] && grep -q -- '--input FILE is required' '$tmp/e4'"
+check "no --input: usage error 2" "[ $? -eq 2 ] && grep -q -- '--input INPUT is required' '$tmp/e4'"
 "$bin" predict --model "$model" --input "$tmp/texts.txt" --batch-size 0 >/dev/null 2>&1
 check "bad --batch-size: usage error 2" "[ $? -eq 2 ]"
 "$bin" predict --model "$model" --input "$tmp/texts.txt" --bogus >/dev/null 2>&1

@@ -33,6 +33,7 @@ static void check_case(ds_test *t, const ds_st_file *f, const cJSON *c) {
     s.total_steps = (int64_t)num(c, "total_steps");
     s.num_cycles = num(c, "num_cycles");
     s.min_lr_rate = num(c, "min_lr_rate");
+    s.power = num(c, "power");
     const int64_t steps = (int64_t)num(c, "steps");
     ds_err err = {0};
     if (!ds_test_check(t, ds_lr_schedule_check(&s, &err) == DS_OK, "case %s: %s", name, err.msg)) return;

@@ -206,7 +206,7 @@ static void test_predict_fixture(ds_test *t) {
     ds_predict_stats stats;
     if (!ds_test_check(t, ds_text_dataset_load_memory(text, strlen(text), "x", &o, &d, &ctx.err) == DS_OK && f,
                        "data: %s", ctx.err.msg) ||
-        !ds_test_check(t, ds_predict_dataset(&ctx, &p, &d, f, &stats) == DS_OK, "predict: %s", ctx.err.msg)) {
+        !ds_test_check(t, ds_predict_dataset(&ctx, &p, &d, f, NULL, &stats) == DS_OK, "predict: %s", ctx.err.msg)) {
         if (f) fclose(f);
         ds_predictor_free(&p);
         return;

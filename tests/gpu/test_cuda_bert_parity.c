@@ -185,7 +185,7 @@ static bool trace(runner *r, const ds_bert_batch batches[2], double *losses) {
         ok = ds_bert_zero_grads(&r->m) == DS_OK &&
              ds_bert_forward(r->ctx, &r->m, &batches[step % 2], false, (uint64_t)step, &r->arena, &out) == DS_OK &&
              ds_bert_backward(r->ctx, &r->m, 1.0, &r->arena) == DS_OK &&
-             ds_optim_step(r->ctx, &o, &r->m.params, schedule_lr(1e-3, step, WARMUP, STEPS), NULL) == DS_OK;
+             ds_optim_step(r->ctx, &o, &r->m.params, schedule_lr(1e-3, step, WARMUP, STEPS), 1.0, NULL) == DS_OK;
         losses[step] = out.loss;
     }
     ds_optim_free(&o);
@@ -213,7 +213,7 @@ static bool train_steps(runner *r, ds_optim *o, const ds_bert_batch batches[2], 
         if (ds_bert_zero_grads(&r->m) != DS_OK ||
             ds_bert_forward(r->ctx, &r->m, &batches[step % 2], true, (uint64_t)step, &r->arena, &out) != DS_OK ||
             ds_bert_backward(r->ctx, &r->m, 1.0, &r->arena) != DS_OK ||
-            ds_optim_step(r->ctx, o, &r->m.params, schedule_lr(1e-3, step, 2, 6), NULL) != DS_OK)
+            ds_optim_step(r->ctx, o, &r->m.params, schedule_lr(1e-3, step, 2, 6), 1.0, NULL) != DS_OK)
             return false;
     }
     return true;

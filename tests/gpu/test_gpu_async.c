@@ -7,16 +7,17 @@
 // blocking first; the loader's next() would otherwise refuse a batch whose slot is still held).
 // Downloaded at the end, every batch must be exactly what the producer made: a slot released too
 // early, or a buffer overwritten before compute read it, would show as wrong bytes.
-// Then the trainer's way (runtime/tasks/text/text_loader.h with .device): each batch's ids uploaded from its
-// pinned slot on the compute stream (asynchronous), the slot handed back with
-// ds_text_loader_release_after_device, and the ids on the device checked against
-// ds_text_batch_make's.
+// Then the trainer's way (runtime/train/train_loader.h with .device, the text family packing):
+// each batch's ids uploaded from its pinned slot on the compute stream (asynchronous), the slot
+// handed back with ds_train_loader_release_after_device, and the ids on the device checked
+// against ds_text_batch_make's.
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../data/common/batch_loader.h"
 #include "../../kernels/gpu_async.h"
-#include "../../runtime/tasks/text/text_loader.h"
+#include "../../runtime/tasks/text/text_family.h"
+#include "../../runtime/train/train_loader.h"
 #include "../gpu_test_util.h"
 
 enum { WORDS = 1 << 16, BATCHES = 64, SLOTS = 3 };  // 256 KiB batches: copies take measurable time
@@ -59,24 +60,29 @@ static void test_text_loader_fenced(ds_test *t, ds_context *ctx) {
     for (size_t i = 0; i < EX_N; i++) order[i] = (i * 7919) % EX_N;  // a permutation (7919 is prime)
     const int64_t batches = EX_N / EX_B;
     const size_t batch_bytes = (size_t)EX_B * EX_T * sizeof(int32_t);
-    const ds_text_loader_options o = {.batch = EX_B, .rank = 0, .world = 1, .num_workers = 2, .slots = 2,
-                                      .alloc = ds_text_loader_pinned_alloc, .free = ds_text_loader_pinned_free,
-                                      .alloc_user = ctx, .device = ctx};
-    ds_text_loader l;
+    const ds_train_loader_options o = {.batch = EX_B, .rank = 0, .world = 1, .num_workers = 2, .slots = 2,
+                                       .alloc = ds_train_loader_pinned_alloc, .free = ds_train_loader_pinned_free,
+                                       .alloc_user = ctx, .device = ctx};
+    ds_train_loader l;
+    memset(&l, 0, sizeof l);
+    ds_task *task = NULL;
     void *dev = NULL;  // (batches x EX_B x EX_T) int32 device: every batch's ids
     ds_err err;
     ds_err_clear(&err);
-    ds_status st = ds_text_loader_init(&l, &e, &o, &err);
+    ds_status st = ds_text_task_of_examples(&e, &task, &err);
+    if (st == DS_OK) st = ds_train_loader_init(&l, task, &o, &err);
     if (st == DS_OK) st = ds_gpu_alloc(ctx, batch_bytes * (size_t)batches, &dev);
-    if (st == DS_OK) st = ds_text_loader_start_epoch(&l, order, 0, &err);
+    if (st == DS_OK) st = ds_train_loader_start_epoch(&l, 0, order, 0, &err);
     for (int64_t b = 0; b < batches && st == DS_OK; b++) {
-        ds_text_loader_batch lb;
-        if ((st = ds_text_loader_next(&l, &lb, &err)) != DS_OK) break;
-        st = ds_gpu_upload(ctx, (char *)dev + (size_t)b * batch_bytes, lb.batch.input_ids, batch_bytes);
-        const ds_status rs = ds_text_loader_release_after_device(&l, &lb, &err);
+        ds_train_batch lb;
+        if ((st = ds_train_loader_next(&l, &lb, &err)) != DS_OK) break;
+        ds_bert_batch bb;
+        ds_text_batch_of_packed(lb.data, &bb);
+        st = ds_gpu_upload(ctx, (char *)dev + (size_t)b * batch_bytes, bb.input_ids, batch_bytes);
+        const ds_status rs = ds_train_loader_release_after_device(&l, &lb, &err);
         if (st == DS_OK) st = rs;
     }
-    ds_text_loader_stop_epoch(&l);
+    ds_train_loader_stop_epoch(&l);
     if (st == DS_OK) st = ds_gpu_sync(ctx);
     ds_test_check(t, st == DS_OK, "fenced text loader ran: %s", err.msg[0] ? err.msg : ctx->err.msg);
     if (st == DS_OK) {
@@ -97,7 +103,8 @@ static void test_text_loader_fenced(ds_test *t, ds_context *ctx) {
         free(got);
     }
     ds_gpu_free(ctx, dev, batch_bytes * (size_t)batches);
-    ds_text_loader_free(&l);
+    ds_train_loader_free(&l);
+    if (task) task->family->close(task);
     ds_text_examples_free(&e);
 }
 
@@ -107,7 +114,7 @@ int main(void) {
     ds_test t = ds_test_begin("gpu_async");
     const size_t bytes = WORDS * sizeof(uint32_t);
     const ds_batch_loader_options o = {.num_workers = 2, .slots = SLOTS, .slot_bytes = bytes, .produce = produce,
-                                       .alloc = ds_text_loader_pinned_alloc, .free = ds_text_loader_pinned_free,
+                                       .alloc = ds_train_loader_pinned_alloc, .free = ds_train_loader_pinned_free,
                                        .alloc_user = &ctx};
     ds_batch_loader *l = NULL;
     ds_gpu_copy_stream *cs = NULL;

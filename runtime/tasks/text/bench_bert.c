@@ -54,7 +54,7 @@ static ds_status step(ds_context *ctx, ds_bert_model *m, ds_optim *opt, ds_arena
     ds_bert_output out;
     DS_TRY(ds_bert_forward(ctx, m, b, true, i, arena, &out));
     DS_TRY(ds_bert_backward(ctx, m, 1.0, arena));
-    DS_TRY(ds_optim_step(ctx, opt, &m->params, 2e-5, NULL));
+    DS_TRY(ds_optim_step(ctx, opt, &m->params, 2e-5, 1.0, NULL));
     DS_TRY(ds_bert_zero_grads(m));
     *loss = out.loss;
     return wait_device(ctx);

@@ -10,21 +10,8 @@
 
 #include "../../../data/common/file_read.h"
 #include "../../base/check.h"
+#include "../../io/fs.h"
 #include "../../io/safetensors.h"
-
-// Writes data to path through a temporary file, fsync and rename.
-static ds_status write_atomic(const char *path, const char *data, size_t len, ds_err *err) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return ds_err_set(err, DS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    const int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ds_err_set(err, DS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return DS_OK;
-}
 
 static void set_item(cJSON *obj, const char *key, cJSON *value) {
     if (cJSON_HasObjectItem(obj, key))
@@ -66,15 +53,14 @@ static ds_status write_config(const ds_bert_model *m, const ds_label_map *labels
     cJSON_Delete(cfg);
     if (!out) return ds_err_set(err, DS_ERR_OOM, "config.json: out of memory");
     snprintf(path, sizeof path, "%s/config.json", out_dir);
-    const ds_status st = write_atomic(path, out, strlen(out), err);
+    const ds_status st = ds_write_file_atomic(path, out, strlen(out), err);
     free(out);
     return st;
 }
 
 ds_status ds_hf_export(const ds_bert_model *m, const ds_label_map *labels, const char *source_dir, const char *out_dir,
                        ds_err *err) {
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
-        return ds_err_set(err, DS_ERR_IO, "%s: cannot create the export folder: %s", out_dir, strerror(errno));
+    DS_TRY(ds_mkdirs(out_dir, err));
     DS_TRY(write_config(m, labels, source_dir, out_dir, err));
 
     const ds_param_block *pb = &m->params;
@@ -103,7 +89,7 @@ ds_status ds_hf_export(const ds_bert_model *m, const ds_label_map *labels, const
         size_t len = 0;
         DS_TRY(ds_read_whole_file(src, &text, &len, err));
         snprintf(path, sizeof path, "%s/%s", out_dir, tokenizer_files[i]);
-        st = write_atomic(path, text, len, err);
+        st = ds_write_file_atomic(path, text, len, err);
         free(text);
         DS_TRY(st);
     }

@@ -8,6 +8,7 @@
 
 #include "../../../data/common/file_read.h"
 #include "../../base/check.h"
+#include "../../io/json_write.h"
 #include "hf_bert.h"
 #include "text_examples.h"
 
@@ -115,40 +116,11 @@ ds_status ds_predict_read_input(const char *path, const ds_text_dataset_options 
 
 // ---- JSON output --------------------------------------------------------------------------
 
-// s as a JSON string: quotes, backslashes and control characters escaped; UTF-8 (checked by the
-// reader) passes through.
-static void write_json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*c < 0x20)
-                fprintf(out, "\\u%04x", *c);
-            else
-                fputc(*c, out);
-        }
-    }
-    fputc('"', out);
-}
-
-// %.9g round-trips every float32; JSON has no NaN or infinity.
-static void write_number(FILE *out, double v) {
-    if (isfinite(v))
-        fprintf(out, "%.9g", v);
-    else
-        fputs("null", out);
-}
-
 static void write_array(FILE *out, const char *key, const double *v, int64_t n) {
     fprintf(out, ", \"%s\": [", key);
     for (int64_t k = 0; k < n; k++) {
         if (k) fputs(", ", out);
-        write_number(out, v[k]);
+        ds_json_write_float(out, v[k]);
     }
     fputc(']', out);
 }
@@ -164,10 +136,10 @@ ds_status ds_predict_write_line(const ds_predictor *p, const char *text, const c
     }
     for (int64_t k = 0; k < K; k++) raw[k] = logits[k];
     fputs("{\"text\": ", out);
-    write_json_string(out, text);
+    ds_json_write_string(out, text);
     if (pair) {
         fputs(", \"text_pair\": ", out);
-        write_json_string(out, pair);
+        ds_json_write_string(out, pair);
     }
     if (p->problem_type == DS_PROBLEM_SINGLE_LABEL) {
         // Softmax in double around the largest logit; the first largest wins ties (torch.argmax).
@@ -178,7 +150,7 @@ ds_status ds_predict_write_line(const ds_predictor *p, const char *text, const c
         for (int64_t k = 0; k < K; k++) sum += prob[k] = exp(raw[k] - raw[best]);
         for (int64_t k = 0; k < K; k++) prob[k] /= sum;
         fputs(", \"label\": ", out);
-        write_json_string(out, p->class_names[best]);
+        ds_json_write_string(out, p->class_names[best]);
         write_array(out, "probabilities", prob, K);
     } else if (p->problem_type == DS_PROBLEM_MULTI_LABEL) {
         fputs(", \"labels\": [", out);
@@ -187,13 +159,13 @@ ds_status ds_predict_write_line(const ds_predictor *p, const char *text, const c
             prob[k] = 1.0 / (1.0 + exp(-raw[k]));
             if (prob[k] < 0.5) continue;
             if (listed++) fputs(", ", out);
-            write_json_string(out, p->class_names[k]);
+            ds_json_write_string(out, p->class_names[k]);
         }
         fputc(']', out);
         write_array(out, "probabilities", prob, K);
     } else {
         fputs(", \"value\": ", out);
-        write_number(out, raw[0]);
+        ds_json_write_float(out, raw[0]);
     }
     write_array(out, "logits", raw, K);
     fputs("}\n", out);
@@ -203,7 +175,7 @@ ds_status ds_predict_write_line(const ds_predictor *p, const char *text, const c
 }
 
 ds_status ds_predict_dataset(ds_context *ctx, ds_predictor *p, const ds_text_dataset *d, FILE *out,
-                             ds_predict_stats *stats) {
+                             const ds_predict_sink *sink, ds_predict_stats *stats) {
     ds_err *err = &ctx->err;
     if (stats) memset(stats, 0, sizeof *stats);
     const size_t B = p->batch_size;
@@ -224,6 +196,7 @@ ds_status ds_predict_dataset(ds_context *ctx, ds_predictor *p, const ds_text_dat
         ds_bert_output o;
         st = ds_bert_forward(ctx, &p->model, &batch, false, 0, &p->arena, &o);
         const float *logits = o.logits.data;  // (n, num_labels) host (the arena, or the CUDA download)
+        if (st == DS_OK && sink && sink->logits) st = sink->logits(sink->user, logits, n, err);
         for (size_t i = 0; st == DS_OK && i < n; i++)
             st = ds_predict_write_line(p, ds_text_dataset_text(d, at + i), ds_text_dataset_text_pair(d, at + i),
                                        logits + i * (size_t)p->num_labels, out, err);

@@ -48,9 +48,16 @@ typedef struct ds_predict_stats {
     int64_t truncated;  // examples cut to max_length
 } ds_predict_stats;
 
-// Predicts every example of d, in order, writing one JSON line each to out. stats may be NULL.
+// Where the raw outputs go besides the JSON lines: logits(user, (n, num_labels) F32 host, n) per
+// batch, in input order; a NULL callback keeps nothing.
+typedef struct ds_predict_sink {
+    ds_status (*logits)(void *user, const float *logits, size_t n, ds_err *err);
+    void *user;
+} ds_predict_sink;
+
+// Predicts every example of d, in order, writing one JSON line each to out. sink and stats may be NULL.
 ds_status ds_predict_dataset(ds_context *ctx, ds_predictor *p, const ds_text_dataset *d, FILE *out,
-                             ds_predict_stats *stats);
+                             const ds_predict_sink *sink, ds_predict_stats *stats);
 
 // Writes the JSON line of one example: logits[0, p->num_labels) host. pair may be NULL.
 ds_status ds_predict_write_line(const ds_predictor *p, const char *text, const char *pair, const float *logits,

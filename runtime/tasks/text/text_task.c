@@ -58,7 +58,7 @@ static void log_set(const ds_log *log, const char *what, const ds_text_dataset *
 // need_train: train (data.train required, tokenized). Otherwise eval: data.dev and data.test,
 // or, when neither is given, the dev/test parts of data.train split as training splits it.
 // model (eval only, may be NULL): the classes and problem type of the model being evaluated.
-static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_train, const ds_text_task_model *model,
+static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed, const ds_text_task_model *model,
                            ds_text_task *t, ds_err *err) {
     memset(t, 0, sizeof *t);
     ds_label_map_init(&t->labels);
@@ -130,7 +130,7 @@ static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_tr
 
     if (split) {
         ds_split_options so = ds_split_default_options();
-        so.seed = (uint64_t)ds_config_int(cfg, "run.seed");
+        so.seed = seed;
         so.stratified = ds_config_bool(cfg, "data.stratified");
         if ((st = parse_split(ds_config_str(cfg, "data.split"), &so, err)) != DS_OK) goto done;
         ds_split sp;
@@ -178,13 +178,14 @@ done:
     return st;
 }
 
-ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, ds_text_task *t, ds_err *err) {
-    return load_task(cfg, log, need_train, NULL, t, err);
+ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed, ds_text_task *t,
+                            ds_err *err) {
+    return load_task(cfg, log, need_train, seed, NULL, t, err);
 }
 
-ds_status ds_text_task_load_eval(const ds_config *cfg, const ds_log *log, const ds_text_task_model *model,
+ds_status ds_text_task_load_eval(const ds_config *cfg, const ds_log *log, uint64_t seed, const ds_text_task_model *model,
                                  ds_text_task *t, ds_err *err) {
-    return load_task(cfg, log, false, model, t, err);
+    return load_task(cfg, log, false, seed, model, t, err);
 }
 
 void ds_text_task_free(ds_text_task *t) {

@@ -1,7 +1,8 @@
 // The data side of a text-classification run, built from the config: the tokenizer of
 // model.path, the train/dev/test datasets (from data.train/dev/test, or data.train split by
 // data.split with run.seed), the label mapping of the training set (reused for dev and test), and
-// every part tokenized into a ds_text_examples store.
+// every part tokenized into a ds_text_examples store. `seed` keys the split of data.train: the
+// run's seed (ctx->seed), which a resumed run takes from its checkpoint, never from run.seed.
 #ifndef DS_TEXT_TASK_H
 #define DS_TEXT_TASK_H
 
@@ -25,7 +26,8 @@ typedef struct ds_text_task {
 // data.dev / data.test files, or, when neither is given, the dev and test parts of data.train,
 // split exactly as training splits it (same seed, fractions, stratification and class ids);
 // classes from data.labels, else the training file, else the first file read.
-ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, ds_text_task *t, ds_err *err);
+ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed, ds_text_task *t,
+                            ds_err *err);
 
 // What evaluating a fine-tuned model takes from the model rather than from the config or data.
 typedef struct ds_text_task_model {
@@ -36,7 +38,7 @@ typedef struct ds_text_task_model {
 // ds_text_task_load(need_train = false) for a fine-tuned model: every file's labels map to the
 // model's class ids (a label the model does not know is a bad row), so that the metrics and the
 // split of data.train are those of training.
-ds_status ds_text_task_load_eval(const ds_config *cfg, const ds_log *log, const ds_text_task_model *model,
+ds_status ds_text_task_load_eval(const ds_config *cfg, const ds_log *log, uint64_t seed, const ds_text_task_model *model,
                                  ds_text_task *t, ds_err *err);
 void ds_text_task_free(ds_text_task *t);
 

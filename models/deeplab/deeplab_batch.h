@@ -1,0 +1,15 @@
+// DeepLabV3's batch: checks of what a user's data can get wrong, and staging into the arena.
+#ifndef DS_DEEPLAB_BATCH_H
+#define DS_DEEPLAB_BATCH_H
+
+#include "deeplab.h"
+
+// Sizes, images present, mask values in [0, K) or ignore_index, finite non-negative class weights.
+ds_status ds_deeplab_check_batch(ds_err *err, const ds_deeplab_config *cfg, const ds_deeplab_batch *b);
+
+// Carves images (N, 3, H, W), masks (N, H, W) I32 and class weights (K) from the arena (masks and
+// class weights always, so that the plan covers a batch with them) and copies the batch in.
+ds_status ds_deeplab_stage_batch(ds_context *ctx, const ds_deeplab_config *cfg, const ds_deeplab_batch *b,
+                                 ds_arena *arena, ds_deeplab_saved *s);
+
+#endif
