@@ -57,8 +57,6 @@ const char *ds_op_name(ds_op op) {
         [DS_OP_WEIGHT_NORM_BWD] = "weight_norm_backward",
         [DS_OP_SPEC_AUGMENT_FWD] = "spec_augment_forward",
         [DS_OP_SPEC_AUGMENT_BWD] = "spec_augment_backward",
-        [DS_OP_CONV1D_FWD] = "conv1d_forward",
-        [DS_OP_CONV1D_BWD] = "conv1d_backward",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == DS_OP_COUNT, "op names out of step with ds_op");
     return (unsigned)op < DS_OP_COUNT ? names[op] : "?";
@@ -152,8 +150,6 @@ ds_status ds_weight_norm_forward(ds_context *c, const ds_weight_norm_fwd_args *a
 ds_status ds_weight_norm_backward(ds_context *c, const ds_weight_norm_bwd_args *a) { return ds_op_run(c, DS_OP_WEIGHT_NORM_BWD, &a->dw, a); }
 ds_status ds_spec_augment_forward(ds_context *c, const ds_spec_augment_fwd_args *a) { return ds_op_run(c, DS_OP_SPEC_AUGMENT_FWD, &a->x, a); }
 ds_status ds_spec_augment_backward(ds_context *c, const ds_spec_augment_bwd_args *a) { return ds_op_run(c, DS_OP_SPEC_AUGMENT_BWD, &a->dy, a); }
-ds_status ds_conv1d_forward(ds_context *c, const ds_conv1d_fwd_args *a) { return ds_op_run(c, DS_OP_CONV1D_FWD, &a->x, a); }
-ds_status ds_conv1d_backward(ds_context *c, const ds_conv1d_bwd_args *a) { return ds_op_run(c, DS_OP_CONV1D_BWD, &a->dy, a); }
 
 double ds_ctc_loss_weight(ds_ctc_reduction reduction, int64_t batch, bool *is_sum) {
     *is_sum = reduction == DS_CTC_SUM;

@@ -76,8 +76,6 @@ typedef enum ds_op {
     DS_OP_WEIGHT_NORM_BWD,
     DS_OP_SPEC_AUGMENT_FWD,
     DS_OP_SPEC_AUGMENT_BWD,
-    DS_OP_CONV1D_FWD,
-    DS_OP_CONV1D_BWD,
     DS_OP_COUNT
 } ds_op;
 
@@ -658,28 +656,6 @@ typedef struct ds_spec_augment_bwd_args {
     bool accumulate;
 } ds_spec_augment_bwd_args;
 
-// ---- 1-D convolution (torch.nn.Conv1d: cross-correlation, zero padding on both sides) ----
-// A stand-in for the speech model until the shared conv2d op (conv1d = conv2d with H = 1) is in
-// main; same semantics: Lout = (L + 2 padding - dilation (K - 1) - 1) / stride + 1.
-// im2col + one GEMM per (sample, group) on the CPU.
-typedef struct ds_conv1d_fwd_args {
-    ds_tensor x;  // (N, Cin, L)
-    ds_tensor w;  // (Cout, Cin / groups, K)
-    ds_tensor b;  // (Cout), may be absent
-    ds_tensor y;  // (N, Cout, Lout) out
-    int stride, padding, dilation, groups;  // stride, dilation >= 1; padding >= 0; groups divides Cin and Cout
-} ds_conv1d_fwd_args;
-
-typedef struct ds_conv1d_bwd_args {
-    ds_tensor x;   // (N, Cin, L)
-    ds_tensor w;   // (Cout, Cin / groups, K)
-    ds_tensor dy;  // (N, Cout, Lout)
-    ds_tensor dx;  // (N, Cin, L) out, may be absent (the first layer)
-    ds_tensor dw;  // (Cout, Cin / groups, K) out, may be absent (a frozen layer)
-    ds_tensor db;  // (Cout) out, may be absent
-    int stride, padding, dilation, groups;
-    bool accumulate;  // dw/db += instead of =
-} ds_conv1d_bwd_args;
 
 // ---- backends ----
 typedef ds_status (*ds_op_fn)(ds_context *ctx, const void *args);
@@ -759,7 +735,5 @@ ds_status ds_weight_norm_forward(ds_context *ctx, const ds_weight_norm_fwd_args 
 ds_status ds_weight_norm_backward(ds_context *ctx, const ds_weight_norm_bwd_args *a);
 ds_status ds_spec_augment_forward(ds_context *ctx, const ds_spec_augment_fwd_args *a);
 ds_status ds_spec_augment_backward(ds_context *ctx, const ds_spec_augment_bwd_args *a);
-ds_status ds_conv1d_forward(ds_context *ctx, const ds_conv1d_fwd_args *a);
-ds_status ds_conv1d_backward(ds_context *ctx, const ds_conv1d_bwd_args *a);
 
 #endif

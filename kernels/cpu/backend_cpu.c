@@ -58,8 +58,6 @@ static const ds_backend k_cpu_backend = {
         [DS_OP_WEIGHT_NORM_BWD] = ds_cpu_weight_norm_backward,
         [DS_OP_SPEC_AUGMENT_FWD] = ds_cpu_spec_augment_forward,
         [DS_OP_SPEC_AUGMENT_BWD] = ds_cpu_spec_augment_backward,
-        [DS_OP_CONV1D_FWD] = ds_cpu_conv1d_forward,
-        [DS_OP_CONV1D_BWD] = ds_cpu_conv1d_backward,
     },
 };
 // The table is an array of DS_OP_COUNT slots; tests/cpu/test_op_table.c checks every slot is set.

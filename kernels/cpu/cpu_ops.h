@@ -60,7 +60,5 @@ ds_status ds_cpu_weight_norm_forward(ds_context *ctx, const void *args);       /
 ds_status ds_cpu_weight_norm_backward(ds_context *ctx, const void *args);      // weight_norm.c
 ds_status ds_cpu_spec_augment_forward(ds_context *ctx, const void *args);      // spec_augment.c
 ds_status ds_cpu_spec_augment_backward(ds_context *ctx, const void *args);     // spec_augment.c
-ds_status ds_cpu_conv1d_forward(ds_context *ctx, const void *args);            // conv1d.c
-ds_status ds_cpu_conv1d_backward(ds_context *ctx, const void *args);           // conv1d.c
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "../../runtime/base/check.h"
+#include "w2v_conv.h"
 
 // HF builds these norms with torch's default eps (nn.GroupNorm / nn.LayerNorm), not the config's.
 #define FE_NORM_EPS 1e-5
@@ -144,10 +145,10 @@ ds_status ds_w2v_fe_forward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_p
             DS_TRY(carve(arena, d->layer_norm ? 1 : 2, d->layer_norm ? sl : sg, &a->mean, err));
             DS_TRY(carve(arena, d->layer_norm ? 1 : 2, d->layer_norm ? sl : sg, &a->rstd, err));
         }
-        ds_conv1d_fwd_args cv = {.x = *x, .w = ds_param_block_op_param(pb, p0), .y = a->y, .stride = (int)d->stride[i],
-                                 .padding = 0, .dilation = 1, .groups = 1};
-        if (d->bias) cv.b = ds_param_block_op_param(pb, p0 + 1);
-        RUN(ds_conv1d_forward(ctx, &cv));
+        const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
+        const ds_tensor w = ds_param_block_op_param(pb, p0), bias = d->bias ? ds_param_block_op_param(pb, p0 + 1)
+                                                                             : (ds_tensor){0};
+        DS_TRY(ds_w2v_conv1d_forward(ctx, &cv, x, &w, &bias, &a->y, arena));
         const int pn = p0 + 1 + (d->bias ? 1 : 0);
         if (norm && !d->layer_norm) {
             ds_groupnorm_fwd_args gn = {.x = a->y, .gamma = ds_param_block_op_param(pb, pn),
@@ -185,7 +186,15 @@ ds_status ds_w2v_fe_backward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_
     const int64_t s[] = {B * (most > 0 ? most : 1)};
     ds_tensor g[3];
     for (int k = 0; k < 3; k++) DS_TRY(carve(arena, 1, s, &g[k], err));
-    if (arena->measuring) return DS_OK;
+    if (arena->measuring) {  // plan the convs' workspaces (taken and released per call)
+        for (int i = 0; i < d->layers; i++) {
+            const ds_w2v_fe_layer_acts *a = &acts->layer[i];
+            const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
+            const ds_tensor w = ds_param_block_op_param(pb, layer_first(d, first_param, i));
+            DS_TRY(ds_w2v_conv1d_backward(ctx, &cv, &a->x, &w, &a->y, NULL, NULL, NULL, arena));
+        }
+        return DS_OK;
+    }
     ds_tensor dh = *dout;  // gradient at layer i's output h
     int busy = -1;         // the buffer holding dh (-1: dout)
     for (int i = d->layers - 1; i >= 0; i--) {
@@ -224,11 +233,10 @@ ds_status ds_w2v_fe_backward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_
             xbuf = ybuf == f1 ? f2 : f1;
             dx = view3(&g[xbuf], B, d->dim[i - 1], acts->layer[i - 1].L);
         }
-        ds_conv1d_bwd_args cv = {.x = a->x, .w = ds_param_block_op_param(pb, p0), .dy = dy, .dx = dx,
-                                 .dw = ds_param_block_op_grad(pb, p0), .stride = (int)d->stride[i], .padding = 0,
-                                 .dilation = 1, .groups = 1, .accumulate = true};
-        if (d->bias) cv.db = ds_param_block_op_grad(pb, p0 + 1);
-        DS_TRY(ds_conv1d_backward(ctx, &cv));
+        const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
+        const ds_tensor w = ds_param_block_op_param(pb, p0), dw = ds_param_block_op_grad(pb, p0);
+        const ds_tensor db = d->bias ? ds_param_block_op_grad(pb, p0 + 1) : (ds_tensor){0};
+        DS_TRY(ds_w2v_conv1d_backward(ctx, &cv, &a->x, &w, &dy, &dx, &dw, &db, arena));
         dh = dx;
         busy = xbuf;
     }

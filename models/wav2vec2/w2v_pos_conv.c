@@ -4,6 +4,7 @@
 
 #include "../../runtime/base/check.h"
 #include "../common/device_memory.h"
+#include "w2v_conv.h"
 
 void ds_w2v_pos_specs(const ds_w2v_pos_dims *d, const char *prefix, ds_param_spec *specs, int *count) {
     static const char *const names[DS_W2V_POS_PARAM_COUNT] = {
@@ -67,14 +68,17 @@ ds_status ds_w2v_pos_forward(ds_context *ctx, const ds_w2v_pos_dims *d, const ds
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, hy, &acts->y, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ty, &acts->yt, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ty, &acts->gl, err));
-    if (arena->measuring) return DS_OK;
 #define P(i) ds_param_block_op_param(pb, first_param + (i))
+    const ds_w2v_conv1d cv = {.stride = 1, .padding = (int)pad, .groups = (int)d->groups};
+    if (arena->measuring) {  // the conv's workspace is the only other carving
+        const ds_tensor bias = P(DS_W2V_POS_BIAS);
+        return ds_w2v_conv1d_forward(ctx, &cv, &acts->xt, &acts->w, &bias, &acts->y, arena);
+    }
     ds_weight_norm_fwd_args wn = {.v = P(DS_W2V_POS_V), .g = P(DS_W2V_POS_G), .w = acts->w, .norm = acts->norm, .dim = 2};
     DS_TRY(ds_weight_norm_forward(ctx, &wn));
     DS_TRY(to_channels_first(ctx, h, &acts->xt, B, T, H));
-    ds_conv1d_fwd_args cv = {.x = acts->xt, .w = acts->w, .b = P(DS_W2V_POS_BIAS), .y = acts->y, .stride = 1,
-                             .padding = (int)pad, .dilation = 1, .groups = (int)d->groups};
-    DS_TRY(ds_conv1d_forward(ctx, &cv));
+    const ds_tensor bias = P(DS_W2V_POS_BIAS);
+    DS_TRY(ds_w2v_conv1d_forward(ctx, &cv, &acts->xt, &acts->w, &bias, &acts->y, arena));
     DS_TRY(to_time_first(ctx, &acts->y, &acts->yt, B, T2, H));
     ds_unary_fwd_args ge = {.x = acts->yt, .y = acts->gl};
     DS_TRY(ds_gelu_forward(ctx, &ge));
@@ -97,8 +101,12 @@ ds_status ds_w2v_pos_backward(ds_context *ctx, const ds_w2v_pos_dims *d, const d
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, hy, &dy, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ht, &dxt, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ws, &dw, err));
-    if (arena->measuring) return DS_OK;
 #define G(i) ds_param_block_op_grad(pb, first_param + (i))
+    const ds_w2v_conv1d cv = {.stride = 1, .padding = (int)(K / 2), .groups = (int)d->groups};
+    if (arena->measuring) {  // the conv's workspace is the only other carving
+        const ds_tensor db = G(DS_W2V_POS_BIAS);
+        return ds_w2v_conv1d_backward(ctx, &cv, &acts->xt, &acts->w, &dy, &dxt, &dw, &db, arena);
+    }
     // The dropped frame gets no gradient: dgl = dout on rows [0, T), 0 beyond.
     DS_TRY(ds_tensor_zero(ctx, &dgl));
     for (int64_t b = 0; b < B; b++) {
@@ -112,10 +120,8 @@ ds_status ds_w2v_pos_backward(ds_context *ctx, const ds_w2v_pos_dims *d, const d
     // The weight's gradient goes to a zeroed temporary (then through the weight norm into g and v);
     // accumulate is on for the bias's, which adds into the block.
     DS_TRY(ds_tensor_zero(ctx, &dw));
-    ds_conv1d_bwd_args cv = {.x = acts->xt, .w = acts->w, .dy = dy, .dx = dxt, .dw = dw, .db = G(DS_W2V_POS_BIAS),
-                             .stride = 1, .padding = (int)(K / 2), .dilation = 1, .groups = (int)d->groups,
-                             .accumulate = true};
-    DS_TRY(ds_conv1d_backward(ctx, &cv));
+    const ds_tensor db = G(DS_W2V_POS_BIAS);
+    DS_TRY(ds_w2v_conv1d_backward(ctx, &cv, &acts->xt, &acts->w, &dy, &dxt, &dw, &db, arena));
     ds_weight_norm_bwd_args wn = {.v = P(DS_W2V_POS_V), .g = P(DS_W2V_POS_G), .norm = acts->norm, .dw = dw,
                                   .dv = G(DS_W2V_POS_V), .dg = G(DS_W2V_POS_G), .dim = 2, .accumulate = true};
     DS_TRY(ds_weight_norm_backward(ctx, &wn));
