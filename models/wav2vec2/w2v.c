@@ -226,6 +226,13 @@ int ds_w2v_param_index(const ds_w2v_model *m, const char *checkpoint_name) {
     return ds_param_block_find(&m->params, checkpoint_name);
 }
 
+bool ds_w2v_block_name(const ds_w2v_model *m, const char *checkpoint_name, char *dst, size_t cap) {
+    const int i = ds_w2v_param_index(m, checkpoint_name);
+    if (i < 0) return false;
+    snprintf(dst, cap, "%s", m->params.specs[i].name);
+    return true;
+}
+
 const char *ds_w2v_legacy_name(const char *name, char *buf, size_t cap) {
     for (int k = 0; k < 2; k++) {
         if (!ends_with(name, k_param[k])) continue;

@@ -175,6 +175,11 @@ void ds_w2v_free(ds_w2v_model *m);
 // (parametrizations.weight_norm, what transformers 5 saves), both map to the latter; every other
 // name maps to itself. Returns the block index, or -1 when the model has no such tensor.
 int ds_w2v_param_index(const ds_w2v_model *m, const char *checkpoint_name);
+// The same as the weight loader's name callback (runtime/io/weight_loader.h, ds_weight_map.model_name
+// with user = the model): writes the block's name of checkpoint_name into dst and returns true, or
+// returns false when the model has no such tensor (a pre-training checkpoint's quantizer and
+// project_* heads, for example: ignored).
+bool ds_w2v_block_name(const ds_w2v_model *m, const char *checkpoint_name, char *dst, size_t cap);
 // The legacy spelling (weight_g / weight_v) of a block name, for exporting to older tools: writes
 // into buf (cap bytes) and returns it; other names are copied unchanged.
 const char *ds_w2v_legacy_name(const char *name, char *buf, size_t cap);

@@ -144,6 +144,9 @@ static void check_names(ds_test *t) {
                          ds_w2v_param_index(&m, "nonsense") == -1,
                   "other names map to themselves; unknown names to -1");
     char buf[256];
+    ds_test_check(t, ds_w2v_block_name(&m, "wav2vec2.encoder.pos_conv_embed.conv.weight_v", buf, sizeof buf) &&
+                         strcmp(buf, v_new) == 0 && !ds_w2v_block_name(&m, "quantizer.codevectors", buf, sizeof buf),
+                  "the loader's name callback: legacy names mapped, unknown ones ignored");
     ds_test_check(t, strcmp(ds_w2v_legacy_name(v_new, buf, sizeof buf), "wav2vec2.encoder.pos_conv_embed.conv.weight_v") == 0 &&
                          strcmp(ds_w2v_legacy_name("lm_head.bias", buf, sizeof buf), "lm_head.bias") == 0,
                   "legacy spelling for export");
