@@ -47,6 +47,16 @@ const char *ds_op_name(ds_op op) {
         [DS_OP_PIXEL_CE_FWD] = "pixel_cross_entropy_forward",
         [DS_OP_PIXEL_CE_BWD] = "pixel_cross_entropy_backward",
         [DS_OP_CHANNEL_COPY] = "channel_copy",
+        [DS_OP_LOG_SOFTMAX_FWD] = "log_softmax_forward",
+        [DS_OP_LOG_SOFTMAX_BWD] = "log_softmax_backward",
+        [DS_OP_CTC_LOSS_FWD] = "ctc_loss_forward",
+        [DS_OP_CTC_LOSS_BWD] = "ctc_loss_backward",
+        [DS_OP_GROUPNORM_FWD] = "groupnorm_forward",
+        [DS_OP_GROUPNORM_BWD] = "groupnorm_backward",
+        [DS_OP_WEIGHT_NORM_FWD] = "weight_norm_forward",
+        [DS_OP_WEIGHT_NORM_BWD] = "weight_norm_backward",
+        [DS_OP_SPEC_AUGMENT_FWD] = "spec_augment_forward",
+        [DS_OP_SPEC_AUGMENT_BWD] = "spec_augment_backward",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == DS_OP_COUNT, "op names out of step with ds_op");
     return (unsigned)op < DS_OP_COUNT ? names[op] : "?";
@@ -128,4 +138,20 @@ int64_t ds_pool_out_size(int64_t in, int kernel, int stride, int pad, int dilati
     // torch: with ceil_mode the last window must start inside the input or the left padding.
     if (ceil_mode && (out - 1) * stride >= in + pad) out--;
     return out;
+}
+
+ds_status ds_log_softmax_forward(ds_context *c, const ds_softmax_fwd_args *a) { return ds_op_run(c, DS_OP_LOG_SOFTMAX_FWD, &a->x, a); }
+ds_status ds_log_softmax_backward(ds_context *c, const ds_softmax_bwd_args *a) { return ds_op_run(c, DS_OP_LOG_SOFTMAX_BWD, &a->dy, a); }
+ds_status ds_ctc_loss_forward(ds_context *c, const ds_ctc_loss_fwd_args *a) { return ds_op_run(c, DS_OP_CTC_LOSS_FWD, &a->log_probs, a); }
+ds_status ds_ctc_loss_backward(ds_context *c, const ds_ctc_loss_bwd_args *a) { return ds_op_run(c, DS_OP_CTC_LOSS_BWD, &a->log_probs, a); }
+ds_status ds_groupnorm_forward(ds_context *c, const ds_groupnorm_fwd_args *a) { return ds_op_run(c, DS_OP_GROUPNORM_FWD, &a->x, a); }
+ds_status ds_groupnorm_backward(ds_context *c, const ds_groupnorm_bwd_args *a) { return ds_op_run(c, DS_OP_GROUPNORM_BWD, &a->dy, a); }
+ds_status ds_weight_norm_forward(ds_context *c, const ds_weight_norm_fwd_args *a) { return ds_op_run(c, DS_OP_WEIGHT_NORM_FWD, &a->v, a); }
+ds_status ds_weight_norm_backward(ds_context *c, const ds_weight_norm_bwd_args *a) { return ds_op_run(c, DS_OP_WEIGHT_NORM_BWD, &a->dw, a); }
+ds_status ds_spec_augment_forward(ds_context *c, const ds_spec_augment_fwd_args *a) { return ds_op_run(c, DS_OP_SPEC_AUGMENT_FWD, &a->x, a); }
+ds_status ds_spec_augment_backward(ds_context *c, const ds_spec_augment_bwd_args *a) { return ds_op_run(c, DS_OP_SPEC_AUGMENT_BWD, &a->dy, a); }
+
+double ds_ctc_loss_weight(ds_ctc_reduction reduction, int64_t batch, bool *is_sum) {
+    *is_sum = reduction == DS_CTC_SUM;
+    return *is_sum ? 1.0 : (double)batch;
 }

@@ -66,6 +66,16 @@ typedef enum ds_op {
     DS_OP_PIXEL_CE_FWD,
     DS_OP_PIXEL_CE_BWD,
     DS_OP_CHANNEL_COPY,
+    DS_OP_LOG_SOFTMAX_FWD,
+    DS_OP_LOG_SOFTMAX_BWD,
+    DS_OP_CTC_LOSS_FWD,
+    DS_OP_CTC_LOSS_BWD,
+    DS_OP_GROUPNORM_FWD,
+    DS_OP_GROUPNORM_BWD,
+    DS_OP_WEIGHT_NORM_FWD,
+    DS_OP_WEIGHT_NORM_BWD,
+    DS_OP_SPEC_AUGMENT_FWD,
+    DS_OP_SPEC_AUGMENT_BWD,
     DS_OP_COUNT
 } ds_op;
 
@@ -503,6 +513,149 @@ typedef struct ds_channel_copy_args {
     int64_t src_c0, dst_c0, channels;
     bool accumulate;     // dst += src instead of =
 } ds_channel_copy_args;
+// ================================ speech ops ================================
+
+// ---- log-softmax over the last dim: y = x - logsumexp(x) (torch.nn.functional.log_softmax) ----
+// Uses the softmax args: forward x (N, C) -> y (N, C); backward from y (the forward output) and
+// dy: dx = dy - exp(y) sum_j dy_j. The row sums are taken in double.
+
+// ---- CTC loss (torch.nn.functional.ctc_loss), in log space ----
+// Layout (batch-first, unlike torch's (T, N, C)): log_probs (N, T, C), the log-softmax of the
+// logits over C; targets padded (N, S): row n's first target_lengths[n] entries are its labels,
+// the rest is ignored. Each utterance n uses frames [0, input_lengths[n]) and its own labels;
+// the extended label sequence is blank, l1, blank, l2, ..., lL, blank (2L+1 states) with the
+// skip from l(k-1) to l(k) allowed when the two labels differ.
+//   losses[n] = -log p(targets_n | log_probs_n), +inf when no alignment exists (fewer frames
+//               than labels plus repeats); 0 in that case when zero_infinity
+//   loss      = sum_n losses[n]                                (DS_CTC_SUM)
+//             = mean_n losses[n] / max(target_lengths[n], 1)   (DS_CTC_MEAN, as torch)
+// The recursions run on probabilities in an extended-range double format (a mantissa and a
+// binary exponent per state, kernels/cpu/ctc_loss.c), so there is no exp or log per state and
+// no underflow, for both dtypes: torch's float32 log-space CTC loses ~1e-3 of its gradient at
+// T = 400 by rounding log-likelihoods of hundreds of nats; ours stays near double precision
+// until the outputs are rounded. Utterances run in parallel; results do not depend on the
+// thread count.
+// alpha (N, T, 2S+1) F64 and alpha_exp (N, T, 2S+1) I32 are the forward's saved state: for frame
+// t < input_lengths[n] of utterance n, alpha_t(state) = alpha * 2^alpha_exp with entries [0, L]
+// the blank states 0, 2, .., 2L and [S+1, S+L] the label states 1, 3, .., 2L-1
+// (L = target_lengths[n]); a zero probability is alpha = 0, alpha_exp = INT32_MIN. Other entries
+// are not written. (A probability below 2^-2147483647, a log-likelihood under -1.5e9, counts as
+// 0; so does a log-prob under -1e15.)
+typedef enum ds_ctc_reduction { DS_CTC_MEAN = 0, DS_CTC_SUM } ds_ctc_reduction;
+
+// What backward differentiates with respect to.
+//   DS_CTC_GRAD_LOG_PROBS: d loss / d log_probs, the true gradient: -w_n * gamma_n(t, c), gamma
+//     being the posterior occupancy of class c at frame t (what finite differences measure).
+//   DS_CTC_GRAD_LOGITS: d loss / d logits for log_probs = log_softmax(logits):
+//     w_n * (exp(log_probs) - gamma_n) for t < input_lengths[n], 0 beyond. This is exactly what
+//     torch's ctc_loss backward returns as "the gradient of log_probs" (it assumes normalised
+//     log-probabilities), and equals torch's autograd through log_softmax + ctc_loss; it saves
+//     the log_softmax backward.
+// w_n = dloss (sum) or dloss / (N max(target_lengths[n], 1)) (mean). Frames t >= input_lengths[n]
+// get 0; an utterance without alignment gets NaN (as torch), or 0 when zero_infinity. Backward
+// reads the likelihood from alpha, so it needs no losses.
+typedef enum ds_ctc_grad_wrt { DS_CTC_GRAD_LOG_PROBS = 0, DS_CTC_GRAD_LOGITS } ds_ctc_grad_wrt;
+
+typedef struct ds_ctc_loss_fwd_args {
+    ds_tensor log_probs;        // (N, T, C) float
+    ds_tensor targets;          // (N, S) I32, each used label in [0, C) and != blank
+    ds_tensor input_lengths;    // (N) I32 in [0, T]
+    ds_tensor target_lengths;   // (N) I32 in [0, S]
+    ds_tensor losses;           // (N) out, log_probs' dtype
+    ds_tensor loss;             // (1) out, the reduction
+    ds_tensor alpha;            // (N, T, 2S+1) F64 out, saved for backward
+    ds_tensor alpha_exp;        // (N, T, 2S+1) I32 out, saved for backward
+    int blank;                  // in [0, C)
+    ds_ctc_reduction reduction;
+    bool zero_infinity;
+} ds_ctc_loss_fwd_args;
+
+typedef struct ds_ctc_loss_bwd_args {
+    ds_tensor log_probs;        // (N, T, C)
+    ds_tensor targets;          // (N, S) I32
+    ds_tensor input_lengths;    // (N) I32
+    ds_tensor target_lengths;   // (N) I32
+    ds_tensor alpha;            // (N, T, 2S+1) F64 from forward
+    ds_tensor alpha_exp;        // (N, T, 2S+1) I32 from forward
+    ds_tensor grad;             // (N, T, C) out
+    double dloss;               // upstream gradient of `loss`
+    int blank;
+    ds_ctc_reduction reduction;
+    bool zero_infinity;
+    ds_ctc_grad_wrt wrt;
+} ds_ctc_loss_bwd_args;
+
+// The number a trainer weighs a CTC loss by when it combines micro-batches or ranks: the batch
+// size for DS_CTC_MEAN (the loss is a mean over utterances), 1 for DS_CTC_SUM (a sum needs no
+// weight: sums add). *is_sum says which.
+double ds_ctc_loss_weight(ds_ctc_reduction reduction, int64_t batch, bool *is_sum);
+
+// ---- group norm (torch.nn.GroupNorm): per sample and group of C/G channels, over those
+// channels and every position; biased variance; affine per channel ----
+typedef struct ds_groupnorm_fwd_args {
+    ds_tensor x;      // (N, C, L...) any number of trailing dims (L = their product)
+    ds_tensor gamma;  // (C)
+    ds_tensor beta;   // (C)
+    ds_tensor y;      // x's shape, out
+    ds_tensor mean;   // (N, G) out, saved for backward
+    ds_tensor rstd;   // (N, G) out, 1/sqrt(var + eps)
+    int groups;       // G, C % G == 0
+    double eps;
+} ds_groupnorm_fwd_args;
+
+typedef struct ds_groupnorm_bwd_args {
+    ds_tensor x, gamma, mean, rstd;  // as in forward
+    ds_tensor dy;                    // x's shape
+    ds_tensor dx;                    // x's shape, out
+    ds_tensor dgamma, dbeta;         // (C) out
+    int groups;
+    bool accumulate;
+} ds_groupnorm_bwd_args;
+
+// ---- weight norm (torch.nn.utils.weight_norm / parametrizations.weight_norm with `dim`) ----
+// w = g * v / ||v||, the norm over every dim of v except `dim` (one norm per index of `dim`).
+// g holds v.shape[dim] values in any shape of that numel (torch keeps (1, .., K, .., 1)).
+// Backward: dg = sum(dw v) / ||v||, dv = (g / ||v||) (dw - (dg / ||v||) v), both per slice.
+typedef struct ds_weight_norm_fwd_args {
+    ds_tensor v;     // any shape, 1 <= ndim
+    ds_tensor g;     // v.shape[dim] elements
+    ds_tensor w;     // v's shape, out
+    ds_tensor norm;  // (v.shape[dim]) out, ||v|| per slice, saved for backward
+    int dim;         // in [0, v.ndim)
+} ds_weight_norm_fwd_args;
+
+typedef struct ds_weight_norm_bwd_args {
+    ds_tensor v, g, norm;  // as in forward
+    ds_tensor dw;          // v's shape
+    ds_tensor dv;          // v's shape, out
+    ds_tensor dg;          // g's shape, out
+    int dim;
+    bool accumulate;       // dv/dg += instead of =
+} ds_weight_norm_bwd_args;
+
+// ---- SpecAugment's masking of hidden states (HF Wav2Vec2Model._mask_hidden_states) ----
+// y[b, t, :] = embed where time_mask[b, t], else x[b, t, :]; then y[b, t, c] = 0 wherever
+// feature_mask[b, c] (HF applies the time masks first, then zeroes the masked features). Either
+// mask may be absent. y may be x (in place). Backward: dx = dy where neither mask hits, else 0;
+// dembed[c] (+)= sum over time-masked (b, t) whose feature c is not masked of dy[b, t, c], in
+// (b, t) order (thread-count independent).
+typedef struct ds_spec_augment_fwd_args {
+    ds_tensor x;             // (B, T, C)
+    ds_tensor time_mask;     // (B, T) I32 0/1, may be absent
+    ds_tensor feature_mask;  // (B, C) I32 0/1, may be absent
+    ds_tensor embed;         // (C) masked_spec_embed; needed when time_mask is present
+    ds_tensor y;             // (B, T, C) out
+} ds_spec_augment_fwd_args;
+
+typedef struct ds_spec_augment_bwd_args {
+    ds_tensor dy;            // (B, T, C)
+    ds_tensor time_mask;     // (B, T) I32, may be absent
+    ds_tensor feature_mask;  // (B, C) I32, may be absent
+    ds_tensor dx;            // (B, T, C) out, may be dy (in place)
+    ds_tensor dembed;        // (C) out, may be absent (no gradient wanted)
+    bool accumulate;
+} ds_spec_augment_bwd_args;
+
 
 // ---- backends ----
 typedef ds_status (*ds_op_fn)(ds_context *ctx, const void *args);
@@ -572,5 +725,15 @@ ds_status ds_channel_copy(ds_context *ctx, const ds_channel_copy_args *a);
 int64_t ds_conv_out_size(int64_t in, int kernel, int stride, int pad, int dilation);
 // The same for max pooling, with torch's ceil_mode rule.
 int64_t ds_pool_out_size(int64_t in, int kernel, int stride, int pad, int dilation, bool ceil_mode);
+ds_status ds_log_softmax_forward(ds_context *ctx, const ds_softmax_fwd_args *a);
+ds_status ds_log_softmax_backward(ds_context *ctx, const ds_softmax_bwd_args *a);
+ds_status ds_ctc_loss_forward(ds_context *ctx, const ds_ctc_loss_fwd_args *a);
+ds_status ds_ctc_loss_backward(ds_context *ctx, const ds_ctc_loss_bwd_args *a);
+ds_status ds_groupnorm_forward(ds_context *ctx, const ds_groupnorm_fwd_args *a);
+ds_status ds_groupnorm_backward(ds_context *ctx, const ds_groupnorm_bwd_args *a);
+ds_status ds_weight_norm_forward(ds_context *ctx, const ds_weight_norm_fwd_args *a);
+ds_status ds_weight_norm_backward(ds_context *ctx, const ds_weight_norm_bwd_args *a);
+ds_status ds_spec_augment_forward(ds_context *ctx, const ds_spec_augment_fwd_args *a);
+ds_status ds_spec_augment_backward(ds_context *ctx, const ds_spec_augment_bwd_args *a);
 
 #endif

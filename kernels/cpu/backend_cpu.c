@@ -48,6 +48,16 @@ static const ds_backend k_cpu_backend = {
         [DS_OP_PIXEL_CE_FWD] = ds_cpu_pixel_ce_forward,
         [DS_OP_PIXEL_CE_BWD] = ds_cpu_pixel_ce_backward,
         [DS_OP_CHANNEL_COPY] = ds_cpu_channel_copy,
+        [DS_OP_LOG_SOFTMAX_FWD] = ds_cpu_log_softmax_forward,
+        [DS_OP_LOG_SOFTMAX_BWD] = ds_cpu_log_softmax_backward,
+        [DS_OP_CTC_LOSS_FWD] = ds_cpu_ctc_loss_forward,
+        [DS_OP_CTC_LOSS_BWD] = ds_cpu_ctc_loss_backward,
+        [DS_OP_GROUPNORM_FWD] = ds_cpu_groupnorm_forward,
+        [DS_OP_GROUPNORM_BWD] = ds_cpu_groupnorm_backward,
+        [DS_OP_WEIGHT_NORM_FWD] = ds_cpu_weight_norm_forward,
+        [DS_OP_WEIGHT_NORM_BWD] = ds_cpu_weight_norm_backward,
+        [DS_OP_SPEC_AUGMENT_FWD] = ds_cpu_spec_augment_forward,
+        [DS_OP_SPEC_AUGMENT_BWD] = ds_cpu_spec_augment_backward,
     },
 };
 // The table is an array of DS_OP_COUNT slots; tests/cpu/test_op_table.c checks every slot is set.

@@ -50,5 +50,15 @@ ds_status ds_cpu_interpolate_backward(ds_context *ctx, const void *args);       
 ds_status ds_cpu_pixel_ce_forward(ds_context *ctx, const void *args);            // pixel_cross_entropy.c
 ds_status ds_cpu_pixel_ce_backward(ds_context *ctx, const void *args);           // pixel_cross_entropy.c
 ds_status ds_cpu_channel_copy(ds_context *ctx, const void *args);                // channel_copy.c
+ds_status ds_cpu_log_softmax_forward(ds_context *ctx, const void *args);       // softmax.c
+ds_status ds_cpu_log_softmax_backward(ds_context *ctx, const void *args);      // softmax.c
+ds_status ds_cpu_ctc_loss_forward(ds_context *ctx, const void *args);          // ctc_loss.c
+ds_status ds_cpu_ctc_loss_backward(ds_context *ctx, const void *args);         // ctc_loss.c
+ds_status ds_cpu_groupnorm_forward(ds_context *ctx, const void *args);         // groupnorm.c
+ds_status ds_cpu_groupnorm_backward(ds_context *ctx, const void *args);        // groupnorm.c
+ds_status ds_cpu_weight_norm_forward(ds_context *ctx, const void *args);       // weight_norm.c
+ds_status ds_cpu_weight_norm_backward(ds_context *ctx, const void *args);      // weight_norm.c
+ds_status ds_cpu_spec_augment_forward(ds_context *ctx, const void *args);      // spec_augment.c
+ds_status ds_cpu_spec_augment_backward(ds_context *ctx, const void *args);     // spec_augment.c
 
 #endif
