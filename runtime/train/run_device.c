@@ -38,7 +38,7 @@ static ds_status use_cpu(ds_context *ctx, const ds_config *cfg, const char *why,
     out->index = 0;
     ctx->device = (ds_device){DS_DEVICE_CPU, 0};
     DS_TRY(ds_run_act_dtype(ctx, cfg, &out->act, &ctx->err));
-    snprintf(out->description, sizeof out->description, "cpu (%s)", why);
+    snprintf(out->description, sizeof out->description, "cpu (%.*s)", (int)sizeof out->description - 8, why);
     DS_LOG_INFO(&ctx->log, "device: %s", out->description);
     return DS_OK;
 }

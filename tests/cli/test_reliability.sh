@@ -17,19 +17,22 @@ every=(--set train.eval_every=1 --set train.keep_last=2 --set run.log_level=info
 check "uninterrupted run exits 0" "[ $? -eq 0 ]"
 
 # ---- preemption ----------------------------------------------------------------------------
-"$bin" train --config "$tmp/cfg.json" --set train.output_dir="$tmp/pre" --set train.max_steps=10 \
-  --set train.log_every=1 >"$tmp/pre.out" 2>"$tmp/pre.err" &
+# 600 steps (~2 s), long enough for the signal to land mid-run.
+long=(--set train.max_steps=600 --set train.eval_every=300 --set train.log_every=1)
+"$bin" train --config "$tmp/cfg.json" --set train.output_dir="$tmp/long" "${long[@]}" >/dev/null 2>&1
+"$bin" train --config "$tmp/cfg.json" --set train.output_dir="$tmp/pre" "${long[@]}" >"$tmp/pre.out" 2>"$tmp/pre.err" &
 pid=$!
-for _ in $(seq 200); do [ -s "$tmp/pre/metrics.jsonl" ] && break; sleep 0.02; done
+for _ in $(seq 500); do [ -s "$tmp/pre/metrics.jsonl" ] && break; sleep 0.02; done
 kill -USR1 $pid
 wait $pid
 rc=$?
 check "SIGUSR1: exit 0 with a checkpoint" "[ $rc -eq 0 ] && grep -q '^preempted (signal 10) after step' '$tmp/pre.out'"
 step=$(sed -n 's/^preempted (signal 10) after step \([0-9]*\).*/\1/p' "$tmp/pre.out")
 check "the checkpoint of the preempted step exists" "[ -n '$step' ] && [ -s '$tmp/pre/checkpoint-$step.safetensors' ]"
-"$bin" train --config "$tmp/cfg.json" --set train.output_dir="$tmp/pre" --set train.resume=true >/dev/null 2>&1
-check "resumed after preemption: checkpoint-10 byte-identical to the uninterrupted run's" \
-  "cmp -s '$tmp/straight/checkpoint-10.safetensors' '$tmp/pre/checkpoint-10.safetensors'"
+"$bin" train --config "$tmp/cfg.json" --set train.output_dir="$tmp/pre" "${long[@]}" --set train.resume=true \
+  >/dev/null 2>&1
+check "resumed after preemption: checkpoint-600 byte-identical to the uninterrupted run's" \
+  "cmp -s '$tmp/long/checkpoint-600.safetensors' '$tmp/pre/checkpoint-600.safetensors'"
 
 # ---- kill -9 while checkpoints are written -------------------------------------------------
 "$bin" train --config "$tmp/cfg.json" --set train.output_dir="$tmp/straight1" "${every[@]}" >/dev/null 2>&1
