@@ -269,7 +269,7 @@ static ds_status text_checkpoint_meta(const ds_task *t, cJSON **out, ds_err *err
 
 static ds_status text_export(ds_context *ctx, ds_task *t, const char *dir) {
     text_state *s = (text_state *)t;
-    DS_TRY(ds_hf_export(&s->model, &s->data.labels, ds_config_str(s->cfg, "model.path"), dir, &ctx->err));
+    DS_TRY(ds_hf_export(&s->model, &s->data.labels, &s->data.tok, ds_config_str(s->cfg, "model.path"), dir, &ctx->err));
     DS_LOG_INFO(&ctx->log, "exported the fine-tuned model to %s (Hugging Face format)", dir);
     return DS_OK;
 }

@@ -65,7 +65,7 @@ static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_tr
     const char *model_path = ds_config_str(cfg, "model.path");
     if (!model_path[0])
         return ds_err_set(err, DS_ERR_CONFIG, "model.path is empty: give a Hugging Face BERT directory "
-                                              "(config.json, model.safetensors, vocab.txt)");
+                                              "(config.json, model.safetensors, vocab.txt or tokenizer.json)");
     DS_TRY(ds_wp_tokenizer_load(model_path, &t->tok, err));
     ds_text_dataset_options opt;
     DS_TRY(ds_text_task_dataset_options(cfg, &opt, err));
