@@ -154,6 +154,8 @@ static ds_status setup(trainer *t) {
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", t->ck.dir);
         DS_TRY(ds_metrics_log_open(&t->mlog, mpath, t->last_ckpt_step >= 0 ? t->optim.step : -1, err));
         t->mlog_open = true;
+        if (ds_config_bool(cfg, "train.tensorboard"))  // a second sink of the same lines
+            DS_TRY(ds_metrics_log_add_tensorboard(&t->mlog, t->ck.dir, t->last_ckpt_step >= 0 ? t->optim.step : -1, err));
     }
     if (t->world > 1) {
         DS_TRY(ds_grad_sync_init(&t->gsync, t->comm, t->pb, ds_config_float(cfg, "dist.bucket_mb") * 1e6, err));
