@@ -16,6 +16,7 @@ static const ds_command k_commands[] = {
     {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
     {"config", "check a config (--config FILE, --set KEY=VALUE) and print it resolved", ds_cmd_config},
     {"tokenize", "text lines on stdin to BERT input ids (JSON lines), as BertTokenizerFast", ds_cmd_tokenize},
+    {"pull", "download a Hub model or torchvision weights into the shared caches (ID: org/name, arch.WEIGHTS)", ds_cmd_pull},
 };
 
 static void usage(FILE *f) {

@@ -12,6 +12,7 @@
 typedef struct text_state {
     ds_task base;                     // first: a ds_task * is a text_state *
     const ds_config *cfg;             // not owned (NULL for a task wrapped around examples)
+    char model_dir[4096];             // model.path resolved to a local directory (runtime/hub/hub.h)
     const ds_log *log;                // the context's log (NULL for a wrapped task)
     ds_text_task data;                // tokenizer, datasets, the training set's classes, tokenized splits
     bool data_loaded;
