@@ -330,6 +330,7 @@ const ds_task_family ds_text_task_family = {
     .recognizes = text_recognizes,
     .predict = ds_text_predict,
     .bench = ds_text_bench,
+    .write_samples = ds_text_write_samples,
 };
 
 // A family for wrapped examples: the real table, used only to pack (tests of the train loader).

@@ -53,5 +53,8 @@ ds_status ds_text_select_metric(const ds_task *t, const char *want, ds_metric_ch
 // ---- commands (text_predict.c, text_bench.c) --------------------------------------------------
 ds_status ds_text_predict(ds_context *ctx, const ds_config *cfg, const ds_predict_args *a);
 ds_status ds_text_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env *env, FILE *out);
+// text_samples.c: the run report's sample predictions (task.h's write_samples).
+ds_status ds_text_write_samples(ds_context *ctx, ds_task *t, ds_data_split split, size_t batch, ds_arena *arena,
+                                FILE *out);
 
 #endif
