@@ -19,5 +19,6 @@ int ds_cmd_tokenize(int argc, char **argv);
 int ds_cmd_eval(int argc, char **argv);
 int ds_cmd_predict(int argc, char **argv);
 int ds_cmd_pull(int argc, char **argv);
+int ds_cmd_report(int argc, char **argv);
 
 #endif
