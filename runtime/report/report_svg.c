@@ -107,8 +107,13 @@ void rp_svg_heatmap(FILE *f, const cJSON *classes, const cJSON *matrix) {
         const char *text = cJSON_IsString(name) ? name->valuestring : "?";
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"tick\">", left - 6, top + i * cell + cell / 2 + 4);
         rp_html_escape(f, text);
-        fprintf(f, "</text><text transform=\"translate(%d %d) rotate(-45)\" class=\"tick\">", left + i * cell + cell / 2,
-                top - 6);
+        // Column names upright above the cells while they fit, slanted when the classes are many.
+        if (K <= 8)
+            fprintf(f, "</text><text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"tick\">", left + i * cell + cell / 2,
+                    top - 6);
+        else
+            fprintf(f, "</text><text transform=\"translate(%d %d) rotate(-45)\" class=\"tick\">",
+                    left + i * cell + cell / 2, top - 6);
         rp_html_escape(f, text);
         fprintf(f, "</text>\n");
     }
