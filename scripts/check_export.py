@@ -11,7 +11,11 @@ compares:
     max|ours - theirs| / max|theirs| over the whole logits tensor (element-wise ratios blow up at
     logits near 0, which carry no information about the model's accuracy);
   - the predicted classes (argmax), which must agree wherever the top two logits are further
-    apart than the tolerance.
+    apart than the tolerance;
+  - the tokenizer files of the export, each as transformers may load it: the directory with
+    AutoTokenizer, tokenizer.json alone with AutoTokenizer (the pipeline from the file itself),
+    and vocab.txt + tokenizer_config.json with BertTokenizerFast (transformers 4's files): every
+    one must give downstream's ids.
 
 Pass: ids identical and relative logit difference <= --tolerance (default 1e-4). Why 1e-4: both
 sides compute in fp32 from the same fp32 weights; they differ only in summation order (GEMM
@@ -26,12 +30,15 @@ Exit status 0 when the check passes, 1 otherwise.
 """
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
-from transformers import BertForSequenceClassification, BertTokenizerFast
+from transformers import AutoTokenizer, BertForSequenceClassification, BertTokenizerFast
 
 
 def run_predict(args):
@@ -60,6 +67,39 @@ def run_tokenize(args, rows):
                          input="".join(line + "\n" for line in lines), check=True, capture_output=True,
                          text=True).stdout.splitlines()
     return [json.loads(line)["input_ids"] for line in out]
+
+
+def check_tokenizer_files(args, rows, ours_ids):
+    """Loads the export's tokenizer from each of its files as transformers would and counts the
+    examples whose ids differ from downstream's. Returns (lines of report, all identical)."""
+    model = args.model
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
+        if not os.path.exists(os.path.join(model, name)):
+            return [f"tokenizer files   {name} missing from {model}"], False
+    tmp = tempfile.mkdtemp(prefix="check_export_")
+    try:
+        json_only = os.path.join(tmp, "json_only")
+        os.makedirs(json_only)
+        shutil.copy(os.path.join(model, "tokenizer.json"), json_only)
+        vocab_only = os.path.join(tmp, "vocab_only")
+        os.makedirs(vocab_only)
+        for name in ("vocab.txt", "tokenizer_config.json"):
+            shutil.copy(os.path.join(model, name), vocab_only)
+        ways = [("AutoTokenizer, the export", AutoTokenizer.from_pretrained(model)),
+                ("AutoTokenizer, tokenizer.json alone", AutoTokenizer.from_pretrained(json_only)),
+                ("BertTokenizerFast, vocab.txt + tokenizer_config.json", BertTokenizerFast.from_pretrained(vocab_only))]
+        report, ok = [], True
+        for label, tok in ways:
+            bad = 0
+            for r, mine in zip(rows, ours_ids):
+                texts = [one_line(r["text"])] + ([one_line(r["text_pair"])] if "text_pair" in r else [])
+                hf = tok(*texts, truncation=True, max_length=args.max_length)["input_ids"]
+                bad += int(hf != mine)
+            report.append(f"tokenizer files  {label} ({type(tok).__name__}): {len(rows) - bad}/{len(rows)} identical")
+            ok &= bad == 0
+        return report, ok
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main():
@@ -142,7 +182,10 @@ def main():
           f"max element-wise relative {elem_rel:.3e}, max |logit| {float(np.abs(theirs).max()):.3f}")
     print(f"predictions      {len(rows) - argmax_bad}/{len(rows)} agree with transformers; "
           f"label names from id2label: {'yes' if names_ok else 'NO'}")
-    ok = bad_ids == 0 and bad_respace == 0 and rel <= args.tolerance and argmax_bad == 0 and names_ok
+    files_report, files_ok = check_tokenizer_files(args, rows, ours_ids)
+    for line in files_report:
+        print(line)
+    ok = bad_ids == 0 and bad_respace == 0 and rel <= args.tolerance and argmax_bad == 0 and names_ok and files_ok
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -9,9 +9,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup_deps.sh
 
-echo "== sanitizer build (ASan + UBSan): safetensors, .pth and config parsing =="
+echo "== sanitizer build (ASan + UBSan): safetensors, .pth, config and tokenizer parsing, event files, hashes, hub downloads =="
 DS_BUILD_DIR=$root/build-asan bash scripts/build.sh -DDS_SANITIZE=ON -DDS_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R 'safetensors|config|inspect|wordpiece|tokenize|pth')
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R 'safetensors|config|inspect|wordpiece|tokenize|pth|tb_events|sha256|hub')
 
 echo "== full build (C and CUDA) and test suite =="
 bash scripts/build.sh

@@ -1,6 +1,23 @@
 // A BERT WordPiece tokenizer that gives exactly the ids of Hugging Face's BertTokenizerFast
 // (tokenizers' BertNormalizer + BertPreTokenizer + WordPiece + the [CLS] A [SEP] (B [SEP])
-// template), read from a model directory: vocab.txt and, when present, tokenizer_config.json.
+// template), read from a model directory: tokenizer.json (what transformers 5 saves) or
+// vocab.txt, and, when present, tokenizer_config.json.
+//
+// Which file says what, as transformers does it (v4's BertTokenizerFast and v5's BertTokenizer):
+//   - tokenizer.json is preferred over vocab.txt when both exist: its WordPiece vocabulary and its
+//     added_tokens (with their ids);
+//   - with a tokenizer_config.json of a BERT tokenizer class (tokenizer_class absent or naming a
+//     *Bert* class), the class rebuilds the pipeline from that file: do_lower_case,
+//     strip_accents, tokenize_chinese_chars (BertTokenizer's defaults when absent), the special
+//     tokens by name, "##" and 100 characters per word;
+//   - without one (or with another class, e.g. PreTrainedTokenizerFast), tokenizer.json alone
+//     describes the pipeline, as AutoTokenizer loads it: the normalizer (BertNormalizer, or a
+//     Sequence holding one), the pre-tokenizer (BertPreTokenizer, or WhitespaceSplit followed by
+//     an isolating Punctuation: the same split), the post-processor (TemplateProcessing of the
+//     [CLS] $A [SEP] ($B:1 [SEP]:1) form, or BertProcessing) and the model's unk_token,
+//     continuing_subword_prefix and max_input_chars_per_word.
+// Anything else (a BPE or Unigram model, another normalizer or pre-tokenizer, another template,
+// clean_text off) is refused with DS_ERR_UNSUPPORTED naming the file and the part.
 //
 // Pipeline of one text (as tokenizers runs it):
 //   1. special tokens ([CLS], [SEP], [PAD], [UNK], [MASK], added tokens) are cut out of the raw
@@ -66,6 +83,8 @@ typedef struct ds_wp_tokenizer {
     ds_wp_added_token *added;                // (added_count) host, longest first
     int added_count;
     int max_input_chars_per_word;  // 100, as in BERT
+    char subword_prefix[16];       // WordPiece's continuing_subword_prefix, "##" for BERT
+    int subword_prefix_len;        // its bytes (< 16)
 } ds_wp_tokenizer;
 
 // A growable list of ids.
@@ -105,9 +124,10 @@ typedef struct ds_wp_encode_opts {
     bool pad;           // pad with [PAD] (type 0, mask 0) up to max_length
 } ds_wp_encode_opts;
 
-// Loads model_dir/vocab.txt and, when present, model_dir/tokenizer_config.json. Errors name the
-// file (and line): a missing vocab.txt, a special token missing from the vocabulary, malformed
-// JSON or a setting of the wrong type.
+// Loads model_dir/tokenizer.json or model_dir/vocab.txt and, when present,
+// model_dir/tokenizer_config.json (see the top of this file). Errors name the file (and line): no
+// vocabulary at all (DS_ERR_IO), a special token missing from the vocabulary, malformed JSON or a
+// setting of the wrong type, a tokenizer.json that is not a BERT WordPiece (DS_ERR_UNSUPPORTED).
 ds_status ds_wp_tokenizer_load(const char *model_dir, ds_wp_tokenizer *tok, ds_err *err);
 
 // Builds a tokenizer from a vocabulary file and explicit settings (no tokenizer_config.json).
@@ -136,6 +156,16 @@ ds_status ds_wp_pad(const ds_wp_tokenizer *tok, ds_wp_encoding *enc, size_t leng
 
 // Pads every encoding of a batch to the longest one (transformers' padding=True / "longest").
 ds_status ds_wp_pad_batch(const ds_wp_tokenizer *tok, ds_wp_encoding *encs, size_t count, ds_err *err);
+
+// ---- writing a tokenizer back out (wordpiece_save.c): texts of the files, for the caller to write.
+// vocab.txt: the vocabulary, one token a line in id order (*len bytes, NUL-terminated).
+ds_status ds_wp_vocab_text(const ds_wp_tokenizer *tok, char **out, size_t *len, ds_err *err);
+// tokenizer.json: BertNormalizer, BertPreTokenizer, the [CLS]/[SEP] template, WordPiece with the
+// vocabulary and every added token with its id; BertTokenizerFast and AutoTokenizer load it.
+ds_status ds_wp_tokenizer_json_text(const ds_wp_tokenizer *tok, char **out, ds_err *err);
+// tokenizer_config.json: `source` (the model's own file, or NULL) with the settings and special
+// tokens this tokenizer runs with written explicitly.
+ds_status ds_wp_tokenizer_config_text(const ds_wp_tokenizer *tok, const char *source, char **out, ds_err *err);
 
 void ds_wp_scratch_free(ds_wp_scratch *scratch);
 void ds_wp_ids_free(ds_wp_ids *ids);

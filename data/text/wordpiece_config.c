@@ -1,5 +1,6 @@
-// Loading a tokenizer from a model directory: vocab.txt plus the settings and special tokens of
-// tokenizer_config.json, resolved the way transformers' BertTokenizer (v5) resolves them.
+// Loading a tokenizer from a model directory: tokenizer.json or vocab.txt, plus the settings and
+// special tokens of tokenizer_config.json, resolved the way transformers' BertTokenizer (v5)
+// resolves them (which file wins for what: data/text/wordpiece.h).
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -18,11 +19,12 @@ typedef struct wp_config {
     ds_wp_settings settings;
     const char *special[SPECIAL_COUNT];
     const cJSON *added_tokens_decoder;       // object "id" -> {content, normalized, ...}, or NULL
-    const cJSON *additional_special_tokens;  // array, or NULL
+    const cJSON *additional_special_tokens;  // array, or NULL (v5 names it extra_special_tokens)
+    bool bert_class;                         // tokenizer_class absent or a BERT class: the file rules
 } wp_config;
 
 static wp_config default_config(void) {
-    wp_config c = {.settings = {.lowercase = true, .strip_accents = true, .chinese_chars = true}};
+    wp_config c = {.settings = {.lowercase = true, .strip_accents = true, .chinese_chars = true}, .bert_class = true};
     for (int i = 0; i < SPECIAL_COUNT; i++) c.special[i] = k_special_defaults[i];
     return c;
 }
@@ -75,11 +77,18 @@ static ds_status parse_config(const char *path, const cJSON *root, wp_config *c,
         DS_REQUIRE(err, cJSON_IsObject(added), DS_ERR_FORMAT, "%s: \"added_tokens_decoder\" must be an object", path);
         c->added_tokens_decoder = added;
     }
-    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(root, "additional_special_tokens");
-    if (extra != NULL && !cJSON_IsNull(extra)) {
-        DS_REQUIRE(err, cJSON_IsArray(extra), DS_ERR_FORMAT, "%s: \"additional_special_tokens\" must be a list", path);
+    const char *const extra_keys[2] = {"additional_special_tokens", "extra_special_tokens"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *extra = cJSON_GetObjectItemCaseSensitive(root, extra_keys[i]);
+        if (extra == NULL || cJSON_IsNull(extra) || c->additional_special_tokens) continue;
+        DS_REQUIRE(err, cJSON_IsArray(extra), DS_ERR_FORMAT, "%s: \"%s\" must be a list", path, extra_keys[i]);
         c->additional_special_tokens = extra;
     }
+    // transformers rebuilds the pipeline from this file only for BERT's own classes (BertTokenizer,
+    // BertTokenizerFast, DistilBertTokenizer, ...); PreTrainedTokenizerFast and the like take
+    // tokenizer.json as it is.
+    const char *cls = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "tokenizer_class"));
+    c->bert_class = cls == NULL || strstr(cls, "Bert") != NULL;
     return DS_OK;
 }
 
@@ -172,29 +181,75 @@ static int32_t added_id(const ds_wp_tokenizer *tok, const char *content) {
     return -1;
 }
 
-static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const char *config_path, const wp_config *c,
-                       ds_err *err) {
-    tok->settings = c->settings;
-    tok->max_input_chars_per_word = 100;
-    DS_TRY(ds_wp_vocab_read(vocab_path, &tok->vocab, err));
-    int32_t next_id = tok->vocab.count;
-    DS_TRY(added_from_decoder(tok, config_path, c->added_tokens_decoder, &next_id, err));
+// tokenizer.json's added tokens, with the ids it gives them.
+static ds_status added_from_json(ds_wp_tokenizer *tok, const ds_wp_json *j, int32_t *next_id, ds_err *err) {
+    for (const cJSON *e = j->added ? j->added->child : NULL; e; e = e->next) {
+        const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "content"));
+        const int32_t id = (int32_t)cJSON_GetObjectItemCaseSensitive(e, "id")->valuedouble;
+        DS_TRY(add_token(tok, content, id, err));
+        if (id >= *next_id) *next_id = id + 1;
+    }
+    return DS_OK;
+}
+
+// The pipeline tokenizer.json describes, for a directory without a BERT tokenizer_config.json.
+static void json_pipeline(const ds_wp_json *j, ds_wp_tokenizer *tok, wp_config *c) {
+    c->settings = j->settings;
+    c->special[SPECIAL_UNK] = j->unk;
+    c->special[SPECIAL_CLS] = j->cls;
+    c->special[SPECIAL_SEP] = j->sep;
+    if (j->pad) c->special[SPECIAL_PAD] = j->pad;
+    tok->max_input_chars_per_word = j->max_chars;
+    snprintf(tok->subword_prefix, sizeof tok->subword_prefix, "%s", j->prefix);
+    tok->subword_prefix_len = (int)strlen(tok->subword_prefix);
+}
+
+// vocab_path is vocab.txt, or tokenizer.json when j is given (read already).
+static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const ds_wp_json *j, const char *config_path,
+                       const wp_config *config, ds_err *err) {
+    wp_config c = *config;
+    tok->max_input_chars_per_word = 100;  // what BertTokenizer builds, whatever a tokenizer.json says
+    snprintf(tok->subword_prefix, sizeof tok->subword_prefix, "##");
+    tok->subword_prefix_len = 2;
+    const bool from_json_alone = j && (!config_path || !c.bert_class);
+    if (from_json_alone) {
+        const int64_t max_len = c.settings.model_max_length;
+        json_pipeline(j, tok, &c);
+        c.settings.model_max_length = max_len;
+    }
+    tok->settings = c.settings;
+    int32_t next_id = 0;
+    if (j) {
+        DS_TRY(ds_wp_json_vocab(j, vocab_path, &tok->vocab, err));
+        next_id = tok->vocab.count;
+        DS_TRY(added_from_json(tok, j, &next_id, err));
+    } else {
+        DS_TRY(ds_wp_vocab_read(vocab_path, &tok->vocab, err));
+        next_id = tok->vocab.count;
+    }
+    DS_TRY(added_from_decoder(tok, config_path, c.added_tokens_decoder, &next_id, err));
     int32_t *ids[SPECIAL_COUNT] = {&tok->unk_id, &tok->sep_id, &tok->pad_id, &tok->cls_id, &tok->mask_id};
     for (int i = 0; i < SPECIAL_COUNT; i++) {
-        const char *name = c->special[i];
+        const char *name = c.special[i];
         // tokenizers' token_to_id: the added tokens first, then the vocabulary.
         *ids[i] = added_id(tok, name);
         if (*ids[i] < 0) *ids[i] = ds_wp_vocab_lookup(&tok->vocab, name, strlen(name));
         if (*ids[i] < 0 && i == SPECIAL_MASK) {
-            *ids[i] = next_id++;  // transformers appends a missing mask token
+            *ids[i] = from_json_alone ? next_id : next_id++;  // BertTokenizer appends a missing mask token
         } else if (*ids[i] < 0) {
             return ds_err_set(err, DS_ERR_FORMAT, "%s: the vocabulary has no %s \"%s\" (%s%s)", vocab_path,
-                              k_special_keys[i], name, config_path ? "named in " : "the default",
-                              config_path ? config_path : "");
+                              k_special_keys[i], name, from_json_alone ? "named in " : config_path ? "named in " : "the default",
+                              from_json_alone ? vocab_path : config_path ? config_path : "");
         }
-        DS_TRY(add_token(tok, name, *ids[i], err));
+        // tokenizers matches in the raw text only the tokens tokenizer.json lists as added; BertTokenizer
+        // adds its special tokens (and a missing mask token) itself.
+        if (!from_json_alone) DS_TRY(add_token(tok, name, *ids[i], err));
     }
-    for (const cJSON *e = c->additional_special_tokens ? c->additional_special_tokens->child : NULL; e; e = e->next) {
+    // The template's own ids must be the tokens' (a template pointing elsewhere is not BERT's).
+    DS_REQUIRE(err, !from_json_alone || (tok->cls_id == j->cls_id && tok->sep_id == j->sep_id), DS_ERR_UNSUPPORTED,
+               "%s: the post-processor gives %s id %d and %s id %d, the vocabulary %d and %d", vocab_path, j->cls,
+               (int)j->cls_id, j->sep, (int)j->sep_id, (int)tok->cls_id, (int)tok->sep_id);
+    for (const cJSON *e = c.additional_special_tokens ? c.additional_special_tokens->child : NULL; e; e = e->next) {
         const char *content = token_content(e);
         DS_REQUIRE(err, content != NULL && content[0] != '\0', DS_ERR_FORMAT,
                    "%s: \"additional_special_tokens\" entries must be strings", config_path);
@@ -204,14 +259,28 @@ static ds_status build(ds_wp_tokenizer *tok, const char *vocab_path, const char 
     return DS_OK;
 }
 
+static bool file_exists(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
 ds_status ds_wp_tokenizer_load(const char *model_dir, ds_wp_tokenizer *tok, ds_err *err) {
     *tok = (ds_wp_tokenizer){0};
-    char vocab_path[4096], config_path[4096];
+    char vocab_path[4096], config_path[4096], json_path[4096];
     DS_REQUIRE(
         err,
         snprintf(vocab_path, sizeof vocab_path, "%s/vocab.txt", model_dir) < (int)sizeof vocab_path &&
-            snprintf(config_path, sizeof config_path, "%s/tokenizer_config.json", model_dir) < (int)sizeof config_path,
+            snprintf(config_path, sizeof config_path, "%s/tokenizer_config.json", model_dir) < (int)sizeof config_path &&
+            snprintf(json_path, sizeof json_path, "%s/tokenizer.json", model_dir) < (int)sizeof json_path,
         DS_ERR_INVALID_ARG, "tokenizer: model directory path too long: %s", model_dir);
+    // transformers prefers tokenizer.json to vocab.txt.
+    const bool have_json = file_exists(json_path);
+    if (!have_json && !file_exists(vocab_path) && errno == ENOENT)
+        return ds_err_set(err, DS_ERR_IO,
+                          "%s: no tokenizer: neither %s nor tokenizer.json exists (a Hugging Face BERT directory has "
+                          "one of them)",
+                          model_dir, vocab_path);
     wp_config c = default_config();
     cJSON *root = NULL;
     char *text = NULL;
@@ -233,7 +302,12 @@ ds_status ds_wp_tokenizer_load(const char *model_dir, ds_wp_tokenizer *tok, ds_e
     } else if (errno != ENOENT) {
         s = ds_err_set(err, DS_ERR_IO, "%s: cannot open: %s", config_path, strerror(errno));
     }
-    if (s == DS_OK) s = build(tok, vocab_path, have_config ? config_path : NULL, &c, err);
+    ds_wp_json j = {0};
+    if (s == DS_OK && have_json) s = ds_wp_json_read(json_path, &j, err);
+    if (s == DS_OK)
+        s = build(tok, have_json ? json_path : vocab_path, have_json ? &j : NULL, have_config ? config_path : NULL, &c,
+                  err);
+    ds_wp_json_free(&j);
     cJSON_Delete(root);
     free(text);
     if (s != DS_OK) ds_wp_tokenizer_free(tok);
@@ -245,7 +319,7 @@ ds_status ds_wp_tokenizer_load_vocab(const char *vocab_path, const ds_wp_setting
     *tok = (ds_wp_tokenizer){0};
     wp_config c = default_config();
     c.settings = *settings;
-    const ds_status s = build(tok, vocab_path, NULL, &c, err);
+    const ds_status s = build(tok, vocab_path, NULL, NULL, &c, err);
     if (s != DS_OK) ds_wp_tokenizer_free(tok);
     return s;
 }

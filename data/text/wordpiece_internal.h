@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "../../runtime/base/check.h"
 #include "wordpiece.h"
 
@@ -51,6 +53,30 @@ ds_status ds_wp_ids_push(ds_wp_ids *ids, int32_t id, ds_err *err);
 // whitespace trimmed, a repeated token keeps its last id.
 ds_status ds_wp_vocab_read(const char *path, ds_wp_vocab *vocab, ds_err *err);
 void ds_wp_vocab_free(ds_wp_vocab *vocab);
+// A vocabulary from tokens[id] (count of them, NUL-terminated; `what` names the source in errors).
+ds_status ds_wp_vocab_from_tokens(const char *const *tokens, int32_t count, const char *what, ds_wp_vocab *vocab,
+                                  ds_err *err);
+
+// ---- tokenizer.json (wordpiece_tokenizer_json.c) ---------------------------------------------
+// What a tokenizers serialization says about a BERT WordPiece pipeline. Strings point into root.
+typedef struct ds_wp_json {
+    cJSON *root;                    // the parsed file (owned)
+    ds_wp_settings settings;        // the normalizer's (model_max_length 0)
+    const char *unk;                // the model's unk_token
+    const char *cls, *sep;          // the post-processor's special tokens
+    int32_t cls_id, sep_id;         // and the ids it gives them
+    const char *pad;                // "padding"'s pad_token, or NULL
+    char prefix[16];                // continuing_subword_prefix
+    int max_chars;                  // max_input_chars_per_word
+    const cJSON *vocab;             // the model's {token: id}
+    const cJSON *added;             // added_tokens: [{id, content, ...}], or NULL
+} ds_wp_json;
+
+// Reads and checks path (a tokenizer.json); DS_ERR_UNSUPPORTED for what is not BERT WordPiece.
+ds_status ds_wp_json_read(const char *path, ds_wp_json *j, ds_err *err);
+// The vocabulary of j (ids must be 0..n-1, each once).
+ds_status ds_wp_json_vocab(const ds_wp_json *j, const char *path, ds_wp_vocab *vocab, ds_err *err);
+void ds_wp_json_free(ds_wp_json *j);
 
 // Reads a whole file into a NUL-terminated heap buffer (*size excludes the NUL).
 ds_status ds_wp_read_file(const char *path, char **data, size_t *size, ds_err *err);

@@ -84,6 +84,48 @@ static bool trimmed_length(const char *line, size_t len, size_t *out) {
     return true;
 }
 
+// The hash table over tokens 0..count-1 (strings, offsets and lengths already set).
+static ds_status index_tokens(ds_wp_vocab *v, const char *what, ds_err *err) {
+    v->slot_count = 1;
+    while (v->slot_count < 2 * (uint32_t)v->count) v->slot_count *= 2;
+    v->slots = malloc(v->slot_count * sizeof *v->slots);
+    if (v->slots == NULL) return ds_err_set(err, DS_ERR_OOM, "%s: out of memory for %d tokens", what, (int)v->count);
+    memset(v->slots, 0xFF, v->slot_count * sizeof *v->slots);  // -1: empty
+    for (int32_t id = 0; id < v->count; id++) {
+        if (v->lengths[id] > v->max_token_bytes) v->max_token_bytes = v->lengths[id];
+        insert(v, id);
+    }
+    return DS_OK;
+}
+
+ds_status ds_wp_vocab_from_tokens(const char *const *tokens, int32_t count, const char *what, ds_wp_vocab *v,
+                                  ds_err *err) {
+    *v = (ds_wp_vocab){0};
+    DS_REQUIRE(err, count > 0, DS_ERR_FORMAT, "%s: the vocabulary is empty", what);
+    size_t total = 0;
+    for (int32_t i = 0; i < count; i++) total += strlen(tokens[i]) + 1;
+    DS_REQUIRE(err, total < UINT32_MAX / 2, DS_ERR_FORMAT, "%s: %zu bytes is too large for a vocabulary", what, total);
+    v->strings = malloc(total);
+    v->offsets = malloc((size_t)count * sizeof *v->offsets);
+    v->lengths = malloc((size_t)count * sizeof *v->lengths);
+    if (v->strings == NULL || v->offsets == NULL || v->lengths == NULL) {
+        ds_wp_vocab_free(v);
+        return ds_err_set(err, DS_ERR_OOM, "%s: out of memory for %d tokens", what, (int)count);
+    }
+    size_t at = 0;
+    for (int32_t i = 0; i < count; i++) {
+        const size_t len = strlen(tokens[i]);
+        memcpy(v->strings + at, tokens[i], len + 1);
+        v->offsets[i] = (uint32_t)at;
+        v->lengths[i] = (uint32_t)len;
+        at += len + 1;
+    }
+    v->count = count;
+    const ds_status s = index_tokens(v, what, err);
+    if (s != DS_OK) ds_wp_vocab_free(v);
+    return s;
+}
+
 ds_status ds_wp_vocab_read(const char *path, ds_wp_vocab *v, ds_err *err) {
     *v = (ds_wp_vocab){0};
     char *data;
@@ -102,15 +144,11 @@ ds_status ds_wp_vocab_read(const char *path, ds_wp_vocab *v, ds_err *err) {
     }
     v->offsets = malloc(lines * sizeof *v->offsets);
     v->lengths = malloc(lines * sizeof *v->lengths);
-    v->slot_count = 1;
-    while (v->slot_count < 2 * lines) v->slot_count *= 2;
-    v->slots = malloc(v->slot_count * sizeof *v->slots);
-    if (v->offsets == NULL || v->lengths == NULL || v->slots == NULL) {
+    if (v->offsets == NULL || v->lengths == NULL) {
         free(data);
         ds_wp_vocab_free(v);
         return ds_err_set(err, DS_ERR_OOM, "%s: out of memory for %zu tokens", path, lines);
     }
-    memset(v->slots, 0xFF, v->slot_count * sizeof *v->slots);  // -1: empty
     // The file buffer becomes the string pool: each line's end is overwritten with a NUL.
     v->strings = data;
     size_t start = 0;
@@ -126,12 +164,12 @@ ds_status ds_wp_vocab_read(const char *path, ds_wp_vocab *v, ds_err *err) {
         data[start + len] = '\0';
         v->offsets[id] = (uint32_t)start;
         v->lengths[id] = (uint32_t)len;
-        if (len > v->max_token_bytes) v->max_token_bytes = (uint32_t)len;
         start = end + 1;
     }
     v->count = (int32_t)lines;
-    for (int32_t id = 0; id < v->count; id++) insert(v, id);
-    return DS_OK;
+    const ds_status s = index_tokens(v, path, err);
+    if (s != DS_OK) ds_wp_vocab_free(v);
+    return s;
 }
 
 void ds_wp_vocab_free(ds_wp_vocab *v) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../hub/hub.h"
 #include "../train/run_device.h"
 #include "../tasks/registry.h"
 #include "cli_args.h"
@@ -141,6 +142,15 @@ int ds_cmd_predict(int argc, char **argv) {
     ctx.seed = (uint64_t)ds_config_int(cfg, "run.seed");
     const int threads = (int)ds_config_int(cfg, "run.threads");
     if (threads > 0) omp_set_num_threads(threads);
+    // A Hub id or torchvision name: its files in the shared cache (runtime/hub/hub.h); the family's
+    // files when task.type is set, else by the model's config.json.
+    char model_dir[4096];
+    const char *task = ds_config_source_of(cfg, "task.type") == DS_CFG_FROM_DEFAULT ? NULL : ds_config_str(cfg, "task.type");
+    if (ds_hub_resolve(&ctx.log, p.model, task, model_dir, sizeof model_dir, &ctx.err) != DS_OK) {
+        ds_config_free(cfg);
+        return ds_cli_fail("predict", &ctx.err, 1);
+    }
+    p.model = model_dir;
     // The family: task.type when set, else the one that recognises the model, else the default.
     const ds_task_family *family = NULL;
     if (ds_config_source_of(cfg, "task.type") == DS_CFG_FROM_DEFAULT) family = ds_task_family_for_model(p.model);

@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "writes one JSON object per line: {\"input_ids\": [...], \"token_type_ids\": [...],\n"
             "\"attention_mask\": [...]}, as transformers' BertTokenizerFast would encode it.\n"
             "\n"
-            "  --model DIR       directory with vocab.txt and (optionally) tokenizer_config.json\n"
+            "  --model DIR       a BERT directory: tokenizer.json or vocab.txt, and tokenizer_config.json when present\n"
             "  --max-length N    longest encoding, special tokens included (default: the config's\n"
             "                    model_max_length; none when it has none)\n"
             "  --pad             pad every line with [PAD] to the max length (attention_mask 0)\n"

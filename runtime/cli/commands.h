@@ -20,5 +20,7 @@ int ds_cmd_sweep_summary(int argc, char **argv);
 int ds_cmd_eval(int argc, char **argv);
 int ds_cmd_predict(int argc, char **argv);
 int ds_cmd_convert(int argc, char **argv);
+int ds_cmd_pull(int argc, char **argv);
+int ds_cmd_report(int argc, char **argv);
 
 #endif

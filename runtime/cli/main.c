@@ -19,6 +19,8 @@ static const ds_command k_commands[] = {
     {"help", "reference pages: `downstream help config` lists every config key", ds_cmd_help},
     {"config", "check a config (--config FILE, --set KEY=VALUE) and print it resolved", ds_cmd_config},
     {"tokenize", "text lines on stdin to BERT input ids (JSON lines), as BertTokenizerFast", ds_cmd_tokenize},
+    {"pull", "download a Hub model or torchvision weights into the shared caches (ID: org/name, arch.WEIGHTS)", ds_cmd_pull},
+    {"report", "one self-contained HTML page about a training run (curves, confusion matrix, samples)", ds_cmd_report},
 };
 
 static void usage(FILE *f) {

@@ -79,6 +79,7 @@ static const ds_config_key k_keys[] = {
     {"train.nonfinite",     DS_CFG_ENUM,   "stop",  .choices = "stop|skip",             .doc = "a NaN or infinite loss or gradient: stop naming the first tensor that went non-finite, or skip the step (counted as skipped_steps in metrics.jsonl)"},
     {"train.stop_after",    DS_CFG_INT,    "0",     .min = "0",                        .doc = "end this run after N optimizer steps, with a checkpoint, keeping the schedule of the full run (resume later); 0: run to the end"},
     {"train.log_every",     DS_CFG_INT,    "10",    .min = "1",                        .doc = "metrics-log line every N optimizer steps"},
+    {"train.tensorboard",   DS_CFG_BOOL,   "false",                                    .doc = "also write every metrics-log line as TensorBoard scalars (events.out.tfevents.* in train.output_dir)"},
 
     {"dist.launcher",       DS_CFG_ENUM,   "auto",  .choices = "auto|none|openmpi|torchrun|slurm", .doc = "where the rank and world size come from: auto finds mpirun's, torchrun-style or srun's variables (none: a single process)"},
     {"dist.backend",        DS_CFG_ENUM,   "auto",  .choices = "auto|mpi|tcp|nccl",    .doc = "communicator: auto is none for one rank, nccl on GPUs, mpi under mpirun/srun, tcp under a torchrun-style launch"},

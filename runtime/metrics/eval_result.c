@@ -13,6 +13,7 @@ double ds_eval_value(const ds_eval_result *r, const char *name) {
 
 void ds_eval_result_free(ds_eval_result *r) {
     free(r->report);
+    free(r->details);
     memset(r, 0, sizeof *r);
 }
 

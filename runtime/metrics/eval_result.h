@@ -17,6 +17,11 @@ typedef struct ds_eval_result {
     ds_metric_value values[DS_EVAL_MAX_VALUES];  // "<prefix>loss", then the family's: "<prefix>accuracy", ...
     int count;
     char *report;                                // malloc'd detailed report (lines ending in '\n'), or NULL
+    // malloc'd JSON object with the family's tables for files and the run report, or NULL:
+    //   "classes": [names], "per_class": [{"class": name, <number fields: precision, recall, f1,
+    //   support, iou, ...>}], "confusion": {"rows": "true", "columns": "predicted", "matrix": [[counts]]}
+    // (each member optional). runtime/train/run_files.h writes it into eval_<split>.json.
+    char *details;
 } ds_eval_result;
 
 // The value called `name` (e.g. "eval_accuracy"), or NaN.

@@ -167,6 +167,15 @@ struct ds_task_family {
     ds_status (*predict)(ds_context *ctx, const ds_config *cfg, const ds_predict_args *a);
     // Times a training step on synthetic data and writes one JSON object (a line) to `out`.
     ds_status (*bench)(ds_context *ctx, const ds_config *cfg, const ds_bench_env *env, FILE *out);
+
+    // ---- optional (NULL: none) -----------------------------------------------------------------
+    // Sample predictions of split s for the run report, one JSON object a line into `out`
+    // (<output_dir>/samples.jsonl, runtime/train/run_files.h gives the format: {"kind": "text" |
+    // "image" | "audio", ...}), a handful per class, mistakes first. Rank 0 alone calls it after the
+    // final evaluation, with the model on its device and an arena for `batch` examples; forwards
+    // in eval mode only (no collective).
+    ds_status (*write_samples)(ds_context *ctx, ds_task *t, ds_data_split s, size_t batch, ds_arena *arena,
+                               FILE *out);
 };
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -143,6 +144,60 @@ ds_status ds_metrics_log_open(ds_metrics_log *l, const char *path, int64_t resum
     return DS_OK;
 }
 
+ds_status ds_metrics_log_add_tensorboard(ds_metrics_log *l, const char *dir, int64_t resume_step, ds_err *err) {
+    DS_REQUIRE(err, l->tb == NULL, DS_ERR_INVALID_ARG, "metrics log: TensorBoard events already open");
+    ds_tb_writer *w = calloc(1, sizeof *w);
+    DS_REQUIRE(err, w != NULL, DS_ERR_OOM, "TensorBoard events: out of memory");
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const ds_status st = ds_tb_open(w, dir, resume_step, (double)now.tv_sec + 1e-9 * (double)now.tv_nsec, err);
+    if (st != DS_OK) {
+        free(w);
+        return st;
+    }
+    l->tb = w;
+    return DS_OK;
+}
+
+void ds_metrics_tb_tag(const char *name, char *tag, size_t cap) {
+    if (strncmp(name, "eval_", 5) == 0) snprintf(tag, cap, "eval/%s", name + 5);
+    else if (strncmp(name, "test_", 5) == 0) snprintf(tag, cap, "test/%s", name + 5);
+    else if (strcmp(name, "lr") == 0) snprintf(tag, cap, "train/learning_rate");
+    else snprintf(tag, cap, "train/%s", name);
+}
+
+// The record's finite values as TensorBoard scalars.
+static ds_status write_events(ds_metrics_log *l, const ds_metrics_record *r, ds_err *err) {
+    const int cap = 5 + r->extra_count;
+    const char **tags = calloc((size_t)cap, sizeof *tags);
+    double *values = calloc((size_t)cap, sizeof *values);
+    char(*names)[64] = calloc((size_t)cap, sizeof *names);
+    ds_status st = tags && values && names ? DS_OK : ds_err_set(err, DS_ERR_OOM, "TensorBoard events: out of memory");
+    int n = 0;
+    const char *train_names[5] = {"epoch", "loss", "lr", "grad_norm", "samples_per_s"};
+    const double train_values[5] = {r->epoch, r->loss, r->lr, r->grad_norm, r->samples_per_s};
+    for (int i = 0; st == DS_OK && r->has_train && i < 5; i++)
+        if (isfinite(train_values[i])) {
+            ds_metrics_tb_tag(train_names[i], names[n], sizeof names[n]);
+            values[n++] = train_values[i];
+        }
+    for (int i = 0; st == DS_OK && i < r->extra_count; i++)
+        if (isfinite(r->extra[i].value)) {
+            ds_metrics_tb_tag(r->extra[i].name, names[n], sizeof names[n]);
+            values[n++] = r->extra[i].value;
+        }
+    for (int i = 0; i < n; i++) tags[i] = names[i];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (st == DS_OK && n > 0)
+        st = ds_tb_write_scalars(l->tb, r->step, (double)now.tv_sec + 1e-9 * (double)now.tv_nsec, tags, values, n,
+                                 err);
+    free(tags);
+    free(values);
+    free(names);
+    return st;
+}
+
 ds_status ds_metrics_log_write(ds_metrics_log *l, const ds_metrics_record *r, ds_err *err) {
     DS_REQUIRE(err, l->f != NULL, DS_ERR_INVALID_ARG, "metrics log: not open");
     char small[1024];
@@ -156,11 +211,13 @@ ds_status ds_metrics_log_write(ds_metrics_log *l, const ds_metrics_record *r, ds
     const bool ok = fwrite(line, 1, n, l->f) == n && fflush(l->f) == 0;
     if (line != small) free(line);
     DS_REQUIRE(err, ok, DS_ERR_IO, "metrics log %s: cannot write: %s", l->path, strerror(errno));
-    return DS_OK;
+    return l->tb ? write_events(l, r, err) : DS_OK;
 }
 
 void ds_metrics_log_close(ds_metrics_log *l) {
     if (l->f) fclose(l->f);
+    if (l->tb) ds_tb_close(l->tb);
+    free(l->tb);
     free(l->path);
     memset(l, 0, sizeof *l);
 }

@@ -7,6 +7,12 @@
 // On resume from the checkpoint of step S, lines with a step beyond S (written by the
 // interrupted run after that checkpoint; those steps will run again) and a torn last line are
 // dropped, and new lines are appended after the rest.
+//
+// A second sink, TensorBoard (train.tensorboard): every line is also one event of a tfevents file
+// in the same directory (runtime/train/tb_events.h), under the tags HF's Trainer uses: training
+// lines as train/loss, train/learning_rate, train/grad_norm, train/samples_per_s, train/epoch and
+// train/<extra> (data_wait_ms, allreduce_*); evaluation values "eval_x" as eval/x ("test_x":
+// test/x). Non-finite values are left out of the events.
 #ifndef DS_METRICS_LOG_H
 #define DS_METRICS_LOG_H
 
@@ -16,10 +22,12 @@
 
 #include "../base/status.h"
 #include "../metrics/metrics.h"
+#include "tb_events.h"
 
 typedef struct ds_metrics_log {
     FILE *f;
     char *path;
+    ds_tb_writer *tb;  // the TensorBoard sink, or NULL
 } ds_metrics_log;
 
 // One line's contents.
@@ -41,7 +49,15 @@ typedef struct ds_metrics_record {
 // dropped) and appends. DS_ERR_IO names the file.
 ds_status ds_metrics_log_open(ds_metrics_log *l, const char *path, int64_t resume_step, ds_err *err);
 
-// Appends one line and flushes it.
+// Also writes every record to a new TensorBoard event file in dir; resume_step as for
+// ds_metrics_log_open (>= 0: TensorBoard forgets what earlier files logged after that step).
+ds_status ds_metrics_log_add_tensorboard(ds_metrics_log *l, const char *dir, int64_t resume_step, ds_err *err);
+
+// The TensorBoard tag of a metrics-log value: "loss" -> "train/loss", "lr" -> "train/learning_rate",
+// "eval_accuracy" -> "eval/accuracy", "test_f1" -> "test/f1", "data_wait_ms" -> "train/data_wait_ms".
+void ds_metrics_tb_tag(const char *name, char *tag, size_t cap);
+
+// Appends one line (and the TensorBoard event) and flushes it.
 ds_status ds_metrics_log_write(ds_metrics_log *l, const ds_metrics_record *r, ds_err *err);
 
 // The line for `r` (JSON and a '\n') into buf, truncated to cap; returns the full length as

@@ -11,6 +11,7 @@
 #include "../tasks/registry.h"
 #include "evaluator.h"
 #include "rng_keys.h"
+#include "run_files.h"
 #include "run_device.h"
 #include "trainer_internal.h"
 
@@ -151,10 +152,13 @@ static ds_status setup(trainer *t) {
     DS_TRY(ds_trainer_resume_and_share(t));
     if (ds_trainer_is_root(t)) {
         DS_TRY(ds_mkdirs(t->ck.dir, err));
+        DS_TRY(ds_run_files_write_config(cfg, t->ck.dir, err));  // for `downstream report` (run_files.h)
         char mpath[4096];
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", t->ck.dir);
         DS_TRY(ds_metrics_log_open(&t->mlog, mpath, t->last_ckpt_step >= 0 ? t->optim.step : -1, err));
         t->mlog_open = true;
+        if (ds_config_bool(cfg, "train.tensorboard"))  // a second sink of the same lines
+            DS_TRY(ds_metrics_log_add_tensorboard(&t->mlog, t->ck.dir, t->last_ckpt_step >= 0 ? t->optim.step : -1, err));
     }
     if (t->world > 1) {
         DS_TRY(ds_grad_sync_init(&t->gsync, t->comm, t->pb, ds_config_float(cfg, "dist.bucket_mb") * 1e6, err));
@@ -489,6 +493,8 @@ static ds_status finish(trainer *t, ds_train_summary *out) {
     }
     snprintf(out->export_dir, sizeof out->export_dir, "%s/model", t->ck.dir);
     if (!ds_trainer_is_root(t)) return DS_OK;
+    DS_TRY(ds_run_files_write_end(ctx, t->task, t->ck.dir, out->has_dev ? &out->dev : NULL,
+                                  out->has_test ? &out->test : NULL, t->batch, &t->arena));
     DS_TRY(ds_param_block_download(ctx, t->pb));  // the export reads the host copy
     return t->family->export_model(ctx, t->task, out->export_dir);
 }

@@ -23,10 +23,11 @@ expect() {
 }
 
 # same_as WANT ARGS...: tokenizes the fixture's input lines and compares with WANT line by line.
+model=$fix/uncased
 same_as() {
   local want=$1
   shift
-  if ! "$bin" tokenize --model "$fix/uncased" "$@" <"$fix/cli_input.txt" >"$tmp/got" 2>"$tmp/err"; then
+  if ! "$bin" tokenize --model "$model" "$@" <"$fix/cli_input.txt" >"$tmp/got" 2>"$tmp/err"; then
     fail "tokenize $* failed: $(cat "$tmp/err")"
     return
   fi
@@ -39,6 +40,14 @@ same_as() {
 # Defaults: truncation to the config's model_max_length (512), no padding.
 same_as "$fix/cli_uncased.jsonl"
 # Truncated ("longest_first" for the pairs) and padded to 24.
+same_as "$fix/cli_uncased_pad24.jsonl" --max-length 24 --pad
+# The same tokenizer as transformers 5 saves it (tokenizer.json + tokenizer_config.json, no
+# vocab.txt), and tokenizer.json alone (no model_max_length then: --max-length 512 as above).
+model=$fix/uncased_tf5
+same_as "$fix/cli_uncased.jsonl"
+same_as "$fix/cli_uncased_pad24.jsonl" --max-length 24 --pad
+model=$fix/uncased_json_only
+same_as "$fix/cli_uncased.jsonl" --max-length 512
 same_as "$fix/cli_uncased_pad24.jsonl" --max-length 24 --pad
 [ "$(wc -l <"$fix/cli_input.txt")" -ge 40 ] || fail "cli_input.txt has fewer than 40 lines"
 
@@ -60,7 +69,7 @@ expect 0 '^usage: downstream tokenize --model DIR' "$bin" tokenize --help
 expect 2 '--model DIR is required' "$bin" tokenize
 expect 2 "unknown or incomplete option '--bogus'" "$bin" tokenize --model "$fix/uncased" --bogus
 expect 2 '--max-length needs a positive integer' "$bin" tokenize --model "$fix/uncased" --max-length 0
-expect 1 'nope/vocab\.txt: cannot open' "$bin" tokenize --model "$tmp/nope"
+expect 1 'nope: no tokenizer: neither .*nope/vocab\.txt nor tokenizer\.json exists' "$bin" tokenize --model "$tmp/nope"
 printf 'fine\nbad \xff byte\n' >"$tmp/in"
 expect 1 'stdin line 2: tokenizer: invalid UTF-8 at byte 4' "$bin" tokenize --model "$fix/uncased"
 

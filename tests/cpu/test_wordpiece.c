@@ -101,10 +101,11 @@ static bool same_as_record(const ds_wp_encoding *e, const cJSON *rec, bool is_pa
     return same;
 }
 
-// Every line of the corpus through one tokenizer; truncated lines from <name>.truncated.jsonl.
-static void check_corpus(ds_test *t, const corpus *c, const char *name, bool truncated) {
+// Every line of the corpus through the tokenizer of directory tokenizer/<dir_name>, against the ids
+// of <name>.jsonl (truncated lines from <name>.truncated.jsonl).
+static void check_corpus_dir(ds_test *t, const corpus *c, const char *dir_name, const char *name, bool truncated) {
     char rel[256], path[512], dir[512];
-    snprintf(rel, sizeof rel, "tokenizer/%s", name);
+    snprintf(rel, sizeof rel, "tokenizer/%s", dir_name);
     ds_test_fixture(rel, dir, sizeof dir);
     ds_wp_tokenizer tok;
     ds_err err = {0};
@@ -144,7 +145,7 @@ static void check_corpus(ds_test *t, const corpus *c, const char *name, bool tru
         tokens += enc.len;
         if (!ok && bad++ < MAX_REPORTED) {
             char esc[1024];
-            ds_test_check(t, false, "%s line %zu%s \"%s\"%s", name, i + 1, truncated ? " (truncated)" : "",
+            ds_test_check(t, false, "%s line %zu%s \"%s\"%s", dir_name, i + 1, truncated ? " (truncated)" : "",
                           escaped(c->lines[i], c->lens[i], esc, sizeof esc), why);
         }
         ds_err_clear(&err);
@@ -152,13 +153,18 @@ static void check_corpus(ds_test *t, const corpus *c, const char *name, bool tru
     }
     free(jl);
     fclose(f);
-    ds_test_check(t, bad == 0, "%s%s: %zu of %zu lines differ from transformers", name, truncated ? " (truncated)" : "",
-                  bad, records);
+    ds_test_check(t, bad == 0, "%s%s: %zu of %zu lines differ from transformers", dir_name,
+                  truncated ? " (truncated)" : "", bad, records);
     ds_test_check(t, records >= (truncated ? 100 : c->count), "%s: only %zu records", path, records);
-    printf("%s%s: %zu lines, %zu tokens, %zu mismatches\n", name, truncated ? " truncated" : "", records, tokens, bad);
+    printf("%s%s: %zu lines, %zu tokens, %zu mismatches\n", dir_name, truncated ? " truncated" : "", records, tokens,
+           bad);
     ds_wp_encoding_free(&enc);
     ds_wp_scratch_free(&scratch);
     ds_wp_tokenizer_free(&tok);
+}
+
+static void check_corpus(ds_test *t, const corpus *c, const char *name, bool truncated) {
+    check_corpus_dir(t, c, name, name, truncated);
 }
 
 // transformers' padding=True on the first lines' texts: every row padded to the longest.
@@ -208,13 +214,13 @@ static void check_padded_batch(ds_test *t, const corpus *c) {
 
 // Extra added tokens (added_tokens_decoder, additional_special_tokens): ids past the vocabulary
 // and matches in the raw text, as transformers gives them (tests/fixtures/tokenizer/added_tokens.jsonl).
-static void check_added_tokens(ds_test *t) {
-    char path[512], dir[512];
+static void check_added_tokens(ds_test *t, const char *dir_name) {
+    char path[512], dir[512], rel[256];
     ds_wp_tokenizer tok;
     ds_err err = {0};
-    if (!ds_test_check(
-            t, ds_wp_tokenizer_load(ds_test_fixture("tokenizer/added_tokens", dir, sizeof dir), &tok, &err) == DS_OK,
-            "load %s: %s", dir, err.msg))
+    snprintf(rel, sizeof rel, "tokenizer/%s", dir_name);
+    if (!ds_test_check(t, ds_wp_tokenizer_load(ds_test_fixture(rel, dir, sizeof dir), &tok, &err) == DS_OK,
+                       "load %s: %s", dir, err.msg))
         return;
     FILE *f = fopen(ds_test_fixture("tokenizer/added_tokens.jsonl", path, sizeof path), "r");
     ds_wp_scratch s = {0};
@@ -544,9 +550,18 @@ int main(void) {
     for (int i = 0; i < 3; i++) {
         check_corpus(&t, &c, names[i], false);
         check_corpus(&t, &c, names[i], true);
+        // The same tokenizers as transformers 5 saves them: tokenizer.json + tokenizer_config.json.
+        char tf5[64];
+        snprintf(tf5, sizeof tf5, "%s_tf5", names[i]);
+        check_corpus_dir(&t, &c, tf5, names[i], false);
+        check_corpus_dir(&t, &c, tf5, names[i], true);
     }
+    // tokenizer.json alone: its normalizer, pre-tokenizer, template and model rule.
+    check_corpus_dir(&t, &c, "uncased_json_only", "uncased", false);
+    check_corpus_dir(&t, &c, "uncased_json_only", "uncased", true);
     check_padded_batch(&t, &c);
-    check_added_tokens(&t);
+    check_added_tokens(&t, "added_tokens");
+    check_added_tokens(&t, "added_tokens_tf5");
     check_units(&t);
     check_errors(&t);
     check_random_input(&t);

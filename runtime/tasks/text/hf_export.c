@@ -58,8 +58,49 @@ static ds_status write_config(const ds_bert_model *m, const ds_label_map *labels
     return st;
 }
 
-ds_status ds_hf_export(const ds_bert_model *m, const ds_label_map *labels, const char *source_dir, const char *out_dir,
-                       ds_err *err) {
+static ds_status write_text(const char *dir, const char *name, const char *text, size_t len, ds_err *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return ds_write_file_atomic(path, text, len, err);
+}
+
+// The tokenizer the model was trained with, as every reader may look for it: vocab.txt,
+// tokenizer.json (what transformers prefers and v5 writes) and tokenizer_config.json (the source's,
+// with the settings made explicit), and the source's special_tokens_map.json when it has one.
+static ds_status write_tokenizer(const ds_wp_tokenizer *tok, const char *source_dir, const char *out_dir,
+                                 ds_err *err) {
+    char *text = NULL;
+    size_t len = 0;
+    DS_TRY(ds_wp_vocab_text(tok, &text, &len, err));
+    ds_status st = write_text(out_dir, "vocab.txt", text, len, err);
+    free(text);
+    DS_TRY(st);
+    DS_TRY(ds_wp_tokenizer_json_text(tok, &text, err));
+    st = write_text(out_dir, "tokenizer.json", text, strlen(text), err);
+    free(text);
+    DS_TRY(st);
+
+    char src[4096];
+    char *source = NULL;
+    snprintf(src, sizeof src, "%s/tokenizer_config.json", source_dir);
+    if (access(src, R_OK) == 0) DS_TRY(ds_read_whole_file(src, &source, &len, err));
+    st = ds_wp_tokenizer_config_text(tok, source, &text, err);
+    free(source);
+    DS_TRY(st);
+    st = write_text(out_dir, "tokenizer_config.json", text, strlen(text), err);
+    free(text);
+    DS_TRY(st);
+
+    snprintf(src, sizeof src, "%s/special_tokens_map.json", source_dir);
+    if (access(src, R_OK) != 0) return DS_OK;  // optional
+    DS_TRY(ds_read_whole_file(src, &text, &len, err));
+    st = write_text(out_dir, "special_tokens_map.json", text, len, err);
+    free(text);
+    return st;
+}
+
+ds_status ds_hf_export(const ds_bert_model *m, const ds_label_map *labels, const ds_wp_tokenizer *tok,
+                       const char *source_dir, const char *out_dir, ds_err *err) {
     DS_TRY(ds_mkdirs(out_dir, err));
     DS_TRY(write_config(m, labels, source_dir, out_dir, err));
 
@@ -77,21 +118,6 @@ ds_status ds_hf_export(const ds_bert_model *m, const ds_label_map *labels, const
     free(entries);
     DS_TRY(st);
 
-    static const char *const tokenizer_files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
-    for (size_t i = 0; i < sizeof tokenizer_files / sizeof tokenizer_files[0]; i++) {
-        char src[4096];
-        snprintf(src, sizeof src, "%s/%s", source_dir, tokenizer_files[i]);
-        if (access(src, R_OK) != 0) {
-            if (i == 0) return ds_err_set(err, DS_ERR_IO, "%s: missing: the export needs the vocabulary", src);
-            continue;  // optional files
-        }
-        char *text = NULL;
-        size_t len = 0;
-        DS_TRY(ds_read_whole_file(src, &text, &len, err));
-        snprintf(path, sizeof path, "%s/%s", out_dir, tokenizer_files[i]);
-        st = ds_write_file_atomic(path, text, len, err);
-        free(text);
-        DS_TRY(st);
-    }
+    return write_tokenizer(tok, source_dir, out_dir, err);
     return DS_OK;
 }

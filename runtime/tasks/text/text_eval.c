@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "../../base/check.h"
 #include "../../base/log.h"
 #include "text_family_internal.h"
@@ -76,6 +78,39 @@ static void print_cls_report(const ds_cls_report *r, const ds_cls_counts *c, con
     }
 }
 
+// The per-class table and the confusion matrix as JSON (ds_eval_result.details).
+static char *cls_details(const ds_cls_report *r, const ds_cls_counts *c, const ds_label_map *labels) {
+    const int K = r->classes;
+    cJSON *root = cJSON_CreateObject(), *classes = cJSON_AddArrayToObject(root, "classes"),
+          *per = cJSON_AddArrayToObject(root, "per_class"), *conf = cJSON_AddObjectToObject(root, "confusion");
+    if (!root || !classes || !per || !conf) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    cJSON_AddStringToObject(conf, "rows", "true");
+    cJSON_AddStringToObject(conf, "columns", "predicted");
+    cJSON *matrix = cJSON_AddArrayToObject(conf, "matrix");
+    for (int k = 0; k < K; k++) {
+        char fallback[32];
+        snprintf(fallback, sizeof fallback, "class %d", k);
+        const char *name = labels && k < labels->count ? labels->names[k] : fallback;
+        cJSON_AddItemToArray(classes, cJSON_CreateString(name));
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "class", name);
+        cJSON_AddNumberToObject(row, "precision", r->precision[k]);
+        cJSON_AddNumberToObject(row, "recall", r->recall[k]);
+        cJSON_AddNumberToObject(row, "f1", r->f1[k]);
+        cJSON_AddNumberToObject(row, "support", (double)r->support[k]);
+        cJSON_AddItemToArray(per, row);
+        cJSON *counts = cJSON_CreateArray();
+        for (int j = 0; j < K; j++) cJSON_AddItemToArray(counts, cJSON_CreateNumber((double)c->confusion[k * K + j]));
+        cJSON_AddItemToArray(matrix, counts);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
 ds_status ds_text_eval_report(const ds_task *t, const ds_task_eval *e, const char *prefix, ds_eval_result *r,
                               ds_err *err) {
     const text_state *s = (const text_state *)t;
@@ -91,6 +126,7 @@ ds_status ds_text_eval_report(const ds_task *t, const ds_task_eval *e, const cha
             print_cls_report(&cr, &e->cls, ds_text_state_labels(s), f);
             fclose(f);
         }
+        r->details = cls_details(&cr, &e->cls, ds_text_state_labels(s));
         ds_cls_report_free(&cr);
         DS_REQUIRE(err, r->report != NULL, DS_ERR_OOM, "evaluation report: out of memory");
     } else if (e->problem_type == DS_PROBLEM_MULTI_LABEL) {

@@ -13,6 +13,7 @@
 
 #include "../../../data/common/file_read.h"
 #include "../../base/check.h"
+#include "../../hub/hub.h"
 #include "hf_bert.h"
 #include "hf_export.h"
 #include "text_family_internal.h"
@@ -112,13 +113,16 @@ static ds_status text_open_train(ds_context *ctx, const ds_config *cfg, ds_task 
     ds_err *err = &ctx->err;
     text_state *s = new_state(ctx, cfg);
     DS_REQUIRE(err, s != NULL, DS_ERR_OOM, "text task: out of memory");
-    ds_status st = ds_text_task_load(cfg, &ctx->log, true, ctx->seed, &s->data, err);
+    // model.path may name a Hub repository: its files in the shared cache.
+    ds_status st = ds_hub_resolve(&ctx->log, ds_config_str(cfg, "model.path"), ds_text_task_family.name, s->model_dir,
+                                  sizeof s->model_dir, err);
+    if (st == DS_OK) st = ds_text_task_load(cfg, &ctx->log, true, ctx->seed, s->model_dir, &s->data, err);
     s->data_loaded = st == DS_OK;
     if (st == DS_OK && s->data.train.n == 0) st = ds_err_set(err, DS_ERR_INVALID_ARG, "the training set is empty");
     if (st == DS_OK) {
         const ds_hf_bert_options mo = {.num_labels = s->data.num_labels, .has_problem_type = true,
                                        .problem_type = s->data.problem_type};
-        st = ds_hf_bert_load(ctx, ds_config_str(cfg, "model.path"), &mo, &s->model, NULL);
+        st = ds_hf_bert_load(ctx, s->model_dir, &mo, &s->model, NULL);
         s->model_loaded = st == DS_OK;
     }
     if (st == DS_OK) {
@@ -140,15 +144,17 @@ static ds_status text_open_train(ds_context *ctx, const ds_config *cfg, ds_task 
 
 static ds_status text_open_eval(ds_context *ctx, const ds_config *cfg, ds_task **out) {
     ds_err *err = &ctx->err;
-    const char *dir = ds_config_str(cfg, "model.path");
-    DS_REQUIRE(err, dir[0], DS_ERR_CONFIG,
+    DS_REQUIRE(err, ds_config_str(cfg, "model.path")[0], DS_ERR_CONFIG,
                "model.path is empty: give the fine-tuned model's directory (train.output_dir/model after training)");
     text_state *s = new_state(ctx, cfg);
     DS_REQUIRE(err, s != NULL, DS_ERR_OOM, "text task: out of memory");
+    const char *dir = s->model_dir;
     ds_hf_bert_info info;
     memset(&info, 0, sizeof info);
     const ds_hf_bert_options mo = {.num_labels = 0};  // the head as exported
-    ds_status st = ds_hf_bert_load(ctx, dir, &mo, &s->model, &info);
+    ds_status st = ds_hub_resolve(&ctx->log, ds_config_str(cfg, "model.path"), ds_text_task_family.name, s->model_dir,
+                                  sizeof s->model_dir, err);
+    if (st == DS_OK) st = ds_hf_bert_load(ctx, dir, &mo, &s->model, &info);
     s->model_loaded = st == DS_OK;
     if (st == DS_OK && info.initialised > 0)
         DS_LOG_WARN(&ctx->log,
@@ -164,7 +170,7 @@ static ds_status text_open_eval(ds_context *ctx, const ds_config *cfg, ds_task *
     ds_hf_bert_info_free(&info);
     if (st == DS_OK) {
         const ds_text_task_model tm = {.labels = &s->model_labels, .problem_type = s->model.cfg.problem_type};
-        st = ds_text_task_load_eval(cfg, &ctx->log, ctx->seed, &tm, &s->data, err);
+        st = ds_text_task_load_eval(cfg, &ctx->log, ctx->seed, &tm, s->model_dir, &s->data, err);
         s->data_loaded = st == DS_OK;
     }
     if (st == DS_OK && s->data.dev.n == 0 && s->data.test.n == 0)
@@ -269,7 +275,7 @@ static ds_status text_checkpoint_meta(const ds_task *t, cJSON **out, ds_err *err
 
 static ds_status text_export(ds_context *ctx, ds_task *t, const char *dir) {
     text_state *s = (text_state *)t;
-    DS_TRY(ds_hf_export(&s->model, &s->data.labels, ds_config_str(s->cfg, "model.path"), dir, &ctx->err));
+    DS_TRY(ds_hf_export(&s->model, &s->data.labels, &s->data.tok, s->model_dir, dir, &ctx->err));
     DS_LOG_INFO(&ctx->log, "exported the fine-tuned model to %s (Hugging Face format)", dir);
     return DS_OK;
 }
@@ -324,6 +330,7 @@ const ds_task_family ds_text_task_family = {
     .recognizes = text_recognizes,
     .predict = ds_text_predict,
     .bench = ds_text_bench,
+    .write_samples = ds_text_write_samples,
 };
 
 // A family for wrapped examples: the real table, used only to pack (tests of the train loader).

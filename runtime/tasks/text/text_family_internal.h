@@ -12,6 +12,7 @@
 typedef struct text_state {
     ds_task base;                     // first: a ds_task * is a text_state *
     const ds_config *cfg;             // not owned (NULL for a task wrapped around examples)
+    char model_dir[4096];             // model.path resolved to a local directory (runtime/hub/hub.h)
     const ds_log *log;                // the context's log (NULL for a wrapped task)
     ds_text_task data;                // tokenizer, datasets, the training set's classes, tokenized splits
     bool data_loaded;
@@ -52,5 +53,8 @@ ds_status ds_text_select_metric(const ds_task *t, const char *want, ds_metric_ch
 // ---- commands (text_predict.c, text_bench.c) --------------------------------------------------
 ds_status ds_text_predict(ds_context *ctx, const ds_config *cfg, const ds_predict_args *a);
 ds_status ds_text_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env *env, FILE *out);
+// text_samples.c: the run report's sample predictions (task.h's write_samples).
+ds_status ds_text_write_samples(ds_context *ctx, ds_task *t, ds_data_split split, size_t batch, ds_arena *arena,
+                                FILE *out);
 
 #endif

@@ -59,13 +59,13 @@ static void log_set(const ds_log *log, const char *what, const ds_text_dataset *
 // or, when neither is given, the dev/test parts of data.train split as training splits it.
 // model (eval only, may be NULL): the classes and problem type of the model being evaluated.
 static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed, const ds_text_task_model *model,
-                           ds_text_task *t, ds_err *err) {
+                           const char *model_dir, ds_text_task *t, ds_err *err) {
     memset(t, 0, sizeof *t);
     ds_label_map_init(&t->labels);
-    const char *model_path = ds_config_str(cfg, "model.path");
+    const char *model_path = model_dir ? model_dir : ds_config_str(cfg, "model.path");
     if (!model_path[0])
         return ds_err_set(err, DS_ERR_CONFIG, "model.path is empty: give a Hugging Face BERT directory "
-                                              "(config.json, model.safetensors, vocab.txt)");
+                                              "(config.json, model.safetensors, vocab.txt or tokenizer.json)");
     DS_TRY(ds_wp_tokenizer_load(model_path, &t->tok, err));
     ds_text_dataset_options opt;
     DS_TRY(ds_text_task_dataset_options(cfg, &opt, err));
@@ -178,14 +178,14 @@ done:
     return st;
 }
 
-ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed, ds_text_task *t,
-                            ds_err *err) {
-    return load_task(cfg, log, need_train, seed, NULL, t, err);
+ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed,
+                            const char *model_dir, ds_text_task *t, ds_err *err) {
+    return load_task(cfg, log, need_train, seed, NULL, model_dir, t, err);
 }
 
 ds_status ds_text_task_load_eval(const ds_config *cfg, const ds_log *log, uint64_t seed, const ds_text_task_model *model,
-                                 ds_text_task *t, ds_err *err) {
-    return load_task(cfg, log, false, seed, model, t, err);
+                                 const char *model_dir, ds_text_task *t, ds_err *err) {
+    return load_task(cfg, log, false, seed, model, model_dir, t, err);
 }
 
 void ds_text_task_free(ds_text_task *t) {

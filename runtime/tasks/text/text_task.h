@@ -25,9 +25,10 @@ typedef struct ds_text_task {
 // data.split when neither data.dev nor data.test is given. need_train false (evaluation): the
 // data.dev / data.test files, or, when neither is given, the dev and test parts of data.train,
 // split exactly as training splits it (same seed, fractions, stratification and class ids);
-// classes from data.labels, else the training file, else the first file read.
-ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed, ds_text_task *t,
-                            ds_err *err);
+// classes from data.labels, else the training file, else the first file read. model_dir: where
+// the tokenizer is (model.path resolved by ds_hub_resolve, runtime/hub/hub.h); NULL: model.path.
+ds_status ds_text_task_load(const ds_config *cfg, const ds_log *log, bool need_train, uint64_t seed,
+                            const char *model_dir, ds_text_task *t, ds_err *err);
 
 // What evaluating a fine-tuned model takes from the model rather than from the config or data.
 typedef struct ds_text_task_model {
@@ -39,7 +40,7 @@ typedef struct ds_text_task_model {
 // model's class ids (a label the model does not know is a bad row), so that the metrics and the
 // split of data.train are those of training.
 ds_status ds_text_task_load_eval(const ds_config *cfg, const ds_log *log, uint64_t seed, const ds_text_task_model *model,
-                                 ds_text_task *t, ds_err *err);
+                                 const char *model_dir, ds_text_task *t, ds_err *err);
 void ds_text_task_free(ds_text_task *t);
 
 // The dataset options the data.* keys give (strings point into cfg).
