@@ -146,12 +146,17 @@ static ds_status bottleneck_backward(ds_context *ctx, const ds_bottleneck *b, co
     return DS_OK;
 }
 
+// The stem's max pool: 3x3, stride 2, padding 1 (torchvision's ResNet).
+static ds_pool2d_geom stem_pool(void) {
+    return (ds_pool2d_geom){.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+}
+
 ds_status ds_resnet_forward(ds_context *ctx, const ds_resnet *r, const ds_param_block *pb, const ds_conv_bn_mode *mode,
                             const ds_tensor *images, ds_arena *arena, ds_resnet_acts *acts) {
     ds_err *err = &ctx->err;
     DS_TRY(ds_conv_bn_forward(ctx, &r->stem, pb, mode, images, NULL, arena, &acts->stem));
     const ds_tensor *s = &acts->stem.y;
-    const ds_pool2d_geom pool = {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+    const ds_pool2d_geom pool = stem_pool();
     const int64_t shape[] = {s->shape[0], s->shape[1], ds_pool_out_size(s->shape[2], 3, 2, 1, 1, false),
                              ds_pool_out_size(s->shape[3], 3, 2, 1, 1, false)};
     DS_TRY(ds_arena_tensor(arena, DS_F32, 4, shape, &acts->pool, err));
@@ -204,7 +209,7 @@ ds_status ds_resnet_backward(ds_context *ctx, const ds_resnet *r, const ds_param
     }
     const int nxt = cur == 0 ? 1 : 0;
     const ds_tensor dstem = view_as(buf[nxt], &acts->stem.y);
-    ds_maxpool2d_bwd_args mp = {.indices = acts->pool_idx, .dy = dy, .dx = dstem};
+    ds_maxpool2d_bwd_args mp = {.indices = acts->pool_idx, .dy = dy, .dx = dstem, .geom = stem_pool()};
     RUN(ds_maxpool2d_backward(ctx, &mp));
     DS_TRY(ds_conv_bn_backward(ctx, &r->stem, pb, mode, &acts->stem, &dstem, &dstem, NULL, arena));
     if (hook) DS_TRY(hook->ready(hook->user, pb->offset[r->stem.w], err));
