@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg62-turbo-dev
-          ca-certificates
+          ca-certificates python3-numpy
           openmpi-bin libopenmpi-dev libpmix-dev)
 missing=()
 for p in "${packages[@]}"; do
