@@ -164,6 +164,15 @@ ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deep
                              uint64_t rng_step, const ds_collective *coll, ds_arena *arena, ds_deeplab_output *out) {
     DS_REQUIRE(&ctx->err, !arena->measuring, DS_ERR_INVALID_ARG,
                "deeplab forward: the arena is a measuring one; size it with ds_deeplab_arena_bytes first");
+    // Checked here on the host (every device would refuse it in bn_finalize too, but a CUDA device
+    // opened with trusted_indices skips that check): the ASPP pooling branch's BN normalises one
+    // value per image and rank.
+    const int64_t world = coll != NULL && coll->world > 1 ? coll->world : 1;
+    DS_REQUIRE(&ctx->err, !training || m->cfg.frozen_bn || batch->N * world > 1, DS_ERR_INVALID_ARG,
+               "deeplab forward: expected more than 1 value per channel when training, got %lld (the ASPP pooling "
+               "branch's BatchNorm sees one value per image and rank); use a batch of 2 or more, SyncBN over several "
+               "ranks, or eval mode / frozen BN",
+               (long long)(batch->N * world));
     if (m->act_dtype == DS_BF16 && batch->N >= 1 && batch->H >= 1 && batch->W >= 1) {
         void *buf = m->host_images;
         DS_TRY(reserve(ctx, &buf, &m->host_images_cap, (size_t)(batch->N * 3 * batch->H * batch->W), sizeof(uint16_t),
