@@ -27,6 +27,7 @@
 #include "../models/deeplab/deeplab.h"
 #include "../runtime/base/philox.h"
 #include "../runtime/cli/blas_fastpath.h"
+#include "conv_shapes.h"
 
 static double now_ms(void) {
     struct timespec ts;
@@ -92,22 +93,6 @@ static int time_shape(ds_context *ctx, const ds_deeplab_conv_shape *s, int repea
     return rc;
 }
 
-// wav2vec2-base's convolutions as conv2d with H = 1 (Wav2Vec2FeatureEncoder, Wav2Vec2PositionalConvEmbedding).
-static int wav2vec2_shapes(int64_t N, int64_t samples, ds_deeplab_conv_shape *out, int cap) {
-    static const int kernel[7] = {10, 3, 3, 3, 3, 2, 2}, stride[7] = {5, 2, 2, 2, 2, 2, 2};
-    int n = 0;
-    int64_t T = samples, C = 1;
-    for (int i = 0; i < 7 && n < cap; i++) {
-        out[n++] = (ds_deeplab_conv_shape){.x = {N, C, 1, T}, .w = {512, C, 1, kernel[i]},
-                                           .geom = {.stride_w = stride[i]}, .uses = 1};
-        T = ds_conv_out_size(T, kernel[i], stride[i], 0, 1);
-        C = 512;
-    }
-    if (n < cap)
-        out[n++] = (ds_deeplab_conv_shape){.x = {N, 768, 1, T}, .w = {768, 48, 1, 128}, .geom = {.pad_w = 64, .groups = 16}, .uses = 1};
-    return n;
-}
-
 int main(int argc, char **argv) {
     ds_blas_fast_path(argv);
     int64_t N = 2, H = 256, W = 256;
@@ -137,21 +122,10 @@ int main(int argc, char **argv) {
     ds_deeplab_conv_shape shapes[CAP];
     int count = 0;
     if (wav_samples > 0) {
-        count = wav2vec2_shapes(N, wav_samples, shapes, CAP);
-    } else {
-        ds_deeplab_config cfg = ds_deeplab_config_default();
-        cfg.depth = depth;
-        ds_deeplab_model m;
-        if (ds_deeplab_create(&ctx, &cfg, &m) != DS_OK) {
-            fprintf(stderr, "ds_conv_bench: %s\n", ctx.err.msg);
-            return 1;
-        }
-        if (ds_deeplab_conv_shapes(&ctx, &m, N, H, W, shapes, CAP, &count) != DS_OK || count > CAP) {
-            fprintf(stderr, "ds_conv_bench: %s\n", ctx.err.msg);
-            ds_deeplab_free(&m);
-            return 1;
-        }
-        ds_deeplab_free(&m);  // the shapes are all we need; free the 2 x 168 MB block before timing
+        count = ds_bench_wav2vec2_shapes(N, wav_samples, shapes, CAP);
+    } else if (ds_bench_deeplab_shapes(&ctx, depth, N, H, W, shapes, CAP, &count) != DS_OK || count > CAP) {
+        fprintf(stderr, "ds_conv_bench: %s\n", ctx.err.msg);
+        return 1;
     }
     double total_f = 0, total_b = 0, total_gflop = 0;
     fprintf(stderr, "%-22s %-16s %-14s %4s %9s %9s %8s\n", "x (N,C,H,W)", "w (K,C,R,S)", "s/p/d/g", "uses", "fwd ms",

@@ -24,20 +24,31 @@ typedef enum ds_kernel_variant { DS_KERNELS_PLAIN = 0, DS_KERNELS_FAST = 1 } ds_
 // fused SDPA (graph API), which also serves as a cross-check.
 typedef enum ds_attention_impl { DS_ATTENTION_OWN = 0, DS_ATTENTION_CUDNN = 1 } ds_attention_impl;
 
+// Which convolution the conv2d op runs (docs/cuda_conv.md): the implicit GEMM written here
+// (PLAIN/FAST as above), cuDNN's legacy convolution API (its fastest deterministic algorithm per
+// shape; our own where cuDNN says NOT_SUPPORTED), or AUTO: both timed once per shape and pointer
+// alignment on the first call, the faster kept (as torch.backends.cudnn.benchmark), the choice
+// cached in the device state.
+typedef enum ds_conv_impl { DS_CONV_OWN = 0, DS_CONV_CUDNN = 1, DS_CONV_AUTO = 2 } ds_conv_impl;
+
 typedef struct ds_gpu_options {
     int device_index;              // CUDA ordinal
     ds_kernel_variant kernels;     // PLAIN or FAST for every custom kernel
     ds_attention_impl attention;   // OWN or CUDNN
+    ds_conv_impl conv;             // OWN, CUDNN or AUTO
     bool allow_tf32;               // F32 GEMMs may use TF32 tensor cores (off: exact fp32 mode)
     size_t gemm_workspace_bytes;   // cuBLASLt workspace; 0 picks 32 MiB (Hopper's recommendation)
-    // The caller validated every index tensor (embedding ids, cross-entropy targets) on the host
-    // before uploading it (ds_bert_forward does): the ops skip their device-side index check and
-    // the stream synchronisation it costs. Kernels still never read outside a table for a bad
-    // index (they skip it); it is just not reported. Off by default: the op contract holds.
+    // The caller validated every index tensor (embedding ids, cross-entropy and per-pixel
+    // cross-entropy targets, max-pool indices from forward) on the host before uploading it
+    // (ds_bert_forward and ds_deeplab_forward do), and its BatchNorm batches hold more than one
+    // value per channel: the ops skip their device-side checks (index ranges, bn_finalize's
+    // count) and the stream synchronisation each costs. Kernels still never read or write outside
+    // a tensor for a bad index (they skip it), and bn_finalize writes NaN statistics for a count
+    // <= 1; it is just not reported. Off by default: the op contract holds.
     bool trusted_indices;
 } ds_gpu_options;
 
-// PLAIN kernels, own attention, TF32 off, default workspace, device 0.
+// PLAIN kernels, own attention and convolution, TF32 off, default workspace, device 0.
 ds_gpu_options ds_gpu_options_default(void);
 
 // Opens the device for this context: sets ctx->cuda and ctx->device = {CUDA, index}.
@@ -50,6 +61,7 @@ const ds_gpu_options *ds_gpu_get_options(const ds_context *ctx);
 // Switches the kernel variant / attention implementation of an open context (tests run both).
 void ds_gpu_set_kernels(ds_context *ctx, ds_kernel_variant v);
 void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a);
+void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c);
 
 // Device memory (cudaMalloc on the context's device). An out-of-memory failure reports the
 // bytes asked for and the bytes free/total on the device.

@@ -451,6 +451,11 @@ typedef struct ds_maxpool2d_bwd_args {
     ds_tensor indices;  // (N, C, P, Q) I32 from forward
     ds_tensor dy;       // (N, C, P, Q)
     ds_tensor dx;       // (N, C, H, W) out: the sum of dy over the outputs whose winner it was
+    // Optional (kernel_h 0: not given): forward's geometry. The CPU ignores it; CUDA's FAST
+    // backward uses it to gather, for each input cell, the outputs whose window holds it (no
+    // atomics); without it CUDA walks each plane's outputs in order on one thread. It must be the
+    // geometry the indices came from.
+    ds_pool2d_geom geom;
 } ds_maxpool2d_bwd_args;
 
 // ---- adaptive average pooling, as torch.nn.functional.adaptive_avg_pool2d ----

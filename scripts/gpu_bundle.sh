@@ -18,9 +18,9 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/gpu_bundle/lib"
 # Executables, at the same relative paths as in the build tree (downstream, tests/test_*,
-# bench/ds_kernel_bench, compare_checkpoints), so scripts/gpu_check.sh can treat the unpacked
+# bench/ds_kernel_bench, bench/ds_conv_bench_gpu, compare_checkpoints), so scripts/gpu_check.sh can treat the unpacked
 # bundle as its build directory.
-(cd "$build" && find . -maxdepth 3 -type f -perm -u+x \( -name downstream -o -name 'test_*' -o -name ds_kernel_bench \
+(cd "$build" && find . -maxdepth 3 -type f -perm -u+x \( -name downstream -o -name 'test_*' -o -name ds_kernel_bench -o -name ds_conv_bench_gpu \
     -o -name compare_checkpoints \) ! -name '*.sh' ! -path './CMakeFiles/*') | while IFS= read -r rel; do
   mkdir -p "$stage/gpu_bundle/$(dirname "$rel")"
   cp "$build/$rel" "$stage/gpu_bundle/$rel"

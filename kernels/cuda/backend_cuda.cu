@@ -39,6 +39,25 @@ static ds_backend make_cuda_backend(void) {
     b.fn[DS_OP_BCE_LOGITS_BWD] = ds_cuda_bce_with_logits_backward;
     b.fn[DS_OP_MSE_FWD] = ds_cuda_mse_forward;
     b.fn[DS_OP_MSE_BWD] = ds_cuda_mse_backward;
+    b.fn[DS_OP_CONV2D_WORKSPACE] = ds_cuda_conv2d_workspace;
+    b.fn[DS_OP_CONV2D_FWD] = ds_cuda_conv2d_forward;
+    b.fn[DS_OP_CONV2D_BWD] = ds_cuda_conv2d_backward;
+    b.fn[DS_OP_BN_STATS] = ds_cuda_bn_stats;
+    b.fn[DS_OP_BN_FINALIZE] = ds_cuda_bn_finalize;
+    b.fn[DS_OP_BN_APPLY] = ds_cuda_bn_apply;
+    b.fn[DS_OP_BN_BWD_REDUCE] = ds_cuda_bn_backward_reduce;
+    b.fn[DS_OP_BN_BWD_APPLY] = ds_cuda_bn_backward_apply;
+    b.fn[DS_OP_RELU_FWD] = ds_cuda_relu_forward;
+    b.fn[DS_OP_RELU_BWD] = ds_cuda_relu_backward;
+    b.fn[DS_OP_MAXPOOL2D_FWD] = ds_cuda_maxpool2d_forward;
+    b.fn[DS_OP_MAXPOOL2D_BWD] = ds_cuda_maxpool2d_backward;
+    b.fn[DS_OP_ADAPTIVE_AVGPOOL2D_FWD] = ds_cuda_adaptive_avgpool2d_forward;
+    b.fn[DS_OP_ADAPTIVE_AVGPOOL2D_BWD] = ds_cuda_adaptive_avgpool2d_backward;
+    b.fn[DS_OP_INTERPOLATE_FWD] = ds_cuda_interpolate_forward;
+    b.fn[DS_OP_INTERPOLATE_BWD] = ds_cuda_interpolate_backward;
+    b.fn[DS_OP_PIXEL_CE_FWD] = ds_cuda_pixel_ce_forward;
+    b.fn[DS_OP_PIXEL_CE_BWD] = ds_cuda_pixel_ce_backward;
+    b.fn[DS_OP_CHANNEL_COPY] = ds_cuda_channel_copy;
     // Not on CUDA yet (the speech ops, CPU only for now; ds_op_run reports them as unsupported):
     // LOG_SOFTMAX, CTC_LOSS, GROUPNORM, WEIGHT_NORM, SPEC_AUGMENT (forward and backward).
     return b;

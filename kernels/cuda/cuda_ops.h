@@ -6,8 +6,10 @@
 //   are F32 whatever the activations are), except the weight operand of linear, which may be the
 //   BF16 working copy when x is BF16.
 // - Activations and their gradients are F32 or BF16, one dtype per call; every op computes in
-//   fp32 and rounds once on store. Statistics (layer-norm mean/rstd, attention and cross-entropy
-//   lse) and losses are F32.
+//   fp32 and rounds once on store. Statistics (layer-norm and batch-norm mean/rstd, attention and
+//   cross-entropy lse) and losses are F32; batch-norm's statistics buffers are F64 as on the CPU.
+// - The conv2d weight has x's dtype (the BF16 working copy with BF16 x); its bias, dw and db are
+//   F32; the per-pixel cross-entropy's class weights, lse, loss and weight_sum are F32.
 // - ctx->deterministic: no float atomics; results are identical run to run.
 #ifndef DS_CUDA_OPS_H
 #define DS_CUDA_OPS_H
@@ -44,6 +46,25 @@ ds_status ds_cuda_bce_with_logits_forward(ds_context *ctx, const void *args);   
 ds_status ds_cuda_bce_with_logits_backward(ds_context *ctx, const void *args);  // pointwise_loss.cu
 ds_status ds_cuda_mse_forward(ds_context *ctx, const void *args);               // pointwise_loss.cu
 ds_status ds_cuda_mse_backward(ds_context *ctx, const void *args);              // pointwise_loss.cu
+ds_status ds_cuda_conv2d_workspace(ds_context *ctx, const void *args);         // conv2d.cu
+ds_status ds_cuda_conv2d_forward(ds_context *ctx, const void *args);           // conv2d.cu
+ds_status ds_cuda_conv2d_backward(ds_context *ctx, const void *args);          // conv2d.cu
+ds_status ds_cuda_bn_stats(ds_context *ctx, const void *args);                 // batchnorm.cu
+ds_status ds_cuda_bn_finalize(ds_context *ctx, const void *args);              // batchnorm.cu
+ds_status ds_cuda_bn_apply(ds_context *ctx, const void *args);                 // batchnorm.cu
+ds_status ds_cuda_bn_backward_reduce(ds_context *ctx, const void *args);       // batchnorm.cu
+ds_status ds_cuda_bn_backward_apply(ds_context *ctx, const void *args);        // batchnorm.cu
+ds_status ds_cuda_relu_forward(ds_context *ctx, const void *args);             // relu.cu
+ds_status ds_cuda_relu_backward(ds_context *ctx, const void *args);            // relu.cu
+ds_status ds_cuda_maxpool2d_forward(ds_context *ctx, const void *args);        // pool.cu
+ds_status ds_cuda_maxpool2d_backward(ds_context *ctx, const void *args);       // pool.cu
+ds_status ds_cuda_adaptive_avgpool2d_forward(ds_context *ctx, const void *args);   // pool.cu
+ds_status ds_cuda_adaptive_avgpool2d_backward(ds_context *ctx, const void *args);  // pool.cu
+ds_status ds_cuda_interpolate_forward(ds_context *ctx, const void *args);      // interpolate.cu
+ds_status ds_cuda_interpolate_backward(ds_context *ctx, const void *args);     // interpolate.cu
+ds_status ds_cuda_pixel_ce_forward(ds_context *ctx, const void *args);         // pixel_cross_entropy.cu
+ds_status ds_cuda_pixel_ce_backward(ds_context *ctx, const void *args);        // pixel_cross_entropy.cu
+ds_status ds_cuda_channel_copy(ds_context *ctx, const void *args);             // channel_copy.cu
 
 #ifdef __cplusplus
 }

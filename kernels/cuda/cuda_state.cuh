@@ -18,6 +18,11 @@ extern "C" {
 #include "../ops.h"
 }
 
+// conv2d's per-shape memory of cuDNN's algorithms and of AUTO's choices (conv2d_cudnn.cu); it
+// lives in the device state, never in a global, and is freed with it.
+struct ds_conv_tuning;
+void ds_conv_tuning_free(ds_conv_tuning *t);  // NULL-safe
+
 struct ds_cuda_state {
     ds_gpu_options opt;
     int device;
@@ -32,6 +37,7 @@ struct ds_cuda_state {
 #endif
     void *scratch;                   // (scratch_bytes) device, for reductions inside one op
     size_t scratch_bytes;
+    ds_conv_tuning *conv_tuning;     // run.conv = cudnn | auto: grown on first use; NULL until then
     size_t live_bytes, peak_bytes;   // ds_gpu_alloc bookkeeping
 };
 

@@ -12,6 +12,7 @@ extern "C" ds_gpu_options ds_gpu_options_default(void) {
     o.device_index = 0;
     o.kernels = DS_KERNELS_PLAIN;
     o.attention = DS_ATTENTION_OWN;
+    o.conv = DS_CONV_OWN;
     o.allow_tf32 = false;
     o.gemm_workspace_bytes = 0;
     o.trusted_indices = false;
@@ -49,6 +50,7 @@ static ds_status open_state(ds_context *ctx, const ds_gpu_options *opt, ds_cuda_
 
 static void close_state(ds_cuda_state *s) {
     if (s->stream) cudaStreamSynchronize(s->stream);
+    ds_conv_tuning_free(s->conv_tuning);
 #if DS_HAVE_CUDNN
     if (s->cudnn) cudnnDestroy(s->cudnn);
 #endif
@@ -90,6 +92,9 @@ extern "C" void ds_gpu_set_kernels(ds_context *ctx, ds_kernel_variant v) {
 }
 extern "C" void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a) {
     if (ctx->cuda) ctx->cuda->opt.attention = a;
+}
+extern "C" void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c) {
+    if (ctx->cuda) ctx->cuda->opt.conv = c;
 }
 
 static ds_status need_device(ds_context *ctx, const char *what) {

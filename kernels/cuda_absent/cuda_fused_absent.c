@@ -7,3 +7,10 @@ ds_status ds_cuda_linear_gelu_forward(ds_context *ctx, const ds_linear_fwd_args 
     return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED,
                       "linear_gelu_forward: this build has no CUDA backend (nvcc was not found)");
 }
+
+ds_status ds_cuda_bn_apply_act(ds_context *ctx, const ds_bn_apply_args *a, ds_tensor residual, bool relu) {
+    (void)a;
+    (void)residual;
+    (void)relu;
+    return ds_err_set(&ctx->err, DS_ERR_UNSUPPORTED, "bn_apply_act: this build has no CUDA backend (nvcc was not found)");
+}

@@ -22,6 +22,7 @@ const ds_gpu_options *ds_gpu_get_options(const ds_context *ctx) {
 }
 void ds_gpu_set_kernels(ds_context *ctx, ds_kernel_variant v) { (void)ctx, (void)v; }
 void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a) { (void)ctx, (void)a; }
+void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c) { (void)ctx, (void)c; }
 ds_status ds_gpu_alloc(ds_context *ctx, size_t bytes, void **dev_ptr) {
     (void)bytes;
     *dev_ptr = NULL;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../kernels/cuda_fused.h"
 #include "../../runtime/base/check.h"
 
 enum { BN_WEIGHT = 0, BN_BIAS, BN_RUNNING_MEAN, BN_RUNNING_VAR, BN_NUM_BATCHES, BN_TENSORS };
@@ -68,11 +69,21 @@ static ds_status allreduce(ds_context *ctx, const ds_conv_bn_mode *m, const ds_t
     return m->coll->allreduce_sum(m->coll->user, buf->data, ds_tensor_numel(buf), buf->dtype, &ctx->err);
 }
 
+static ds_tensor param(const ds_param_block *pb, int i) { return ds_param_block_op_param(pb, i); }
+
+// The conv weight the op reads: the F32 block, or its BF16 working copy with BF16 activations.
+static ds_tensor conv_weight(const ds_param_block *pb, const ds_conv_bn *u, const ds_conv_bn_mode *mode) {
+    return mode->act == DS_BF16 ? ds_param_block_op_param_bf16(pb, u->w) : param(pb, u->w);
+}
+
 // A workspace for the conv of u over x as an arena temporary (absent when it needs none).
-static ds_status carve_workspace(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb, const ds_tensor *x,
-                                 ds_arena *arena, ds_tensor *ws) {
+static ds_status carve_workspace(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
+                                 const ds_conv_bn_mode *mode, const ds_tensor *x, ds_arena *arena, ds_tensor *ws) {
     size_t bytes = 0;
-    ds_conv2d_workspace_args q = {.x = *x, .w = ds_param_block_op_param(pb, u->w), .geom = u->geom, .bytes = &bytes};
+    ds_tensor w = conv_weight(pb, u, mode);
+    if (w.data == NULL) w = param(pb, u->w);  // shape and dtype are all the query reads
+    w.dtype = mode->act;
+    ds_conv2d_workspace_args q = {.x = *x, .w = w, .geom = u->geom, .bytes = &bytes};
     DS_TRY(ds_conv2d_workspace_size(ctx, &q));
     *ws = (ds_tensor){0};
     if (bytes == 0) return DS_OK;
@@ -80,11 +91,10 @@ static ds_status carve_workspace(ds_context *ctx, const ds_conv_bn *u, const ds_
     return ds_arena_tensor(arena, DS_U8, 1, &n, ws, &ctx->err);
 }
 
-static ds_tensor param(const ds_param_block *pb, int i) { return ds_param_block_op_param(pb, i); }
-
-ds_status ds_conv_bn_forward(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
-                             const ds_conv_bn_mode *mode, const ds_tensor *x, const ds_tensor *y_out,
-                             ds_arena *arena, ds_conv_bn_acts *acts) {
+// Forward; with residual (not NULL) y = relu(bn(conv(x)) + residual) (see ds_conv_bn_forward_residual).
+static ds_status forward(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb, const ds_conv_bn_mode *mode,
+                         const ds_tensor *x, const ds_tensor *residual, const ds_tensor *y_out, ds_arena *arena,
+                         ds_conv_bn_acts *acts) {
     ds_err *err = &ctx->err;
     const int64_t N = x->shape[0];
     int64_t P, Q;
@@ -98,12 +108,12 @@ ds_status ds_conv_bn_forward(ds_context *ctx, const ds_conv_bn *u, const ds_para
     *acts = (ds_conv_bn_acts){.x = *x, .batch_stats = has_bn && mode->batch_stats};
     const bool y_is_z = !has_bn && !u->relu;
     if (y_is_z && y_out != NULL) acts->z = *y_out;
-    else DS_TRY(ds_arena_tensor(arena, DS_F32, 4, shape, &acts->z, err));
+    else DS_TRY(ds_arena_tensor(arena, mode->act, 4, shape, &acts->z, err));
 
     size_t mark = arena->used;
     ds_tensor ws;
-    DS_TRY(carve_workspace(ctx, u, pb, x, arena, &ws));
-    ds_conv2d_fwd_args conv = {.x = *x, .w = param(pb, u->w), .b = u->b >= 0 ? param(pb, u->b) : (ds_tensor){0},
+    DS_TRY(carve_workspace(ctx, u, pb, mode, x, arena, &ws));
+    ds_conv2d_fwd_args conv = {.x = *x, .w = conv_weight(pb, u, mode), .b = u->b >= 0 ? param(pb, u->b) : (ds_tensor){0},
                                .y = acts->z, .workspace = ws, .geom = u->geom};
     RUN(ds_conv2d_forward(ctx, &conv));
     arena->used = mark;
@@ -117,7 +127,7 @@ ds_status ds_conv_bn_forward(ds_context *ctx, const ds_conv_bn *u, const ds_para
         DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &u->cout, &acts->rstd, err));
     }
     if (y_out != NULL) acts->y = *y_out;
-    else DS_TRY(ds_arena_tensor(arena, DS_F32, 4, shape, &acts->y, err));
+    else DS_TRY(ds_arena_tensor(arena, mode->act, 4, shape, &acts->y, err));
     if (has_bn) {
         mark = arena->used;
         ds_tensor stats = {0};
@@ -137,16 +147,44 @@ ds_status ds_conv_bn_forward(ds_context *ctx, const ds_conv_bn *u, const ds_para
         arena->used = mark;
         ds_bn_apply_args aa = {.x = acts->z, .mean = acts->mean, .rstd = acts->rstd, .gamma = param(pb, u->bn + BN_WEIGHT),
                                .beta = param(pb, u->bn + BN_BIAS), .y = acts->y};
+        const bool relu = u->relu || residual != NULL;
+        if (x->device.kind == DS_DEVICE_CUDA && relu) {
+            // One pass: apply, (+ residual), ReLU (kernels/cuda_fused.h).
+            RUN(ds_cuda_bn_apply_act(ctx, &aa, residual ? *residual : (ds_tensor){0}, relu));
+            return DS_OK;
+        }
         RUN(ds_bn_apply(ctx, &aa));
-    } else {
-        ds_channel_copy_args cp = {.src = acts->z, .dst = acts->y, .channels = u->cout};
-        RUN(ds_channel_copy(ctx, &cp));
+        if (residual != NULL) {
+            ds_add_args add = {.a = acts->y, .b = *residual, .y = acts->y};
+            RUN(ds_add(ctx, &add));
+        }
+        if (relu) {
+            ds_unary_fwd_args r = {.x = acts->y, .y = acts->y};
+            RUN(ds_relu_forward(ctx, &r));
+        }
+        return DS_OK;
     }
+    ds_channel_copy_args cp = {.src = acts->z, .dst = acts->y, .channels = u->cout};
+    RUN(ds_channel_copy(ctx, &cp));
     if (u->relu) {
         ds_unary_fwd_args r = {.x = acts->y, .y = acts->y};
         RUN(ds_relu_forward(ctx, &r));
     }
     return DS_OK;
+}
+
+ds_status ds_conv_bn_forward(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
+                             const ds_conv_bn_mode *mode, const ds_tensor *x, const ds_tensor *y_out,
+                             ds_arena *arena, ds_conv_bn_acts *acts) {
+    return forward(ctx, u, pb, mode, x, NULL, y_out, arena, acts);
+}
+
+ds_status ds_conv_bn_forward_residual(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
+                                      const ds_conv_bn_mode *mode, const ds_tensor *x, const ds_tensor *residual,
+                                      ds_arena *arena, ds_conv_bn_acts *acts) {
+    DS_REQUIRE(&ctx->err, u->bn >= 0 && !u->relu, DS_ERR_INVALID_ARG,
+               "conv_bn '%s': a residual unit needs a BN and no ReLU of its own", pb->specs[u->w].name);
+    return forward(ctx, u, pb, mode, x, residual, NULL, arena, acts);
 }
 
 ds_status ds_conv_bn_backward(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
@@ -177,8 +215,8 @@ ds_status ds_conv_bn_backward(ds_context *ctx, const ds_conv_bn *u, const ds_par
         arena->used = mark;
     }
     ds_tensor ws;
-    DS_TRY(carve_workspace(ctx, u, pb, &acts->x, arena, &ws));
-    ds_conv2d_bwd_args cb = {.x = acts->x, .w = param(pb, u->w), .dy = *g, .dx = dx ? *dx : (ds_tensor){0},
+    DS_TRY(carve_workspace(ctx, u, pb, mode, &acts->x, arena, &ws));
+    ds_conv2d_bwd_args cb = {.x = acts->x, .w = conv_weight(pb, u, mode), .dy = *g, .dx = dx ? *dx : (ds_tensor){0},
                              .dw = ds_param_block_op_grad(pb, u->w),
                              .db = u->b >= 0 ? ds_param_block_op_grad(pb, u->b) : (ds_tensor){0}, .workspace = ws,
                              .geom = u->geom, .accumulate = true};

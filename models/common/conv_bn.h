@@ -36,6 +36,9 @@ typedef struct ds_conv_bn_mode {
                                 // false: normalise with the running statistics (eval, frozen BN)
     double eps, momentum;       // torch.nn.BatchNorm2d: 1e-5, 0.1
     const ds_collective *coll;  // SyncBN's all-reduce (NULL or world 1: this rank's batch only)
+    ds_dtype act;               // activations' dtype: F32 (the zero value; CPU and CUDA fp32) or BF16
+                                // (CUDA mixed precision: the conv reads the block's BF16 weight copy,
+                                // BN statistics and parameters stay F32)
 } ds_conv_bn_mode;
 
 // What forward saved for backward: views into the arena.
@@ -71,6 +74,14 @@ void ds_conv_bn_out_size(const ds_conv_bn *u, int64_t H, int64_t W, int64_t *P, 
 ds_status ds_conv_bn_forward(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
                              const ds_conv_bn_mode *mode, const ds_tensor *x, const ds_tensor *y_out,
                              ds_arena *arena, ds_conv_bn_acts *acts);
+
+// A ResNet block's last unit: ds_conv_bn_forward (u has a BN and no ReLU of its own), then
+// y = relu(y + residual) with the block's identity residual (N, cout, P, Q), so that acts->y is the
+// block output. On CUDA the BN apply, the add and the ReLU are one pass over memory
+// (ds_cuda_bn_apply_act, kernels/cuda_fused.h); on the CPU three ops (bn_apply, add, relu).
+ds_status ds_conv_bn_forward_residual(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
+                                      const ds_conv_bn_mode *mode, const ds_tensor *x, const ds_tensor *residual,
+                                      ds_arena *arena, ds_conv_bn_acts *acts);
 
 // Backward: dy (N, cout, P, Q) is the gradient of y; scratch is a writable buffer of dy's shape
 // (it may be dy itself when the caller no longer needs dy). Adds the conv's and the BN's

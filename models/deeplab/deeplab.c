@@ -118,7 +118,19 @@ ds_status ds_deeplab_create(ds_context *ctx, const ds_deeplab_config *cfg, ds_de
     return s;
 }
 
+ds_status ds_deeplab_to_device(ds_context *ctx, ds_deeplab_model *m, ds_dtype act) {
+    DS_REQUIRE(&ctx->err, act == DS_F32 || act == DS_BF16, DS_ERR_INVALID_ARG,
+               "deeplab: activations must be F32 or BF16, not %s", ds_dtype_name(act));
+    DS_REQUIRE(&ctx->err, act == DS_F32 || ctx->device.kind == DS_DEVICE_CUDA, DS_ERR_INVALID_ARG,
+               "deeplab: bf16 activations need a CUDA device (the CPU backend computes in fp32)");
+    DS_TRY(ds_param_block_to_device(ctx, &m->params, act == DS_BF16));
+    m->act_dtype = act;
+    return DS_OK;
+}
+
 void ds_deeplab_free(ds_deeplab_model *m) {
+    free(m->host_out);
+    free(m->host_images);
     ds_param_block_free(&m->params);
     ds_resnet_free(&m->backbone);
     free(m->saved.backbone.block);

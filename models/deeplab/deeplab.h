@@ -11,8 +11,10 @@
 // Use:
 //   ds_deeplab_create(ctx, &cfg, &m);                    every tensor zeroed (host)
 //   ds_deeplab_init_weights(ctx, &m)  or load a checkpoint (names: ds_param_block_find)
+//   ds_deeplab_to_device(ctx, &m, act);                 on a CUDA context: parameters to the device
+//                                                        (act F32, or BF16 mixed precision); CPU: nothing
 //   ds_deeplab_arena_bytes(ctx, &m, N, H, W, true, &n);  measure once per shape
-//   ds_arena_init_cpu(&arena, n, &ctx->err);
+//   ds_arena_init_for(ctx, &arena, n);                   (models/common/device_memory.h: host or device)
 //   per micro-batch: ds_deeplab_forward(ctx, &m, &batch, true, rng_step++, coll, &arena, &out);
 //                    ds_deeplab_backward(ctx, &m, dloss, &arena, hook);
 //   eval/predict:    ds_deeplab_forward(ctx, &m, &batch, false, 0, NULL, &arena, &out)
@@ -81,11 +83,20 @@ typedef struct ds_deeplab_model {
     ds_fcn_head auxh;       // used when cfg.aux
     int first_classifier_param, first_aux_param;  // spec indices ("classifier.0.convs.0.0.weight", "aux_classifier.0.weight"; -1 without aux)
     ds_deeplab_saved saved;
+    // Where it runs (ds_deeplab_to_device): activations F32 (CPU, and CUDA fp32) or BF16 (CUDA mixed
+    // precision: fp32 master parameters, gradients and BN statistics, a bf16 copy of the weights).
+    ds_dtype act_dtype;
+    float *host_out;          // (2 x host_out_cap) F32 host, CUDA only: out and aux downloaded per forward
+    size_t host_out_cap;      // elements of each half
+    uint16_t *host_images;    // (host_images_cap) bf16 host staging of a BF16 model's images
+    size_t host_images_cap;
 } ds_deeplab_model;
 
 typedef struct ds_deeplab_output {
-    ds_tensor out;       // (N, K, H, W) F32 host: a view into the arena, valid until the next forward
-    ds_tensor aux;       // (N, K, H, W) F32 host, absent (data NULL) without the aux head
+    ds_tensor out;       // (N, K, H, W) F32 host, valid until the next forward: a view into the arena on
+                         // the CPU, into the model's download buffer on CUDA (widened from bf16 in
+                         // mixed precision)
+    ds_tensor aux;       // (N, K, H, W) F32 host as out, absent (data NULL) without the aux head
     bool has_loss;       // the batch had masks
     float loss;          // CE(out) + aux_weight * CE(aux); NaN when no pixel is valid (as torch)
     double loss_weight;  // the loss's denominator: the valid-pixel count, or the sum of the class
@@ -101,6 +112,16 @@ uint64_t ds_deeplab_dropout_offset(uint64_t rng_step, uint64_t site);
 // running_mean/running_var F32 and num_batches_tracked I64 (0-dim) are buffers.
 ds_status ds_deeplab_create(ds_context *ctx, const ds_deeplab_config *cfg, ds_deeplab_model *m);
 void ds_deeplab_free(ds_deeplab_model *m);
+
+// Moves the parameters (and BN buffers) to ctx's device (models/common/device_memory.h) with
+// activations of `act`: F32, or BF16 (CUDA only: a bf16 working copy of the block is kept on the
+// device for the convolutions, which the optimizer rewrites after each update: pass
+// ds_param_block_op_flat_bf16 as its param_bf16). On a CPU context only F32 is accepted and
+// nothing moves. Call it after loading the weights and before planning the arena (the plan
+// depends on the device and on `act`); the arena then comes from ds_arena_init_for. Forward
+// uploads the batch and downloads out/aux and the losses (a synchronisation per forward); the
+// host parameter arrays are current only after ds_param_block_download.
+ds_status ds_deeplab_to_device(ds_context *ctx, ds_deeplab_model *m, ds_dtype act);
 
 // Initial values as torchvision's constructors (deeplabv3_resnet50(weights=None,
 // weights_backbone=None)): backbone convs kaiming_normal_(mode="fan_out", nonlinearity="relu"),

@@ -29,16 +29,22 @@ ds_status ds_deeplab_check_batch(ds_err *err, const ds_deeplab_config *cfg, cons
 }
 
 ds_status ds_deeplab_stage_batch(ds_context *ctx, const ds_deeplab_config *cfg, const ds_deeplab_batch *b,
-                                 ds_arena *arena, ds_deeplab_saved *s) {
+                                 ds_dtype act, uint16_t *bf16_stage, ds_arena *arena, ds_deeplab_saved *s) {
     ds_err *err = &ctx->err;
     const int64_t img[] = {b->N, 3, b->H, b->W}, msk[] = {b->N, b->H, b->W};
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, img, &s->images, err));
+    DS_TRY(ds_arena_tensor(arena, act, 4, img, &s->images, err));
     DS_TRY(ds_arena_tensor(arena, DS_I32, 3, msk, &s->masks, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &cfg->num_classes, &s->class_weights, err));
     s->N = b->N, s->H = b->H, s->W = b->W;
     s->has_loss = b->masks != NULL;
     if (arena->measuring) return DS_OK;
-    DS_TRY(ds_tensor_from_host(ctx, &s->images, b->images));
+    if (act == DS_BF16) {
+        const int64_t n = b->N * 3 * b->H * b->W;
+        for (int64_t i = 0; i < n; i++) bf16_stage[i] = ds_f32_to_bf16(b->images[i]);
+        DS_TRY(ds_tensor_from_host(ctx, &s->images, bf16_stage));  // pageable: staged before it returns
+    } else {
+        DS_TRY(ds_tensor_from_host(ctx, &s->images, b->images));
+    }
     if (b->masks) DS_TRY(ds_tensor_from_host(ctx, &s->masks, b->masks));
     if (b->class_weights) DS_TRY(ds_tensor_from_host(ctx, &s->class_weights, b->class_weights));
     else s->class_weights = (ds_tensor){0};

@@ -7,9 +7,11 @@
 // Sizes, images present, mask values in [0, K) or ignore_index, finite non-negative class weights.
 ds_status ds_deeplab_check_batch(ds_err *err, const ds_deeplab_config *cfg, const ds_deeplab_batch *b);
 
-// Carves images (N, 3, H, W), masks (N, H, W) I32 and class weights (K) from the arena (masks and
-// class weights always, so that the plan covers a batch with them) and copies the batch in.
+// Carves images (N, 3, H, W) of dtype act, masks (N, H, W) I32 and class weights (K) F32 from the
+// arena (masks and class weights always, so that the plan covers a batch with them) and copies the
+// batch in. With act BF16 the images are rounded to bf16 on the host first, into bf16_stage
+// ((N, 3, H, W) host, unused otherwise).
 ds_status ds_deeplab_stage_batch(ds_context *ctx, const ds_deeplab_config *cfg, const ds_deeplab_batch *b,
-                                 ds_arena *arena, ds_deeplab_saved *s);
+                                 ds_dtype act, uint16_t *bf16_stage, ds_arena *arena, ds_deeplab_saved *s);
 
 #endif

@@ -67,7 +67,7 @@ static ds_status dropout_forward(ds_context *ctx, const ds_tensor *x, float p, b
         *y = *x;
         return DS_OK;
     }
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, x->shape, y, &ctx->err));
+    DS_TRY(ds_arena_tensor(arena, x->dtype, 4, x->shape, y, &ctx->err));
     ds_dropout_fwd_args d = {.x = *x, .y = *y, .p = p, .offset = offset};
     RUN(ds_dropout_forward(ctx, &d));
     return DS_OK;
@@ -80,14 +80,14 @@ ds_status ds_deeplab_head_forward(ds_context *ctx, const ds_deeplab_head *h, con
     const int64_t N = x->shape[0], hh = x->shape[2], ww = x->shape[3], mid = h->project.cout;
     for (int i = 0; i < 4; i++) DS_TRY(ds_conv_bn_forward(ctx, &h->aspp[i], pb, mode, x, NULL, arena, &a->aspp[i]));
     const int64_t pooled[] = {N, x->shape[1], 1, 1}, up[] = {N, mid, hh, ww}, cat[] = {N, 5 * mid, hh, ww};
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, pooled, &a->pooled, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, pooled, &a->pooled, err));
     ds_adaptive_avgpool2d_args ap = {.x = *x, .y = a->pooled};
     RUN(ds_adaptive_avgpool2d_forward(ctx, &ap));
     DS_TRY(ds_conv_bn_forward(ctx, &h->aspp[4], pb, mode, &a->pooled, NULL, arena, &a->aspp[4]));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, up, &a->pool_up, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, up, &a->pool_up, err));
     ds_interpolate_args ip = {.x = a->aspp[4].y, .y = a->pool_up, .mode = DS_INTERP_BILINEAR};
     RUN(ds_interpolate_forward(ctx, &ip));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, cat, &a->cat, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, cat, &a->cat, err));
     for (int i = 0; i < 5; i++) {
         ds_channel_copy_args cp = {.src = i < 4 ? a->aspp[i].y : a->pool_up, .dst = a->cat, .dst_c0 = i * mid,
                                    .channels = mid};
@@ -107,12 +107,12 @@ ds_status ds_deeplab_head_backward(ds_context *ctx, const ds_deeplab_head *h, co
     const size_t mark = arena->used;
     const int64_t mid = h->project.cout;
     ds_tensor t0, t1, dcat, tx, dpool, dpooled;  // t0, t1: (N, mid, h, w); tx: (N, in, h, w)
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->project.y.shape, &t0, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->project.y.shape, &t1, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->cat.shape, &dcat, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, dx->shape, &tx, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->aspp[4].y.shape, &dpool, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->pooled.shape, &dpooled, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->project.y.shape, &t0, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->project.y.shape, &t1, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->cat.shape, &dcat, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, dx->shape, &tx, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->aspp[4].y.shape, &dpool, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->pooled.shape, &dpooled, err));
     DS_TRY(ds_conv_bn_backward(ctx, &h->cls, pb, mode, &a->cls, dlogits, dlogits, &t0, arena));
     DS_TRY(ds_conv_bn_backward(ctx, &h->conv, pb, mode, &a->conv, &t0, &t0, &t1, arena));
     if (a->dropout_on) {
@@ -156,7 +156,7 @@ ds_status ds_fcn_head_backward(ds_context *ctx, const ds_fcn_head *h, const ds_p
                                const ds_tensor *dx, uint64_t dropout_offset, ds_arena *arena) {
     const size_t mark = arena->used;
     ds_tensor t;
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->conv.y.shape, &t, &ctx->err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->conv.y.shape, &t, &ctx->err));
     DS_TRY(ds_conv_bn_backward(ctx, &h->cls, pb, mode, &a->cls, dlogits, dlogits, &t, arena));
     if (a->dropout_on) {
         ds_dropout_bwd_args d = {.dy = t, .dx = t, .p = h->dropout, .offset = dropout_offset};

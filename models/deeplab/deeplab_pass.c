@@ -18,14 +18,14 @@ enum { SITE_CLASSIFIER = 0, SITE_AUX = 1 };
 
 static ds_conv_bn_mode bn_mode(const ds_deeplab_model *m, bool training, const ds_collective *coll) {
     return (ds_conv_bn_mode){.batch_stats = training && !m->cfg.frozen_bn, .eps = m->cfg.bn_eps,
-                             .momentum = m->cfg.bn_momentum, .coll = coll};
+                             .momentum = m->cfg.bn_momentum, .coll = coll, .act = m->act_dtype};
 }
 
-// logits (N, K, h, w) -> up (N, K, H, W) carved here, bilinear, align_corners=False.
+// logits (N, K, h, w) -> up (N, K, H, W) of the logits' dtype carved here, bilinear, align_corners=False.
 static ds_status upsample(ds_context *ctx, const ds_tensor *logits, int64_t H, int64_t W, ds_arena *arena,
                           ds_tensor *up) {
     const int64_t shape[] = {logits->shape[0], logits->shape[1], H, W};
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, shape, up, &ctx->err));
+    DS_TRY(ds_arena_tensor(arena, logits->dtype, 4, shape, up, &ctx->err));
     ds_interpolate_args ip = {.x = *logits, .y = *up, .mode = DS_INTERP_BILINEAR};
     RUN(ds_interpolate_forward(ctx, &ip));
     return DS_OK;
@@ -46,8 +46,10 @@ static ds_status loss_forward(ds_context *ctx, const ds_deeplab_model *m, const 
     return DS_OK;
 }
 
+// bf16_stage: (N, 3, H, W) host staging of the images for a BF16 model (NULL when measuring or F32).
 static ds_status forward(ds_context *ctx, const ds_deeplab_model *m, ds_deeplab_saved *s, const ds_deeplab_batch *batch,
-                         bool training, uint64_t rng_step, const ds_collective *coll, ds_arena *arena) {
+                         bool training, uint64_t rng_step, const ds_collective *coll, uint16_t *bf16_stage,
+                         ds_arena *arena) {
     const ds_deeplab_config *c = &m->cfg;
     const ds_param_block *pb = &m->params;
     s->valid = false;
@@ -55,7 +57,7 @@ static ds_status forward(ds_context *ctx, const ds_deeplab_model *m, ds_deeplab_
     DS_REQUIRE(&ctx->err, arena->measuring || arena->device.kind == pb->device.kind, DS_ERR_INVALID_ARG,
                "deeplab forward: the arena and the parameters are in different memories");
     ds_arena_reset(arena);
-    DS_TRY(ds_deeplab_stage_batch(ctx, c, batch, arena, s));
+    DS_TRY(ds_deeplab_stage_batch(ctx, c, batch, m->act_dtype, bf16_stage, arena, s));
     s->training = training;
     s->rng_step = rng_step;
     s->coll = coll;
@@ -85,7 +87,7 @@ static ds_status loss_backward(ds_context *ctx, const ds_deeplab_model *m, const
                                const ds_tensor *out, const ds_tensor *lse, const ds_tensor *wsum, double dloss,
                                const ds_tensor *dsmall, ds_arena *arena) {
     ds_tensor dfull;
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, out->shape, &dfull, &ctx->err));
+    DS_TRY(ds_arena_tensor(arena, out->dtype, 4, out->shape, &dfull, &ctx->err));
     ds_pixel_ce_bwd_args ce = {.logits = *out, .targets = s->masks, .class_weights = s->class_weights, .lse = *lse,
                                .weight_sum = *wsum, .dlogits = dfull, .dloss = dloss,
                                .ignore_index = m->cfg.ignore_index};
@@ -102,14 +104,15 @@ static ds_status backward(ds_context *ctx, const ds_deeplab_model *m, const ds_d
     const ds_conv_bn_mode mode = bn_mode(m, s->training, s->coll);
     const ds_tensor *x4 = ds_resnet_layer_out(&m->backbone, &s->backbone, 3);
     const int64_t nbuf = ds_resnet_grad_buffer_numel(&m->backbone, &s->backbone);
+    const ds_dtype act = m->act_dtype;
     ds_tensor ping, pong, d3 = {0}, dsmall;
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &nbuf, &ping, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &nbuf, &pong, err));
+    DS_TRY(ds_arena_tensor(arena, act, 1, &nbuf, &ping, err));
+    DS_TRY(ds_arena_tensor(arena, act, 1, &nbuf, &pong, err));
     if (m->cfg.aux) {
         const ds_tensor *x3 = ds_resnet_layer_out(&m->backbone, &s->backbone, 2);
-        DS_TRY(ds_arena_tensor(arena, DS_F32, 4, x3->shape, &d3, err));
+        DS_TRY(ds_arena_tensor(arena, act, 4, x3->shape, &d3, err));
         const size_t mark = arena->used;
-        DS_TRY(ds_arena_tensor(arena, DS_F32, 4, s->aux.cls.y.shape, &dsmall, err));
+        DS_TRY(ds_arena_tensor(arena, act, 4, s->aux.cls.y.shape, &dsmall, err));
         DS_TRY(loss_backward(ctx, m, s, &s->aux_out, &s->aux_lse, &s->aux_wsum, dloss * m->cfg.aux_weight, &dsmall,
                              arena));
         DS_TRY(ds_fcn_head_backward(ctx, &m->auxh, pb, &mode, &s->aux, &dsmall, &d3,
@@ -118,10 +121,10 @@ static ds_status backward(ds_context *ctx, const ds_deeplab_model *m, const ds_d
         if (hook) DS_TRY(hook->ready(hook->user, pb->offset[m->first_aux_param], err));
     }
     const size_t mark = arena->used;
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, s->head.cls.y.shape, &dsmall, err));
+    DS_TRY(ds_arena_tensor(arena, act, 4, s->head.cls.y.shape, &dsmall, err));
     DS_TRY(loss_backward(ctx, m, s, &s->out, &s->lse, &s->wsum, dloss, &dsmall, arena));
     // d4 lives in pong: ds_resnet_backward writes the first block's dx into ping.
-    const ds_tensor d4 = ds_tensor_make(pong.data, DS_F32, pong.device, 4, x4->shape);
+    const ds_tensor d4 = ds_tensor_make(pong.data, act, pong.device, 4, x4->shape);
     DS_TRY(ds_deeplab_head_backward(ctx, &m->head, pb, &mode, &s->head, &dsmall, &d4,
                                     ds_deeplab_dropout_offset(s->rng_step, SITE_CLASSIFIER), arena));
     arena->used = mark;
@@ -132,14 +135,62 @@ static ds_status backward(ds_context *ctx, const ds_deeplab_model *m, const ds_d
 
 static ds_status read_scalar(ds_context *ctx, const ds_tensor *t, float *v) { return ds_tensor_to_host(ctx, v, t); }
 
+// Grows a host buffer of `elem` bytes per element to at least n elements.
+static ds_status reserve(ds_context *ctx, void **buf, size_t *cap, size_t n, size_t elem, const char *what) {
+    if (*cap >= n) return DS_OK;
+    void *p = realloc(*buf, n * elem);
+    DS_REQUIRE(&ctx->err, p != NULL, DS_ERR_OOM, "deeplab forward: no host memory for the %s (%zu bytes)", what,
+               n * elem);
+    *buf = p;
+    *cap = n;
+    return DS_OK;
+}
+
+// The device logits t (N, K, H, W) F32 or BF16 as an F32 host tensor in dst ((numel) host).
+static ds_status download_logits(ds_context *ctx, const ds_tensor *t, float *dst, ds_tensor *host) {
+    const int64_t n = ds_tensor_numel(t);
+    DS_TRY(ds_tensor_to_host(ctx, dst, t));  // raw bytes: bf16 fills the first half of dst
+    if (t->dtype == DS_BF16) {
+        // Widen in place from the last element down: element i's bf16 lies at byte 2i, its float
+        // at byte 4i >= 2i, so no bf16 is overwritten before it is read.
+        const uint16_t *h = (const uint16_t *)dst;
+        for (int64_t i = n - 1; i >= 0; i--) dst[i] = ds_bf16_to_f32(h[i]);
+    }
+    *host = ds_tensor_make(dst, DS_F32, (ds_device){DS_DEVICE_CPU, 0}, t->ndim, t->shape);
+    return DS_OK;
+}
+
 ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deeplab_batch *batch, bool training,
                              uint64_t rng_step, const ds_collective *coll, ds_arena *arena, ds_deeplab_output *out) {
     DS_REQUIRE(&ctx->err, !arena->measuring, DS_ERR_INVALID_ARG,
                "deeplab forward: the arena is a measuring one; size it with ds_deeplab_arena_bytes first");
-    DS_TRY(forward(ctx, m, &m->saved, batch, training, rng_step, coll, arena));
+    // Checked here on the host (every device would refuse it in bn_finalize too, but a CUDA device
+    // opened with trusted_indices skips that check): the ASPP pooling branch's BN normalises one
+    // value per image and rank.
+    const int64_t world = coll != NULL && coll->world > 1 ? coll->world : 1;
+    DS_REQUIRE(&ctx->err, !training || m->cfg.frozen_bn || batch->N * world > 1, DS_ERR_INVALID_ARG,
+               "deeplab forward: expected more than 1 value per channel when training, got %lld (the ASPP pooling "
+               "branch's BatchNorm sees one value per image and rank); use a batch of 2 or more, SyncBN over several "
+               "ranks, or eval mode / frozen BN",
+               (long long)(batch->N * world));
+    if (m->act_dtype == DS_BF16 && batch->N >= 1 && batch->H >= 1 && batch->W >= 1) {
+        void *buf = m->host_images;
+        DS_TRY(reserve(ctx, &buf, &m->host_images_cap, (size_t)(batch->N * 3 * batch->H * batch->W), sizeof(uint16_t),
+                       "bf16 image staging"));
+        m->host_images = buf;
+    }
+    DS_TRY(forward(ctx, m, &m->saved, batch, training, rng_step, coll, m->host_images, arena));
     const ds_deeplab_saved *s = &m->saved;
     *out = (ds_deeplab_output){.out = s->out, .aux = m->cfg.aux ? s->aux_out : (ds_tensor){0},
                                .has_loss = s->has_loss, .loss = NAN};
+    if (s->out.device.kind == DS_DEVICE_CUDA) {
+        void *buf = m->host_out;  // two halves (out, aux) of host_out_cap floats each
+        DS_TRY(reserve(ctx, &buf, &m->host_out_cap, (size_t)ds_tensor_numel(&s->out), 2 * sizeof(float),
+                       "downloaded logits"));
+        m->host_out = buf;
+        DS_TRY(download_logits(ctx, &s->out, m->host_out, &out->out));
+        if (m->cfg.aux) DS_TRY(download_logits(ctx, &s->aux_out, m->host_out + m->host_out_cap, &out->aux));
+    }
     if (!s->has_loss) return DS_OK;
     float loss = 0, wsum = 0, aux_loss = 0;
     DS_TRY(read_scalar(ctx, &s->loss, &loss));
@@ -167,9 +218,10 @@ static ds_status plan_forward(ds_context *ctx, const ds_deeplab_model *m, int64_
     s->backbone.block = calloc((size_t)m->backbone.count, sizeof *s->backbone.block);
     DS_REQUIRE(&ctx->err, s->backbone.block != NULL, DS_ERR_OOM, "deeplab plan: out of memory");
     *plan = ds_arena_measure();
+    plan->device = m->params.device;  // so that the conv workspace queries go to the model's backend
     const ds_deeplab_batch shape = {.N = N, .H = H, .W = W};
     // Training with dropout: its buffers are the superset of what eval carves.
-    return forward(ctx, m, s, &shape, true, 0, NULL, plan);
+    return forward(ctx, m, s, &shape, true, 0, NULL, NULL, plan);
 }
 
 ds_status ds_deeplab_arena_bytes(ds_context *ctx, const ds_deeplab_model *m, int64_t N, int64_t H, int64_t W,

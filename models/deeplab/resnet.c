@@ -104,17 +104,13 @@ static ds_status bottleneck_forward(ds_context *ctx, const ds_bottleneck *b, con
                                     ds_bottleneck_acts *a) {
     DS_TRY(ds_conv_bn_forward(ctx, &b->c1, pb, mode, x, NULL, arena, &a->c1));
     DS_TRY(ds_conv_bn_forward(ctx, &b->c2, pb, mode, &a->c1.y, NULL, arena, &a->c2));
-    DS_TRY(ds_conv_bn_forward(ctx, &b->c3, pb, mode, &a->c2.y, NULL, arena, &a->c3));
     const ds_tensor *identity = x;
     if (b->has_down) {
         DS_TRY(ds_conv_bn_forward(ctx, &b->down, pb, mode, x, NULL, arena, &a->down));
         identity = &a->down.y;
     }
-    ds_add_args add = {.a = a->c3.y, .b = *identity, .y = a->c3.y};
-    RUN(ds_add(ctx, &add));
-    ds_unary_fwd_args relu = {.x = a->c3.y, .y = a->c3.y};
-    RUN(ds_relu_forward(ctx, &relu));
-    return DS_OK;
+    // bn3 + identity, ReLU: c3.y is the block output (one pass on CUDA).
+    return ds_conv_bn_forward_residual(ctx, &b->c3, pb, mode, &a->c2.y, identity, arena, &a->c3);
 }
 
 // dy: gradient of the block output (clobbered); dx: gradient of the block input (written).
@@ -126,15 +122,15 @@ static ds_status bottleneck_backward(ds_context *ctx, const ds_bottleneck *b, co
     ds_unary_bwd_args relu = {.y = a->c3.y, .dy = *dy, .dx = *dy};
     RUN(ds_relu_backward(ctx, &relu));
     ds_tensor t3, d2, d1;
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->c3.y.shape, &t3, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->c2.y.shape, &d2, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, a->c1.y.shape, &d1, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->c3.y.shape, &t3, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->c2.y.shape, &d2, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, a->c1.y.shape, &d1, err));
     DS_TRY(ds_conv_bn_backward(ctx, &b->c3, pb, mode, &a->c3, dy, &t3, &d2, arena));
     DS_TRY(ds_conv_bn_backward(ctx, &b->c2, pb, mode, &a->c2, &d2, &d2, &d1, arena));
     DS_TRY(ds_conv_bn_backward(ctx, &b->c1, pb, mode, &a->c1, &d1, &d1, dx, arena));
     if (b->has_down) {
         ds_tensor td;
-        DS_TRY(ds_arena_tensor(arena, DS_F32, 4, dx->shape, &td, err));
+        DS_TRY(ds_arena_tensor(arena, mode->act, 4, dx->shape, &td, err));
         DS_TRY(ds_conv_bn_backward(ctx, &b->down, pb, mode, &a->down, dy, dy, &td, arena));
         ds_add_args add = {.a = *dx, .b = td, .y = *dx};
         RUN(ds_add(ctx, &add));
@@ -146,15 +142,20 @@ static ds_status bottleneck_backward(ds_context *ctx, const ds_bottleneck *b, co
     return DS_OK;
 }
 
+// The stem's max pool: 3x3, stride 2, padding 1 (torchvision's ResNet).
+static ds_pool2d_geom stem_pool(void) {
+    return (ds_pool2d_geom){.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+}
+
 ds_status ds_resnet_forward(ds_context *ctx, const ds_resnet *r, const ds_param_block *pb, const ds_conv_bn_mode *mode,
                             const ds_tensor *images, ds_arena *arena, ds_resnet_acts *acts) {
     ds_err *err = &ctx->err;
     DS_TRY(ds_conv_bn_forward(ctx, &r->stem, pb, mode, images, NULL, arena, &acts->stem));
     const ds_tensor *s = &acts->stem.y;
-    const ds_pool2d_geom pool = {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+    const ds_pool2d_geom pool = stem_pool();
     const int64_t shape[] = {s->shape[0], s->shape[1], ds_pool_out_size(s->shape[2], 3, 2, 1, 1, false),
                              ds_pool_out_size(s->shape[3], 3, 2, 1, 1, false)};
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 4, shape, &acts->pool, err));
+    DS_TRY(ds_arena_tensor(arena, mode->act, 4, shape, &acts->pool, err));
     DS_TRY(ds_arena_tensor(arena, DS_I32, 4, shape, &acts->pool_idx, err));
     ds_maxpool2d_fwd_args mp = {.x = *s, .y = acts->pool, .indices = acts->pool_idx, .geom = pool};
     RUN(ds_maxpool2d_forward(ctx, &mp));
@@ -175,9 +176,9 @@ int64_t ds_resnet_grad_buffer_numel(const ds_resnet *r, const ds_resnet_acts *ac
     return m;  // the pool output is smaller than the stem output
 }
 
-// A view of buffer `buf` with the shape of `like`.
+// A view of buffer `buf` with the shape and dtype of `like`.
 static ds_tensor view_as(const ds_tensor *buf, const ds_tensor *like) {
-    return ds_tensor_make(buf->data, DS_F32, buf->device, like->ndim, like->shape);
+    return ds_tensor_make(buf->data, like->dtype, buf->device, like->ndim, like->shape);
 }
 
 ds_status ds_resnet_backward(ds_context *ctx, const ds_resnet *r, const ds_param_block *pb,
@@ -204,7 +205,7 @@ ds_status ds_resnet_backward(ds_context *ctx, const ds_resnet *r, const ds_param
     }
     const int nxt = cur == 0 ? 1 : 0;
     const ds_tensor dstem = view_as(buf[nxt], &acts->stem.y);
-    ds_maxpool2d_bwd_args mp = {.indices = acts->pool_idx, .dy = dy, .dx = dstem};
+    ds_maxpool2d_bwd_args mp = {.indices = acts->pool_idx, .dy = dy, .dx = dstem, .geom = stem_pool()};
     RUN(ds_maxpool2d_backward(ctx, &mp));
     DS_TRY(ds_conv_bn_backward(ctx, &r->stem, pb, mode, &acts->stem, &dstem, &dstem, NULL, arena));
     if (hook) DS_TRY(hook->ready(hook->user, pb->offset[r->stem.w], err));

@@ -11,6 +11,7 @@ static const ds_config_key k_keys[] = {
     {"run.precision",       DS_CFG_ENUM,   "auto",  .choices = "auto|fp32|bf16",        .doc = "activations: auto is bf16 mixed precision on CUDA (fp32 master weights, gradients and moments) and fp32 on the CPU; fp32 on CUDA runs with TF32 off"},
     {"run.kernels",         DS_CFG_ENUM,   "plain", .choices = "plain|fast",            .doc = "CUDA custom kernels: plain (simple, the reference) or fast (tensor cores, tiling)"},
     {"run.attention",       DS_CFG_ENUM,   "own",   .choices = "own|cudnn",             .doc = "CUDA attention: downstream's own kernels or cuDNN's fused SDPA"},
+    {"run.conv",            DS_CFG_ENUM,   "own",   .choices = "own|cudnn|auto",        .doc = "CUDA convolutions: downstream's own implicit GEMM, cuDNN (its fastest deterministic algorithm per shape), or auto (both timed once per shape, the faster kept)"},
     {"run.deterministic",   DS_CFG_BOOL,   "true",                                     .doc = "CUDA: no float atomics, identical results run to run (bit-exact resume); false may be faster"},
     {"run.log_level",       DS_CFG_ENUM,   "info",  .choices = "error|warn|info|debug", .doc = "log verbosity (--quiet sets warn, --verbose debug)"},
     {"run.threads",         DS_CFG_INT,    "0",     .min = "0",                        .doc = "CPU threads; 0 = all cores"},
