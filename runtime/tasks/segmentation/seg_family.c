@@ -205,6 +205,20 @@ static ds_status forward_eval(ds_context *ctx, seg_state *s, const ds_seg_batch 
     return DS_OK;
 }
 
+// Without SyncBN (model.sync_bn=false) each rank's BatchNorm updates its running statistics from
+// its own images; as torch's DistributedDataParallel (broadcast_buffers=True) every rank then takes
+// rank 0's buffers, so that the ranks stay one model (checkpoints, evaluation shards). A broadcast
+// through the sum all-reduce: the other ranks contribute zeros (0 + x is x exactly, F32 and I64).
+static ds_status share_rank0_buffers(ds_context *ctx, ds_param_block *pb, const ds_collective *coll) {
+    for (int i = 0; i < pb->count; i++) {
+        if (!ds_param_is_buffer(pb, i)) continue;
+        const ds_tensor b = ds_param_block_param(pb, i);
+        if (coll->rank != 0) memset(b.data, 0, ds_tensor_nbytes(&b));
+        DS_TRY(coll->allreduce_sum(coll->user, b.data, ds_tensor_numel(&b), b.dtype, &ctx->err));
+    }
+    return DS_OK;
+}
+
 static ds_status seg_forward(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,
                              const ds_collective *coll, ds_arena *arena, double *loss) {
     seg_state *s = (seg_state *)t;
@@ -216,6 +230,8 @@ static ds_status seg_forward(ds_context *ctx, ds_task *t, const void *batch, boo
                                  .images = b.image, .masks = b.mask, .class_weights = s->data.class_weights};
     ds_deeplab_output out;
     DS_TRY(ds_deeplab_forward(ctx, &s->model, &db, true, rng_step, s->sync_bn ? coll : NULL, arena, &out));
+    if (!s->sync_bn && coll && coll->allreduce_sum && coll->world > 1 && !s->model.cfg.frozen_bn)
+        DS_TRY(share_rank0_buffers(ctx, &s->model.params, coll));
     *loss = out.has_loss ? (double)out.loss : (double)NAN;
     return DS_OK;
 }
