@@ -10,7 +10,8 @@
 #   data.split (a re-split by the new seed would train on other examples);
 # - evaluation does not depend on the batch size (torchvision evaluates one image at a time at its
 #   own size; padded batches run each image alone): the per-class IoU table and the confusion matrix
-#   of `downstream eval` are identical with train.batch_size 1 and 3;
+#   of `downstream eval` are identical with train.batch_size 1 and 3, and a training checkpoint
+#   (checkpoint-best.safetensors) evaluates as the export made from it;
 # - predict on the export: masks at each input's size, overlays, predictions.jsonl, logits;
 #   the family is recognised from the model; torchvision's own logits for its checkpoint
 #   (tests/fixtures/segmentation/deeplab_w2_k5*.{pth,safetensors}, scripts/fixtures/seg_checkpoints.py)
@@ -86,6 +87,10 @@ check "eval prints per-class IoU with class names and the confusion matrix" \
 "$bin" eval --config "$tmp/cfg.json" --set model.path="$tmp/straight/model" --set train.batch_size=3 >"$tmp/eval3.out" 2>&1
 check "batch 3 (padded batches) gives the same table, matrix and metrics as batch 1" \
   "diff <(sed -n '/^dev (/,\$p' '$tmp/eval1.out' | sed 's/eval_loss [0-9.]* //') <(sed -n '/^dev (/,\$p' '$tmp/eval3.out' | sed 's/eval_loss [0-9.]* //')"
+
+"$bin" eval --config "$tmp/cfg.json" --set model.path="$tmp/straight/checkpoint-best.safetensors" >"$tmp/evalck.out" 2>&1
+check "eval of checkpoint-best.safetensors (a training checkpoint) reports what the export does" \
+  "[ $? -eq 0 ] && diff <(sed -n '/^dev (/,\$p' '$tmp/eval1.out') <(sed -n '/^dev (/,\$p' '$tmp/evalck.out')"
 
 # ---- predict ----------------------------------------------------------------------------------
 mkdir -p "$tmp/photos"

@@ -77,6 +77,7 @@ typedef enum seg_source_kind {
     SEG_SOURCE_DEEPLAB,      // a DeepLabV3-ResNet state dict (.pth or safetensors)
     SEG_SOURCE_BACKBONE,     // a torchvision ResNet classifier's state dict: its backbone
     SEG_SOURCE_EXPORTED,     // a directory this family exported
+    SEG_SOURCE_CHECKPOINT,   // a training checkpoint of this family (param/<name>, buffer/<name>, ...)
 } seg_source_kind;
 
 typedef struct seg_model_info {

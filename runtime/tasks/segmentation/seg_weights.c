@@ -8,6 +8,8 @@
 //   a torchvision ResNet-50/101 classifier (resnet50-*.pth): conv1/bn1/layer1..4 into backbone.*,
 //                      fc.* ignored, both heads initialised as torchvision does
 //   a directory this family exported (model.safetensors + config.json + class_names.txt)
+//   a training checkpoint of this family (train.output_dir/checkpoint-N.safetensors: param/<name> and
+//                      buffer/<name>; the optimizer's state is ignored)
 // The file format is recognised by content (runtime/io/tensor_source.h), never by its name.
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -41,19 +43,33 @@ static bool is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// The names and shapes of every tensor of src (views into src: valid while it is open).
-static ds_status list_shapes(const ds_tensor_source *src, ds_named_shape **out, int *count, ds_err *err) {
+// The model's name of checkpoint tensor `name`: a training checkpoint's param/<name> and
+// buffer/<name> without the prefix (NULL for its optimizer state); any other file's as it is.
+static const char *model_tensor_name(const char *name, bool checkpoint) {
+    if (!checkpoint) return name;
+    if (strncmp(name, "param/", 6) == 0) return name + 6;
+    if (strncmp(name, "buffer/", 7) == 0) return name + 7;
+    return NULL;
+}
+
+// The names (as the model's) and shapes of src's tensors (views into src: valid while it is open).
+static ds_status list_shapes(const ds_tensor_source *src, bool checkpoint, ds_named_shape **out, int *count,
+                             ds_err *err) {
     const int n = ds_tensor_source_count(src);
     ds_named_shape *t = calloc((size_t)(n > 0 ? n : 1), sizeof *t);
     DS_REQUIRE(err, t != NULL, DS_ERR_OOM, "%s: out of memory", ds_tensor_source_path(src));
+    int k = 0;
     for (int i = 0; i < n; i++) {
         const ds_named_tensor nt = ds_tensor_source_at(src, i);
-        t[i].name = nt.name;
-        t[i].ndim = nt.tensor.ndim;
-        memcpy(t[i].shape, nt.tensor.shape, sizeof t[i].shape);
+        const char *name = model_tensor_name(nt.name, checkpoint);
+        if (!name) continue;
+        t[k].name = name;
+        t[k].ndim = nt.tensor.ndim;
+        memcpy(t[k].shape, nt.tensor.shape, sizeof t[k].shape);
+        k++;
     }
     *out = t;
-    *count = n;
+    *count = k;
     return DS_OK;
 }
 
@@ -165,6 +181,10 @@ static bool is_last_conv(const ds_deeplab_model *m, int i) {
 // A ResNet classifier's names go under backbone.; its fc layer has no place in DeepLabV3.
 static bool map_name(void *user, const char *name, char *dst, size_t cap) {
     const seg_map *s = user;
+    if (s->kind == SEG_SOURCE_CHECKPOINT) {
+        const char *own = model_tensor_name(name, true);
+        return own && (size_t)snprintf(dst, cap, "%s", own) < cap;
+    }
     if (s->kind != SEG_SOURCE_BACKBONE) return (size_t)snprintf(dst, cap, "%s", name) < cap;
     if (starts_with(name, "fc.")) return false;
     return (size_t)snprintf(dst, cap, "backbone.%s", name) < cap;
@@ -260,7 +280,8 @@ static ds_status from_file(ds_context *ctx, const char *path, const seg_model_re
     DS_TRY(ds_tensor_source_open(path, &src, err));
     ds_named_shape *t = NULL;
     int n = 0;
-    ds_status st = list_shapes(&src, &t, &n, err);
+    if (!info->kind && ds_tensor_source_find(&src, "param/backbone.conv1.weight") >= 0) info->kind = SEG_SOURCE_CHECKPOINT;
+    ds_status st = list_shapes(&src, info->kind == SEG_SOURCE_CHECKPOINT, &t, &n, err);
     if (st == DS_OK && !info->kind) {
         const bool resnet = find_shape(t, n, "conv1.weight") && find_shape(t, n, "layer1.0.conv1.weight") &&
                             !find_shape(t, n, "backbone.conv1.weight");
@@ -350,10 +371,11 @@ bool ds_seg_recognizes(const char *path) {
     ds_err err;
     ds_err_clear(&err);
     if (ds_tensor_source_open(path, &src, &err) != DS_OK) return false;
+    const bool checkpoint = ds_tensor_source_find(&src, "param/classifier.4.weight") >= 0;
     bool layer4 = false;
     for (int i = 0; i < ds_tensor_source_count(&src) && !layer4; i++)
-        layer4 = starts_with(ds_tensor_source_at(&src, i).name, "backbone.layer4.");
-    const bool deeplab = layer4 && ds_tensor_source_find(&src, "classifier.4.weight") >= 0;
+        layer4 = starts_with(ds_tensor_source_at(&src, i).name, checkpoint ? "param/backbone.layer4." : "backbone.layer4.");
+    const bool deeplab = layer4 && (checkpoint || ds_tensor_source_find(&src, "classifier.4.weight") >= 0);
     ds_tensor_source_close(&src);
     return deeplab;
 }
