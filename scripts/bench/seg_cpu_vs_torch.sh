@@ -23,7 +23,7 @@ export OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 /usr/bin/time -v "$py" "$root/scripts/bench/torch_seg_step.py" --threads "$threads" --batch "$batch" --size "$size" \
   --width "$width" --repeats "$repeats" --warmup 2 >"$tmp/torch.json" 2>"$tmp/torch.log" ||
   { tail -5 "$tmp/torch.log" >&2; exit 1; }
-rss() { awk -F': ' '/Maximum resident set size/ {print $2 * 1024}' "$1"; }
+rss() { awk -F': ' '/Maximum resident set size/ {printf "%.0f\n", $2 * 1024}' "$1"; }
 "$py" - "$tmp/ours.json" "$tmp/torch.json" "$(rss "$tmp/ours.log")" "$(rss "$tmp/torch.log")" <<'PY'
 import json, sys
 ours, torch = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
