@@ -8,7 +8,8 @@
 // to at least F (default 0), for tensors that stay at ~0 as a whole (BERT's attention key bias
 // gets a gradient that is mathematically zero and moves by float noise only). The files'
 // distance is the largest over tensors. Prints it with the worst tensor; exits 0 when
-// it is <= R (default 0: bit-identical values), 1 when above or when the two files do not hold
+// it is <= R (default 0: bit-identical values); I64 tensors (BatchNorm's num_batches_tracked) count as
+// 0 when equal and infinitely far otherwise. Exits 1 when above or when the two files do not hold
 // the same tensors with the same shapes, 2 on a usage or read error.
 #include <math.h>
 #include <stdio.h>
@@ -68,6 +69,16 @@ int main(int argc, char **argv) {
         if (strncmp(a->name, prefix, strlen(prefix)) != 0) continue;
         const ds_st_tensor *b = ds_st_find(&f[1], a->name);
         if (!b) continue;
+        if (a->dtype == DS_I64 && b->dtype == DS_I64 && a->end - a->begin == b->end - b->begin) {
+            // Integer buffers (BatchNorm's num_batches_tracked) must be equal.
+            const double d = memcmp(a->data, b->data, a->end - a->begin) == 0 ? 0 : INFINITY;
+            if (compared == 0 || d > worst) {
+                worst = d;
+                worst_name = a->name;
+            }
+            compared++;
+            continue;
+        }
         if (a->dtype != DS_F32 || b->dtype != DS_F32 || a->end - a->begin != b->end - b->begin) {
             printf("%s: dtype or size differs\n", a->name);
             bad = 1;

@@ -1,0 +1,145 @@
+// `downstream bench` for the segmentation family: a training step of DeepLabV3-ResNet (forward in
+// training mode with the aux head, pixel cross-entropy, backward, one SGD step with momentum 0.9
+// and weight decay 1e-4 over each lr group, the gradients zeroed) on random normalised images and
+// random masks, as torchvision's recipe runs it; the same step as scripts/bench/torch_seg_step.py.
+// Defaults: the full-width ResNet-50 model (bench.width 64, bench.classes 21) at 2 x 3 x 256 x 256
+// (bench.batch when set, else 2; bench.image_size). One JSON object to `out`, keys as the text
+// family's CPU bench.
+//
+// FLOPs of a step (the basis of achieved_gflops and mfu): the convolutions only, 2 per multiply-add,
+// 2 * N * Cout * (Cin / groups) * R * S * P * Q each (ds_deeplab_conv_shapes lists them), times 3
+// for forward + backward (dx and dw each cost a forward); BN, ReLU, pooling, upsampling and the loss
+// are not counted.
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../kernels/ops.h"
+#include "../../base/check.h"
+#include "../../base/log.h"
+#include "../../base/philox.h"
+#include "seg_internal.h"
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct bench_opts {
+    int64_t batch, size, classes;
+    int warmup, repeats;
+    ds_deeplab_config cfg;
+} bench_opts;
+
+// Forward convolution FLOPs of one step of (N, size, size).
+static ds_status conv_flops(ds_context *ctx, const ds_deeplab_model *m, const bench_opts *o, double *flops) {
+    ds_deeplab_conv_shape shapes[256];
+    int count = 0;
+    DS_TRY(ds_deeplab_conv_shapes(ctx, m, o->batch, o->size, o->size, shapes, 256, &count));
+    DS_REQUIRE(&ctx->err, count <= 256, DS_ERR_INTERNAL, "bench: %d conv shapes", count);
+    double f = 0;
+    for (int i = 0; i < count; i++) {
+        const ds_deeplab_conv_shape *c = &shapes[i];
+        const ds_conv2d_geom *g = &c->geom;
+        const int64_t sh = g->stride_h ? g->stride_h : 1, sw = g->stride_w ? g->stride_w : 1;
+        const int64_t dh = g->dilation_h ? g->dilation_h : 1, dw = g->dilation_w ? g->dilation_w : 1;
+        const int64_t P = (c->x[2] + 2 * g->pad_h - dh * (c->w[2] - 1) - 1) / sh + 1;
+        const int64_t Q = (c->x[3] + 2 * g->pad_w - dw * (c->w[3] - 1) - 1) / sw + 1;
+        f += 2.0 * (double)c->x[0] * (double)c->w[0] * (double)(c->w[1] * c->w[2] * c->w[3]) * (double)(P * Q) * c->uses;
+    }
+    *flops = f;
+    return DS_OK;
+}
+
+// SGD (momentum 0.9, weight decay 1e-4, lr 0.01 x the group's multiplier) over each lr group.
+static ds_status sgd(ds_context *ctx, ds_param_block *pb, float *momentum, int64_t step) {
+    for (int g = 0; g < pb->group_count; g++) {
+        const ds_param_group *gr = &pb->groups[g];
+        const int64_t n = (int64_t)(gr->end - gr->begin);
+        const ds_sgd_args a = {.param = ds_tensor_cpu1(pb->params + gr->begin, DS_F32, n),
+                               .grad = ds_tensor_cpu1(pb->grads + gr->begin, DS_F32, n),
+                               .momentum_buf = ds_tensor_cpu1(momentum + (gr->begin - pb->train_begin), DS_F32, n),
+                               .lr = 0.01 * gr->lr_mult, .momentum = 0.9, .weight_decay = 1e-4, .grad_scale = 1.0,
+                               .step = step};
+        DS_TRY(ds_sgd_step(ctx, &a));
+    }
+    return DS_OK;
+}
+
+ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env *env, FILE *out) {
+    ds_err *err = &ctx->err;
+    DS_REQUIRE(err, !env->cuda, DS_ERR_UNSUPPORTED,
+               "segmentation bench: the CUDA backend lacks conv2d and batch norm so far; use run.device=cpu");
+    bench_opts o = {.batch = ds_config_source_of(cfg, "bench.batch") == DS_CFG_FROM_DEFAULT ? 2
+                                                                                           : ds_config_int(cfg, "bench.batch"),
+                    .size = ds_config_int(cfg, "bench.image_size"), .classes = ds_config_int(cfg, "bench.classes"),
+                    .warmup = (int)ds_config_int(cfg, "bench.warmup"), .repeats = (int)ds_config_int(cfg, "bench.repeats"),
+                    .cfg = ds_deeplab_config_default()};
+    o.cfg.depth = (int)ds_config_int(cfg, "bench.depth");
+    o.cfg.width = ds_config_int(cfg, "bench.width");
+    o.cfg.num_classes = o.classes;
+    DS_REQUIRE(err, o.cfg.depth == 50 || o.cfg.depth == 101, DS_ERR_CONFIG, "bench.depth %d: 50 or 101", o.cfg.depth);
+    DS_LOG_INFO(&ctx->log, "benchmarking a DeepLabV3-ResNet%d training step: width %lld, %lld classes, aux head, batch "
+                "%lld x 3 x %lld x %lld, SGD momentum: %d warm-up + %d timed steps on %d threads", o.cfg.depth,
+                (long long)o.cfg.width, (long long)o.classes, (long long)o.batch, (long long)o.size, (long long)o.size,
+                o.warmup, o.repeats, omp_get_max_threads());
+    ds_deeplab_model m;
+    DS_TRY(ds_deeplab_create(ctx, &o.cfg, &m));
+    ds_deeplab_init_weights(ctx, &m);
+    const size_t px = (size_t)(o.batch * o.size * o.size);
+    float *images = malloc(px * 3 * sizeof *images);  // (N, 3, S, S) F32 host
+    int32_t *masks = malloc(px * sizeof *masks);       // (N, S, S) I32 host
+    float *momentum = calloc(m.params.train_end - m.params.train_begin + 1, sizeof *momentum);
+    double *times = malloc((size_t)o.repeats * sizeof *times);
+    ds_arena arena = {0};
+    ds_status st = images && masks && momentum && times ? DS_OK : ds_err_set(err, DS_ERR_OOM, "bench: out of memory");
+    for (size_t i = 0; st == DS_OK && i < px * 3; i++)
+        images[i] = 4.0f * ds_philox_uniform(ctx->seed, 201, i) - 2.0f;  // about the range of normalised photos
+    for (size_t i = 0; st == DS_OK && i < px; i++)
+        masks[i] = (int32_t)(ds_philox_u32(ctx->seed, 202, i) % (uint32_t)o.classes);
+    size_t arena_bytes = 0;
+    if (st == DS_OK) st = ds_deeplab_arena_bytes(ctx, &m, o.batch, o.size, o.size, true, &arena_bytes);
+    if (st == DS_OK) st = ds_arena_init_cpu(&arena, arena_bytes, err);
+    double flops = 0, last_loss = NAN, first_step_s = 0;
+    if (st == DS_OK) st = conv_flops(ctx, &m, &o, &flops);
+    const ds_deeplab_batch b = {.N = o.batch, .H = o.size, .W = o.size, .images = images, .masks = masks};
+    for (int i = 0; st == DS_OK && i < o.warmup + o.repeats; i++) {
+        const double t0 = ds_now_seconds();
+        ds_deeplab_output y;
+        st = ds_deeplab_forward(ctx, &m, &b, true, (uint64_t)i, NULL, &arena, &y);
+        if (st == DS_OK) st = ds_deeplab_backward(ctx, &m, 1.0, &arena, NULL);
+        if (st == DS_OK) st = sgd(ctx, &m.params, momentum, i + 1);
+        if (st == DS_OK) st = ds_deeplab_zero_grads(&m);
+        const double t1 = ds_now_seconds();
+        last_loss = y.loss;
+        if (i == 0) first_step_s = t1 - env->process_start_s;
+        if (i >= o.warmup) times[i - o.warmup] = t1 - t0;
+    }
+    if (st == DS_OK) {
+        qsort(times, (size_t)o.repeats, sizeof *times, cmp_double);
+        const double med = times[o.repeats / 2];
+        const int p90 = (int)ceil(0.9 * o.repeats) - 1;
+        const double gflop = 3.0 * flops / 1e9, achieved = gflop / med;
+        // Parameters, gradients and the momentum buffer (the block's size) + the activation arena.
+        const size_t peak = 2 * m.params.total * sizeof(float) +
+                            (m.params.train_end - m.params.train_begin) * sizeof(float) + arena_bytes;
+        fprintf(out, "{\"device\": \"cpu\", \"model\": \"deeplabv3_resnet%d\", \"width\": %lld, \"classes\": %lld, "
+                "\"aux\": true, \"batch\": %lld, \"image_size\": %lld, \"params\": %lld, \"threads\": %d, "
+                "\"samples_per_s\": %.3f, \"step_ms_median\": %.3f, \"step_ms_p90\": %.3f, \"model_gflop_per_step\": %.3f, "
+                "\"achieved_gflops\": %.2f, \"gemm_gflops\": %.2f, \"mfu\": ",
+                o.cfg.depth, (long long)o.cfg.width, (long long)o.classes, (long long)o.batch, (long long)o.size,
+                (long long)ds_param_block_numel(&m.params), omp_get_max_threads(), (double)o.batch / med, 1e3 * med,
+                1e3 * times[p90 < 0 ? 0 : p90], gflop, achieved, env->gemm_gflops);
+        if (env->gemm_gflops > 0) fprintf(out, "%.4f", achieved / env->gemm_gflops);
+        else fprintf(out, "null");
+        fprintf(out, ", \"mfu_basis\": \"measured sgemm rate\", \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, "
+                "\"first_step_s\": %.3f, \"data_wait_frac\": null, \"last_loss\": %.4f, \"blas_core\": \"%s\"}\n",
+                peak, arena_bytes, first_step_s, last_loss, env->blas_core ? env->blas_core : "");
+    }
+    ds_arena_free(&arena);
+    ds_deeplab_free(&m);
+    free(images), free(masks), free(momentum), free(times);
+    return st;
+}
