@@ -4,7 +4,7 @@
 # build enables it whenever nvcc is on the PATH.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev ca-certificates
+packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev libsndfile1-dev libsoxr-dev ca-certificates
           openmpi-bin libopenmpi-dev libpmix-dev)
 missing=()
 for p in "${packages[@]}"; do
