@@ -342,6 +342,7 @@ static ds_status add_multichar(builder *b, ds_err *err) {
 // id -> token table.
 static ds_status finish(builder *b, ds_err *err) {
     ds_ctc_tokenizer *tok = b->tok;
+    tok->count = (int32_t)current_count(b);  // before the encoder's strings move into tok
     tok->added = calloc(b->enc_n ? b->enc_n : 1, sizeof *tok->added);
     if (tok->added == NULL) return ds_err_set(err, DS_ERR_OOM, "tokenizer: out of memory");
     for (size_t i = 0; i < b->enc_n; i++) {
@@ -369,7 +370,6 @@ static ds_status finish(builder *b, ds_err *err) {
     // vocab.json first (convert_ids_to_tokens looks there before the added tokens); for a repeated
     // id the last token of the file wins.
     for (size_t i = 0; i < tok->vocab_count; i++) tok->id_to_token[b->file_order[i].id] = b->file_order[i].token;
-    tok->count = (int32_t)current_count(b);
     return DS_OK;
 }
 
