@@ -108,6 +108,17 @@ static void check_vocab(ds_test *t, const cJSON *rec) {
         ds_ctc_tokenizer_free(&tok);
     }
     ds_str_free(&json);
+    // Transcripts without spaces: the space (so the delimiter) comes from the recipe's " ".join.
+    const cJSON *js = cJSON_GetObjectItem(rec, "join_space");
+    ds_ctc_vocab_builder two = {0};
+    for (const cJSON *e = cJSON_GetObjectItem(js, "train")->child; e; e = e->next)
+        ds_ctc_vocab_builder_add(&two, e->valuestring, strlen(e->valuestring), "t", &err);
+    ds_str j3 = {0};
+    const char *want_js = cJSON_GetObjectItem(js, "vocab")->valuestring;
+    ds_test_check(t, ds_ctc_vocab_json(&two, &spec, &j3, &err) == DS_OK && strcmp(j3.v, want_js) == 0,
+                  "vocab of [\"ab\", \"cd\"]: %s, recipe %s", j3.v ? j3.v : "", want_js);
+    ds_str_free(&j3);
+    ds_ctc_vocab_builder_free(&two);
     // No space anywhere: the recipe's KeyError.
     ds_ctc_vocab_builder one = {0};
     ds_test_check(t, ds_ctc_vocab_builder_add(&one, "abc", 3, "t", &err) == DS_OK, "%s", err.msg);
