@@ -111,9 +111,23 @@ static ds_status open_audio(const char *path, SNDFILE **out, SF_INFO *info, ds_e
     return DS_OK;
 }
 
+// Bytes of one frame of a WAV subtype (1 for the compressed ones: any missing byte counts).
+static int frame_bytes(const SF_INFO *info) {
+    int b = 1;
+    switch (info->format & SF_FORMAT_SUBMASK) {
+    case SF_FORMAT_PCM_16: b = 2; break;
+    case SF_FORMAT_PCM_24: b = 3; break;
+    case SF_FORMAT_PCM_32: case SF_FORMAT_FLOAT: b = 4; break;
+    case SF_FORMAT_DOUBLE: b = 8; break;
+    default: break;
+    }
+    return b * info->channels;
+}
+
 // libsndfile shortens a WAV whose data chunk runs past the end of the file to what is there and
-// says so only in its log ("data : 32000 (should be 15978)"); a truncated file is an error here.
-// Streamed WAVs that announce 0 or 0xFFFFFFFF bytes (length unknown when written) are not.
+// says so only in its log ("data : 32000 (should be 15978)"); when a frame is lost (whole or in
+// part) that is a truncated file, an error here. Streamed WAVs that announce 0 or 0xFFFFFFFF bytes
+// (length unknown when written) are not.
 static ds_status check_wav_truncation(const char *path, SNDFILE *f, const SF_INFO *info, ds_err *err) {
     const int major = info->format & SF_FORMAT_TYPEMASK;
     if (major != SF_FORMAT_WAV && major != SF_FORMAT_WAVEX && major != SF_FORMAT_RF64) return DS_OK;
@@ -123,8 +137,8 @@ static ds_status check_wav_truncation(const char *path, SNDFILE *f, const SF_INF
     for (const char *p = log; (p = strstr(p, "data :")) != NULL; p++) {
         if (p != log && p[-1] != '\n') continue;
         long long said = 0, real = 0;
-        if (sscanf(p, "data : %lld (should be %lld)", &said, &real) == 2 && said > real && said != 0xFFFFFFFFLL &&
-            said != 0xFFFFFFFELL)
+        if (sscanf(p, "data : %lld (should be %lld)", &said, &real) == 2 && said / frame_bytes(info) > real / frame_bytes(info) &&
+            said != 0xFFFFFFFFLL && said != 0xFFFFFFFELL)
             return ds_err_set(err, DS_ERR_FORMAT,
                               "audio %s: truncated WAV: the header announces %lld data bytes, the file holds %lld", path,
                               said, real);

@@ -84,10 +84,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="data_cache/speech")
     ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--epochs", type=int, default=1000, help="stop after this many epochs (or --minutes)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--train-limit", type=int, default=None)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--conv", type=int, default=64, help="channels of each of the 7 feature-encoder convolutions")
+    ap.add_argument("--norm", default="layer", choices=["group", "layer"], help="feat_extract_norm")
+    ap.add_argument("--warmup", type=int, default=300, help="linear warm-up steps")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -100,9 +106,10 @@ def main():
     with open(os.path.join(tmp, "vocab.json"), "w") as f:
         json.dump(vocabulary([t for _, t in train]), f)
     tok = Wav2Vec2CTCTokenizer.from_pretrained(tmp, unk_token="[UNK]", pad_token="[PAD]", word_delimiter_token="|")
-    cfg = Wav2Vec2Config(vocab_size=len(tok), pad_token_id=tok.pad_token_id, hidden_size=128, num_hidden_layers=3,
-                         num_attention_heads=4, intermediate_size=256, conv_dim=(64,) * 7,
-                         num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=4, feat_extract_norm="group",
+    cfg = Wav2Vec2Config(vocab_size=len(tok), pad_token_id=tok.pad_token_id, hidden_size=a.hidden,
+                         num_hidden_layers=a.layers, num_attention_heads=4, intermediate_size=2 * a.hidden,
+                         conv_dim=(a.conv,) * 7, num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=4,
+                         feat_extract_norm=a.norm, do_stable_layer_norm=a.norm == "layer",
                          hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
                          final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.05, ctc_loss_reduction="mean",
                          ctc_zero_infinity=True)
@@ -111,10 +118,10 @@ def main():
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
     steps_per_epoch = (len(train) + a.batch - 1) // a.batch
-    warmup = steps_per_epoch
+    warmup = a.warmup
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
     start, step, epoch = time.time(), 0, 0
-    while (time.time() - start) / 60 < a.minutes:
+    while (time.time() - start) / 60 < a.minutes and epoch < a.epochs:
         epoch += 1
         total = 0.0
         for audio, labels in batches(train, tok, a.batch, rng):
@@ -129,7 +136,7 @@ def main():
             if (time.time() - start) / 60 >= a.minutes:
                 break
         cer, wer, hyps, refs = evaluate(model, tok, test)
-        print(f"epoch {epoch} step {step} {(time.time() - start) / 60:.1f} min: train loss {total / steps_per_epoch:.3f}"
+        print(f"epoch {epoch} step {step} {(time.time() - start) / 60:.1f} min ({step / (time.time() - start):.2f} steps/s): train loss {total / steps_per_epoch:.3f}"
               f"  test CER {cer:.3f} WER {wer:.3f}  e.g. {hyps[0]!r} for {refs[0]!r}", flush=True)
 
 
