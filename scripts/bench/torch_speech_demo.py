@@ -6,8 +6,16 @@ decoding) and prints the held-out CER (jiwer) after every epoch, so the demo's s
 against "CER <= 0.15 within ~20 minutes on 2 CPU cores" and the C trainer compared with it.
 
 usage: /opt/torchenv/bin/python scripts/bench/torch_speech_demo.py [--data data_cache/speech]
-         [--minutes 20] [--threads 2] [--batch 16] [--train-limit N]
-Wall times depend on the machine's load; epochs and steps do not.
+         [--minutes 20] [--epochs N] [--threads 2] [--batch 8] [--lr 3e-3] [--norm layer|group] ...
+Wall times depend on the machine's load; epochs and steps do not. On a busy machine use
+--threads 1: OpenMP threads that wait for each other on oversubscribed cores slow down ~10x.
+
+Measured with the defaults (0.61 M parameters: 7 convolutions of 64 channels with layer norm,
+hidden 128, 3 layers, 4 heads; AdamW lr 3e-3, 300 warm-up steps, batch 8; torch 2.15, one thread
+on a shared 2-core machine getting ~60% of a core): held-out test CER 0.35 after epoch 3 (564
+steps, 7 min), 0.092 after epoch 4 (752 steps, 10 min), 0.011 after epoch 6, 0.003 after epoch 9
+(1692 steps, 19 min). With feat_extract_norm="group" and batch 16 / lr 2e-3 the CTC blank plateau
+lasted far longer (CER 0.92 after 658 steps).
 """
 import argparse
 import csv
@@ -86,8 +94,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--epochs", type=int, default=1000, help="stop after this many epochs (or --minutes)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--train-limit", type=int, default=None)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=3)
