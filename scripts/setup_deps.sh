@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg62-turbo-dev
-          libcurl4-openssl-dev ca-certificates python3 python3-numpy
+          libsndfile1-dev libsoxr-dev libcurl4-openssl-dev ca-certificates python3 python3-numpy
           openmpi-bin libopenmpi-dev libpmix-dev)
 missing=()
 for p in "${packages[@]}"; do
