@@ -19,7 +19,10 @@
 #include "../../../kernels/ops.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
+#include "../../../kernels/gpu.h"
+#include "../../../models/common/device_memory.h"
 #include "../../base/philox.h"
+#include "../../train/optim.h"
 #include "seg_internal.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -53,25 +56,8 @@ static ds_status conv_flops(ds_context *ctx, const ds_deeplab_model *m, const be
     return DS_OK;
 }
 
-// SGD (momentum 0.9, weight decay 1e-4, lr 0.01 x the group's multiplier) over each lr group.
-static ds_status sgd(ds_context *ctx, ds_param_block *pb, float *momentum, int64_t step) {
-    for (int g = 0; g < pb->group_count; g++) {
-        const ds_param_group *gr = &pb->groups[g];
-        const int64_t n = (int64_t)(gr->end - gr->begin);
-        const ds_sgd_args a = {.param = ds_tensor_cpu1(pb->params + gr->begin, DS_F32, n),
-                               .grad = ds_tensor_cpu1(pb->grads + gr->begin, DS_F32, n),
-                               .momentum_buf = ds_tensor_cpu1(momentum + (gr->begin - pb->train_begin), DS_F32, n),
-                               .lr = 0.01 * gr->lr_mult, .momentum = 0.9, .weight_decay = 1e-4, .grad_scale = 1.0,
-                               .step = step};
-        DS_TRY(ds_sgd_step(ctx, &a));
-    }
-    return DS_OK;
-}
-
 ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env *env, FILE *out) {
     ds_err *err = &ctx->err;
-    DS_REQUIRE(err, !env->cuda, DS_ERR_UNSUPPORTED,
-               "segmentation bench: the CUDA backend lacks conv2d and batch norm so far; use run.device=cpu");
     bench_opts o = {.batch = ds_config_source_of(cfg, "bench.batch") == DS_CFG_FROM_DEFAULT ? 2
                                                                                            : ds_config_int(cfg, "bench.batch"),
                     .size = ds_config_int(cfg, "bench.image_size"), .classes = ds_config_int(cfg, "bench.classes"),
@@ -91,17 +77,27 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
     const size_t px = (size_t)(o.batch * o.size * o.size);
     float *images = malloc(px * 3 * sizeof *images);  // (N, 3, S, S) F32 host
     int32_t *masks = malloc(px * sizeof *masks);       // (N, S, S) I32 host
-    float *momentum = calloc(m.params.train_end - m.params.train_begin + 1, sizeof *momentum);
     double *times = malloc((size_t)o.repeats * sizeof *times);
     ds_arena arena = {0};
-    ds_status st = images && masks && momentum && times ? DS_OK : ds_err_set(err, DS_ERR_OOM, "bench: out of memory");
+    // The recipe's optimizer through the trainer's driver: SGD momentum 0.9, weight decay 1e-4, lr
+    // 0.01 (x10 for the aux head's group), one fused pass per lr group on CUDA.
+    ds_optim_options oo = ds_optim_options_default();
+    oo.kind = DS_OPTIM_SGD;
+    oo.momentum = 0.9;
+    oo.weight_decay = 1e-4;
+    oo.max_grad_norm = 0;
+    ds_optim opt = {0};
+    ds_status st = images && masks && times ? DS_OK : ds_err_set(err, DS_ERR_OOM, "bench: out of memory");
+    if (st == DS_OK) st = ds_optim_init(&opt, &m.params, &oo, err);
+    if (st == DS_OK) st = ds_deeplab_to_device(ctx, &m, env->act);
+    if (st == DS_OK) st = ds_optim_to_device(ctx, &opt, &m.params);
     for (size_t i = 0; st == DS_OK && i < px * 3; i++)
         images[i] = 4.0f * ds_philox_uniform(ctx->seed, 201, i) - 2.0f;  // about the range of normalised photos
     for (size_t i = 0; st == DS_OK && i < px; i++)
         masks[i] = (int32_t)(ds_philox_u32(ctx->seed, 202, i) % (uint32_t)o.classes);
     size_t arena_bytes = 0;
     if (st == DS_OK) st = ds_deeplab_arena_bytes(ctx, &m, o.batch, o.size, o.size, true, &arena_bytes);
-    if (st == DS_OK) st = ds_arena_init_cpu(&arena, arena_bytes, err);
+    if (st == DS_OK) st = ds_arena_init_for(ctx, &arena, arena_bytes);
     double flops = 0, last_loss = NAN, first_step_s = 0;
     if (st == DS_OK) st = conv_flops(ctx, &m, &o, &flops);
     const ds_deeplab_batch b = {.N = o.batch, .H = o.size, .W = o.size, .images = images, .masks = masks};
@@ -110,8 +106,9 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
         ds_deeplab_output y;
         st = ds_deeplab_forward(ctx, &m, &b, true, (uint64_t)i, NULL, &arena, &y);
         if (st == DS_OK) st = ds_deeplab_backward(ctx, &m, 1.0, &arena, NULL);
-        if (st == DS_OK) st = sgd(ctx, &m.params, momentum, i + 1);
+        if (st == DS_OK) st = ds_optim_step(ctx, &opt, &m.params, 0.01, 1.0, NULL);
         if (st == DS_OK) st = ds_deeplab_zero_grads(&m);
+        if (st == DS_OK && env->cuda) st = ds_gpu_sync(ctx);  // the step's time includes its device work
         const double t1 = ds_now_seconds();
         last_loss = y.loss;
         if (i == 0) first_step_s = t1 - env->process_start_s;
@@ -123,13 +120,15 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
         const int p90 = (int)ceil(0.9 * o.repeats) - 1;
         const double gflop = 3.0 * flops / 1e9, achieved = gflop / med;
         // Parameters, gradients and the momentum buffer (the block's size) + the activation arena.
-        const size_t peak = 2 * m.params.total * sizeof(float) +
+        // CUDA: the device's peak of live allocations; CPU: the blocks and the arena.
+        const size_t peak = env->cuda ? ds_gpu_peak_bytes(ctx) : 2 * m.params.total * sizeof(float) +
                             (m.params.train_end - m.params.train_begin) * sizeof(float) + arena_bytes;
-        fprintf(out, "{\"device\": \"cpu\", \"model\": \"deeplabv3_resnet%d\", \"width\": %lld, \"classes\": %lld, "
+        fprintf(out, "{\"device\": \"%s\", \"model\": \"deeplabv3_resnet%d\", \"width\": %lld, \"classes\": %lld, "
                 "\"aux\": true, \"batch\": %lld, \"image_size\": %lld, \"params\": %lld, \"threads\": %d, "
                 "\"samples_per_s\": %.3f, \"step_ms_median\": %.3f, \"step_ms_p90\": %.3f, \"model_gflop_per_step\": %.3f, "
                 "\"achieved_gflops\": %.2f, \"gemm_gflops\": %.2f, \"mfu\": ",
-                o.cfg.depth, (long long)o.cfg.width, (long long)o.classes, (long long)o.batch, (long long)o.size,
+                env->cuda ? "cuda" : "cpu", o.cfg.depth, (long long)o.cfg.width, (long long)o.classes, (long long)o.batch,
+                (long long)o.size,
                 (long long)ds_param_block_numel(&m.params), omp_get_max_threads(), (double)o.batch / med, 1e3 * med,
                 1e3 * times[p90 < 0 ? 0 : p90], gflop, achieved, env->gemm_gflops);
         if (env->gemm_gflops > 0) fprintf(out, "%.4f", achieved / env->gemm_gflops);
@@ -140,6 +139,7 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
     }
     ds_arena_free(&arena);
     ds_deeplab_free(&m);
-    free(images), free(masks), free(momentum), free(times);
+    ds_optim_free(&opt);
+    free(images), free(masks), free(times);
     return st;
 }

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../../../models/common/device_memory.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
 #include "seg_internal.h"
@@ -147,13 +148,10 @@ static ds_status seg_open_eval(ds_context *ctx, const ds_config *cfg, ds_task **
 
 static ds_param_block *seg_params(ds_task *t) { return &((seg_state *)t)->model.params; }
 
+// On CUDA the model runs in fp32 or bf16 mixed precision (models/deeplab: ds_deeplab_to_device);
+// the CPU computes in fp32.
 static ds_status seg_to_device(ds_context *ctx, ds_task *t, ds_dtype act) {
-    (void)t;
-    DS_REQUIRE(&ctx->err, ctx->device.kind == DS_DEVICE_CPU, DS_ERR_UNSUPPORTED,
-               "segmentation runs on the CPU only for now (the CUDA backend lacks conv2d and batch norm): use "
-               "run.device=cpu");
-    DS_REQUIRE(&ctx->err, act == DS_F32, DS_ERR_UNSUPPORTED, "segmentation on the CPU computes in fp32 only");
-    return DS_OK;
+    return ds_deeplab_to_device(ctx, &((seg_state *)t)->model, act);
 }
 
 static ds_status seg_arena_bytes(ds_context *ctx, ds_task *t, size_t batch, bool training, size_t *bytes) {
@@ -209,14 +207,18 @@ static ds_status forward_eval(ds_context *ctx, seg_state *s, const ds_seg_batch 
 // its own images; as torch's DistributedDataParallel (broadcast_buffers=True) every rank then takes
 // rank 0's buffers, so that the ranks stay one model (checkpoints, evaluation shards). A broadcast
 // through the sum all-reduce: the other ranks contribute zeros (0 + x is x exactly, F32 and I64).
+// On CUDA the buffers go through their host staging copy (a rare configuration: SyncBN is the
+// default whenever training is distributed).
 static ds_status share_rank0_buffers(ds_context *ctx, ds_param_block *pb, const ds_collective *coll) {
+    const bool device = pb->device.kind != DS_DEVICE_CPU;
+    if (device) DS_TRY(ds_param_block_download(ctx, pb));
     for (int i = 0; i < pb->count; i++) {
         if (!ds_param_is_buffer(pb, i)) continue;
         const ds_tensor b = ds_param_block_param(pb, i);
         if (coll->rank != 0) memset(b.data, 0, ds_tensor_nbytes(&b));
         DS_TRY(coll->allreduce_sum(coll->user, b.data, ds_tensor_numel(&b), b.dtype, &ctx->err));
     }
-    return DS_OK;
+    return device ? ds_param_block_upload(ctx, pb) : DS_OK;
 }
 
 static ds_status seg_forward(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,

@@ -24,6 +24,7 @@
 #include "../../../data/image/overlay.h"
 #include "../../../data/image/png_write.h"
 #include "../../../data/image/resize.h"
+#include "../../../models/common/device_memory.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
 #include "../../io/fs.h"
@@ -266,16 +267,16 @@ static ds_status plan(ds_context *ctx, predictor *p, const input_list *in, long 
         if (mw > p->max_w) p->max_w = mw;
     }
     size_t bytes = 0;
+    // Predictions are computed in fp32 on either device (as the text family's).
+    DS_TRY(ds_deeplab_to_device(ctx, &p->model, DS_F32));
     DS_TRY(ds_deeplab_arena_bytes(ctx, &p->model, 1, p->max_h, p->max_w, false, &bytes));
-    return ds_arena_init_cpu(&p->arena, bytes, &ctx->err);
+    return ds_arena_init_for(ctx, &p->arena, bytes);
 }
 
 ds_status ds_seg_predict(ds_context *ctx, const ds_config *cfg, const ds_predict_args *a) {
     ds_err *err = &ctx->err;
     DS_REQUIRE(err, a->max_length == 0, DS_ERR_CONFIG, "predict: --max-length applies to text classifiers; %s is a "
                "segmentation model", a->model);
-    DS_REQUIRE(err, ctx->device.kind == DS_DEVICE_CPU, DS_ERR_UNSUPPORTED,
-               "segmentation runs on the CPU only for now: use run.device=cpu");
     const char *out_dir = a->output ? a->output : "predictions";
     const char *logit_dir = a->save_logits ? (a->save_logits[0] ? a->save_logits : out_dir) : NULL;
     input_list in = {0};
