@@ -34,11 +34,7 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
     ds_w2v_config c = ds_w2v_config_default();
     const char *scratch = ds_config_str(cfg, "model.scratch_config");
     if (scratch[0]) {
-        cJSON *j = NULL;
-        DS_TRY(ds_json_file_read(".", scratch, false, &j, NULL, 0, err));
-        const ds_status st = ds_speech_config_from_json(j, scratch, &c, err);
-        cJSON_Delete(j);
-        DS_TRY(st);
+        DS_TRY(ds_speech_config_read_file(scratch, &c, err));
     }
     c.freeze_feature_encoder = ds_config_bool(cfg, "bench.frozen_encoder");
     const int64_t S = (int64_t)llround(seconds * 16000.0), L = (int64_t)ceil(seconds * 12.0);  // ~12 characters a second

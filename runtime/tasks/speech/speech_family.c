@@ -74,11 +74,7 @@ static ds_status model_config(ds_context *ctx, const ds_config *cfg, const speec
         snprintf(name, sizeof name, "%s/config.json", info->dir);
         DS_TRY(ds_speech_config_from_json(info->config, name, c, err));
     } else if (scratch[0]) {
-        cJSON *j = NULL;
-        DS_TRY(ds_json_file_read(".", scratch, false, &j, NULL, 0, err));
-        const ds_status st = ds_speech_config_from_json(j, scratch, c, err);
-        cJSON_Delete(j);
-        DS_TRY(st);
+        DS_TRY(ds_speech_config_read_file(scratch, c, err));
     } else {
         *c = ds_speech_config_scratch();
     }

@@ -1,7 +1,10 @@
 // Wav2Vec2's config.json (transformers' Wav2Vec2Config) read into ds_w2v_config and written back,
 // and the built-in small model trained from scratch.
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "../../../data/audio/json_file.h"
 
 #include "../../base/check.h"
 #include "speech_internal.h"
@@ -203,4 +206,23 @@ cJSON *ds_speech_config_to_json(const ds_w2v_config *c, const cJSON *base) {
     put(o, "add_adapter", cJSON_CreateBool(false));
     put(o, "use_weighted_layer_sum", cJSON_CreateBool(false));
     return o;
+}
+
+ds_status ds_speech_config_read_file(const char *path, ds_w2v_config *c, ds_err *err) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *name = path;
+    if (slash) {
+        *slash = '\0';
+        name = path + (slash - dir) + 1;
+        if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    cJSON *j = NULL;
+    DS_TRY(ds_json_file_read(dir, name, false, &j, NULL, 0, err));
+    const ds_status st = ds_speech_config_from_json(j, path, c, err);
+    cJSON_Delete(j);
+    return st;
 }

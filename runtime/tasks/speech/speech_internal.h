@@ -34,6 +34,8 @@ int ds_speech_attention_mask_setting(const ds_config *cfg);
 // the model does not implement (an activation other than gelu, adapters, weighted layer sums, a
 // multi-language vocabulary) are DS_ERR_UNSUPPORTED naming `name` (the file) and the key.
 ds_status ds_speech_config_from_json(const cJSON *j, const char *name, ds_w2v_config *c, ds_err *err);
+// The same from a config.json file at `path`.
+ds_status ds_speech_config_read_file(const char *path, ds_w2v_config *c, ds_err *err);
 // The small model trained from scratch when model.path is empty (the speech demo's, 0.61 M
 // parameters with a 20-id vocabulary): 7 convolutions of 64 channels with layer norm, hidden 128,
 // 3 pre-LN layers of 4 heads, intermediate 256, positional conv 32 taps in 4 groups.
