@@ -2,7 +2,7 @@
 // the main job's shapes (all-MiniLM-L6-v2: hidden 384, 12 heads of 32, intermediate 1536; batch
 // 32, 64 tokens with the last quarter of every other sequence padded; 22.7 M parameters for
 // AdamW), through the op API (kernels/ops.h), and sets AdamW beside a plain memcpy of the bytes
-// it moves. docs/cpu_speed.md gives the numbers before and after the vectorised kernels.
+// it moves; also wav2vec2's weight norm (positional convolution, (768, 48, 128), dim 2). docs/cpu_speed.md gives the numbers before and after the vectorised kernels.
 //
 // usage: ds_cpu_kernel_bench [--repeats N] [--op NAME]
 // Output: one JSON line per op on stdout: op, shape, cpu_ms (median process CPU time per call),
@@ -52,6 +52,7 @@ typedef struct bench_state {
     int32_t *mask;
     float *param, *grad, *m, *vv;  // AdamW (N_PARAMS)
     unsigned char *copy_src, *copy_dst;
+    float *wv, *wg, *ww, *wnorm, *wdw, *wdv, *wdg;  // weight norm (768, 48, 128), dim 2 (wav2vec2's pos conv)
     int64_t step;
 } bench_state;
 
@@ -118,6 +119,22 @@ static ds_status op_adamw(bench_state *s) {
     return ds_adamw_step(&s->ctx, &a);
 }
 
+enum { WN_O = 768, WN_I = 48, WN_K = 128 };
+static ds_status op_wn_fwd(bench_state *s) {
+    ds_weight_norm_fwd_args a = {.v = ds_tensor_cpu3(s->wv, DS_F32, WN_O, WN_I, WN_K), .g = ds_tensor_cpu1(s->wg, DS_F32, WN_K),
+                                 .w = ds_tensor_cpu3(s->ww, DS_F32, WN_O, WN_I, WN_K), .norm = ds_tensor_cpu1(s->wnorm, DS_F32, WN_K),
+                                 .dim = 2};
+    return ds_weight_norm_forward(&s->ctx, &a);
+}
+
+static ds_status op_wn_bwd(bench_state *s) {
+    ds_weight_norm_bwd_args a = {.v = ds_tensor_cpu3(s->wv, DS_F32, WN_O, WN_I, WN_K), .g = ds_tensor_cpu1(s->wg, DS_F32, WN_K),
+                                 .norm = ds_tensor_cpu1(s->wnorm, DS_F32, WN_K), .dw = ds_tensor_cpu3(s->ww, DS_F32, WN_O, WN_I, WN_K),
+                                 .dv = ds_tensor_cpu3(s->wdv, DS_F32, WN_O, WN_I, WN_K), .dg = ds_tensor_cpu1(s->wdg, DS_F32, WN_K),
+                                 .dim = 2, .accumulate = false};
+    return ds_weight_norm_backward(&s->ctx, &a);
+}
+
 // AdamW reads param, grad, m, v and writes param, m, v: 28 bytes per element. The copy moves the
 // same total (14 bytes per element read and written), the bandwidth floor of such a loop.
 #define COPY_BYTES ((size_t)N_PARAMS * 14)
@@ -141,6 +158,8 @@ static const bench_op k_ops[] = {
     {"dropout_fwd", "(2048, 384) p 0.1", op_dropout},
     {"adamw", "22.7 M params, decay", op_adamw},
     {"copy_adamw_bytes", "memcpy of 14 B x 22.7 M", op_copy},
+    {"weight_norm_fwd", "(768, 48, 128) dim 2", op_wn_fwd},
+    {"weight_norm_bwd", "(768, 48, 128) dim 2", op_wn_bwd},
 };
 
 int main(int argc, char **argv) {
@@ -175,7 +194,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     memset(s.copy_src, 1, COPY_BYTES), memset(s.copy_dst, 2, COPY_BYTES);
+    const int64_t nw = (int64_t)WN_O * WN_I * WN_K;
+    s.wv = randn(nw, 28), s.ww = randn(nw, 29), s.wdv = randn(nw, 30), s.wg = randn(WN_K, 31);
+    s.wnorm = randn(WN_K, 32), s.wdg = randn(WN_K, 33);
     op_ln_fwd(&s);  // valid mean/rstd for backward
+    op_wn_fwd(&s);  // valid norm for backward
     op_attn_fwd(&s);  // valid out/lse for backward
     double *cpu = malloc(sizeof(double) * (size_t)repeats), *wall = malloc(sizeof(double) * (size_t)repeats);
     fprintf(stderr, "%-18s %-36s %10s %10s\n", "op", "shape", "cpu ms", "wall ms");
