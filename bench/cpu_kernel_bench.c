@@ -186,14 +186,18 @@ int main(int argc, char **argv) {
     s.mask = malloc(sizeof(int32_t) * B * T);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) s.mask[b * T + t] = (b % 2 == 1 && t >= 3 * T / 4) ? 0 : 1;
-    s.param = randn(N_PARAMS, 24), s.grad = randn(N_PARAMS, 25), s.m = randn(N_PARAMS, 26), s.vv = randn(N_PARAMS, 27);
-    for (int64_t i = 0; i < N_PARAMS; i++) s.vv[i] = s.vv[i] * s.vv[i];  // second moments are >= 0
-    s.copy_src = malloc(COPY_BYTES), s.copy_dst = malloc(COPY_BYTES);
-    if (s.copy_src == NULL || s.copy_dst == NULL) {
-        fprintf(stderr, "out of memory\n");
-        return 1;
+    // The 22.7 M-element arrays only when AdamW or the copy runs (they take seconds to fill, and
+    // much longer under valgrind, which docs/cpu_speed.md uses for instruction counts).
+    if (only == NULL || strcmp(only, "adamw") == 0 || strcmp(only, "copy_adamw_bytes") == 0) {
+        s.param = randn(N_PARAMS, 24), s.grad = randn(N_PARAMS, 25), s.m = randn(N_PARAMS, 26), s.vv = randn(N_PARAMS, 27);
+        for (int64_t i = 0; i < N_PARAMS; i++) s.vv[i] = s.vv[i] * s.vv[i];  // second moments are >= 0
+        s.copy_src = malloc(COPY_BYTES), s.copy_dst = malloc(COPY_BYTES);
+        if (s.copy_src == NULL || s.copy_dst == NULL) {
+            fprintf(stderr, "out of memory\n");
+            return 1;
+        }
+        memset(s.copy_src, 1, COPY_BYTES), memset(s.copy_dst, 2, COPY_BYTES);
     }
-    memset(s.copy_src, 1, COPY_BYTES), memset(s.copy_dst, 2, COPY_BYTES);
     const int64_t nw = (int64_t)WN_O * WN_I * WN_K;
     s.wv = randn(nw, 28), s.ww = randn(nw, 29), s.wdv = randn(nw, 30), s.wg = randn(WN_K, 31);
     s.wnorm = randn(WN_K, 32), s.wdg = randn(WN_K, 33);
