@@ -35,13 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ds_err err = {0};
         ds_train_state state;
         if (data[0] % 2 == 0) {
-            ds_checkpoint_peek_state(path, &state, &err);
+            fuzz_note(ds_checkpoint_peek_state(path, &state, &err), &err);
         } else {
             ds_param_block pb;
             ds_optim o;
             if (block_make(&pb, &o, &err) == 0) {
                 char *user = NULL;
-                ds_checkpoint_load(path, &pb, &o, &state, &user, &err);
+                fuzz_note(ds_checkpoint_load(path, &pb, &o, &state, &user, &err), &err);
                 free(user);
                 ds_optim_free(&o);
                 ds_param_block_free(&pb);
