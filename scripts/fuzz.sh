@@ -97,7 +97,7 @@ for f in $(small "$fx/images/decode" "$fx/images/bad"); do
   case $b in *.png) seed image "mask-$b" '\1' "$f" ;; esac
 done
 seed image probe '\2' "$fx/images/decode/baseline420.jpg"
-for f in $(small "$fx/audio" -name '*.wav' -o -name '*.flac' -o -name '*.ogg' -o -name '*.m4a'); do
+for f in $(small "$fx/audio" \( -name '*.wav' -o -name '*.flac' -o -name '*.ogg' -o -name '*.m4a' \)); do
   b=$(basename "$f")
   seed audio "probe-$b" '\0' "$f"
   seed audio "mono-$b" '\1' "$f"
