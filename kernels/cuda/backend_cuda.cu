@@ -60,8 +60,14 @@ static ds_backend make_cuda_backend(void) {
     b.fn[DS_OP_CHANNEL_COPY] = ds_cuda_channel_copy;
     b.fn[DS_OP_CTC_LOSS_FWD] = ds_cuda_ctc_loss_forward;
     b.fn[DS_OP_CTC_LOSS_BWD] = ds_cuda_ctc_loss_backward;
-    // Not on CUDA yet (CPU only for now; ds_op_run reports them as unsupported):
-    // LOG_SOFTMAX, GROUPNORM, WEIGHT_NORM, SPEC_AUGMENT (forward and backward).
+    b.fn[DS_OP_LOG_SOFTMAX_FWD] = ds_cuda_log_softmax_forward;
+    b.fn[DS_OP_LOG_SOFTMAX_BWD] = ds_cuda_log_softmax_backward;
+    b.fn[DS_OP_GROUPNORM_FWD] = ds_cuda_groupnorm_forward;
+    b.fn[DS_OP_GROUPNORM_BWD] = ds_cuda_groupnorm_backward;
+    b.fn[DS_OP_WEIGHT_NORM_FWD] = ds_cuda_weight_norm_forward;
+    b.fn[DS_OP_WEIGHT_NORM_BWD] = ds_cuda_weight_norm_backward;
+    b.fn[DS_OP_SPEC_AUGMENT_FWD] = ds_cuda_spec_augment_forward;
+    b.fn[DS_OP_SPEC_AUGMENT_BWD] = ds_cuda_spec_augment_backward;
     return b;
 }
 // Built once at static-initialisation time and never written again (read-only after that).
