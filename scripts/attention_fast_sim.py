@@ -87,7 +87,8 @@ def drop_tile(bh, rows, col0, T):
 def bf16(x):
     x = np.asarray(x, dtype=np.float32)
     u = x.view(np.uint32).astype(np.uint64)
-    u = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+    one, sh = np.uint64(1), np.uint64(16)  # numpy 1.x (Debian 12) will not mix uint64 with Python ints here
+    u = ((u + np.uint64(0x7FFF) + ((u >> sh) & one)) & np.uint64(0xFFFF0000)).astype(np.uint32)
     return u.view(np.float32)
 
 def lanes():
