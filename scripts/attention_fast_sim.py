@@ -8,6 +8,10 @@
 # bf16-rounded out and lse, as tests/gpu/test_cuda_attention.c does), with and without dropout
 # (Philox re-implemented from runtime/base/philox.h, element index ((b*H+h)*T+i)*T+j). Not
 # covered: the compiled code itself (a transliteration can differ from the source), timing, races.
+# The dropout factors of the forward and dQ kernels come from ds_attn_drop_tile
+# (attention_internal.cuh), replayed per lane: one Philox block per lane and a swap of two keep
+# bits with the neighbouring lane when T % 4 == 0 (cases T = 68 and 8), per element otherwise;
+# each factor is also checked against the per-element decision.
 # Usage: python3 scripts/attention_fast_sim.py (needs numpy; ~20 s). Exits 1 on a mismatch.
 import sys
 
@@ -40,10 +44,51 @@ def drop_factor(bh, i, j, T):
     p, seed, offset = DROP
     return np.float32(1.0 / (1.0 - float(np.float32(p)))) if keep(seed, offset, (bh * T + i) * T + j, p) else 0.0
 
+def keep4(seed, offset, idx4, p):
+    """ds_philox_keep4_dev: keep bits of elements 4 idx4 + u (bit u)."""
+    w = philox([idx4 & MASK32, idx4 >> 32, offset & MASK32, offset >> 32], seed & MASK32, seed >> 32)
+    return sum(1 << u for u in range(4) if np.float32(w[u] >> 8) * np.float32(1.0 / 16777216.0) >= np.float32(p))
+
+def drop_tile(bh, rows, col0, T):
+    """ds_attn_drop_tile for one C tile, every lane: z[lane][h][u], the factor of (rows[lane][h],
+    col0 + 2t + u). With T % 4 == 0 each lane draws one Philox block (row rows[lane][t & 1],
+    columns col0 + 4 (t >> 1) ..) and swaps two keep bits with lane ^ 1, as the kernel does; the
+    result is checked against the per-element decision."""
+    if DROP is None:
+        return [[[1.0, 1.0], [1.0, 1.0]] for _ in range(32)]
+    p, seed, offset = DROP
+    ks = np.float32(1.0 / (1.0 - float(np.float32(p))))
+    if T % 4 != 0:
+        return [[[drop_factor(bh, rows[lane][h], col0 + 2 * t + u, T) for u in range(2)] for h in range(2)]
+                for lane, g, t in lanes()]
+    assert col0 % 8 == 0
+    k = [0] * 32
+    for lane, g, t in lanes():
+        hr = t & 1
+        first = ((bh * T + rows[lane][hr]) * T + col0 + 4 * (t >> 1)) >> 2
+        k[lane] = keep4(seed, offset, first, p)
+    send = [(k[lane] >> (2 * ((t & 1) ^ 1))) & 3 for lane, g, t in lanes()]
+    recv = shfl_xor(send, 1)
+    z = []
+    for lane, g, t in lanes():
+        hr = t & 1
+        own = (k[lane] >> (2 * hr)) & 3
+        k0, k1 = (recv[lane], own) if hr else (own, recv[lane])
+        zl = [[ks if k0 & 1 else 0.0, ks if k0 & 2 else 0.0], [ks if k1 & 1 else 0.0, ks if k1 & 2 else 0.0]]
+        for h in range(2):
+            for u in range(2):
+                want = drop_factor(bh, rows[lane][h], col0 + 2 * t + u, T)
+                if zl[h][u] != want:
+                    raise AssertionError(f"drop_tile: lane {lane} row {rows[lane][h]} col {col0 + 2 * t + u}: "
+                                         f"{zl[h][u]} != {want}")
+        z.append(zl)
+    return z
+
 def bf16(x):
     x = np.asarray(x, dtype=np.float32)
     u = x.view(np.uint32).astype(np.uint64)
-    u = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+    one, sh = np.uint64(1), np.uint64(16)  # numpy 1.x (Debian 12) will not mix uint64 with Python ints here
+    u = ((u + np.uint64(0x7FFF) + ((u >> sh) & one)) & np.uint64(0xFFFF0000)).astype(np.uint32)
     return u.view(np.float32)
 
 def lanes():
@@ -148,14 +193,14 @@ def fast_forward(q, k, v, mask, scale):
                                 l[lane][hh] *= alpha
                                 for dt in range(D // 8):
                                     o[dt][lane][2 * hh] *= alpha; o[dt][lane][2 * hh + 1] *= alpha
+                        zt = [drop_tile(b * H + h, rows, kv0 + nt * 8, T) for nt in range(Bc // 8)]
                         for lane, g, t in lanes():
                             for nt in range(Bc // 8):
                                 for e in range(4):
                                     pe = np.exp(s[nt][lane][e] - mu[lane][e >> 1])
                                     l[lane][e >> 1] += pe
-                                    col = kv0 + nt * 8 + 2 * t + (e & 1)
                                     if DROP is not None and pe != 0 and rows[lane][e >> 1] < T:
-                                        pe *= drop_factor(b * H + h, rows[lane][e >> 1], col, T)
+                                        pe *= zt[nt][lane][e >> 1][e & 1]
                                     s[nt][lane][e] = pe
                         for kc in range(Bc // 16):
                             a = c_to_a(s[2 * kc], s[2 * kc + 1])
@@ -254,6 +299,7 @@ def fast_bwd_dq(q, k, v, dout, lse, rt, mask, scale):
                             for nt in range(KB // 8):
                                 mma(s[nt], aq, load_b(Ks, ld, nt * 8, kk))
                                 mma(dp[nt], ao, load_b(Vs, ld, nt * 8, kk))
+                        zt = [drop_tile(b * H + h, rows, j0 + nt * 8, T) for nt in range(KB // 8)]
                         for lane, g, t in lanes():
                             for nt in range(KB // 8):
                                 for e in range(4):
@@ -264,7 +310,7 @@ def fast_bwd_dq(q, k, v, dout, lse, rt, mask, scale):
                                     ds = 0.0
                                     if L != -np.inf and j < T and (mask_b is None or mask_b[j] != 0):
                                         pe = np.exp(s[nt][lane][e] * scale - L)
-                                        z = drop_factor(b * H + h, row, j, T)
+                                        z = zt[nt][lane][hh][e & 1]
                                         ds = scale * (pe * (z * dp[nt][lane][e] - R))
                                     s[nt][lane][e] = ds
                         for kc in range(KB // 16):
@@ -312,11 +358,39 @@ def reference(q, k, v, dout, mask, scale, out_for_rt=None):
 def rel(a, b):
     return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30)
 
+def transposed_store_conflicts(ROWS, D, NT=128, rotate=True):
+    """Worst bank conflict (distinct 32-bit words in one bank) over the warps and steps of
+    load_tile's column stores: thread c stores element u of its chunk at bf16 index
+    (cc*8 + u)*(ROWS + PAD) + r at step k, with u = (k + cc) % 8 (rotate) or u = k (before)."""
+    kch = D // 8
+    worst = 0
+    for base in range(0, ROWS * kch, NT):
+        for w in range(NT // 32):
+            for k in range(8):
+                banks = {}
+                for lane in range(32):
+                    c = base + 32 * w + lane
+                    if c >= ROWS * kch:
+                        continue
+                    r, cc = c // kch, c % kch
+                    u = (k + cc) % 8 if rotate else k
+                    word = ((cc * 8 + u) * (ROWS + PAD) + r) // 2
+                    banks.setdefault(word % 32, set()).add(word)
+                worst = max(worst, max(len(v) for v in banks.values()))
+    return worst
+
 rng = np.random.default_rng(1)
 failures = 0
+for ROWS in (64, 32):
+    for D in (32, 64, 128):
+        now, before = transposed_store_conflicts(ROWS, D), transposed_store_conflicts(ROWS, D, rotate=False)
+        allowed = 1 if D <= 64 else 2
+        print(f"transposed tile stores ROWS={ROWS} D={D}: {now}-way bank conflicts (unrotated: {before}-way)")
+        failures += 0 if now <= allowed else 1
 for (T, D, use_mask, drop) in [(1, 64, False, None), (7, 32, False, None), (70, 32, True, None),
                                (129, 64, True, None), (20, 128, True, None), (70, 32, True, (0.1, 0x5eed5eed, 1234)),
-                               (9, 64, False, (0.3, 7, 1 << 33))]:
+                               (9, 64, False, (0.3, 7, 1 << 33)), (68, 32, True, (0.2, 0xabcdef12345, 99)),
+                               (8, 64, False, (0.5, 3, 1 << 40))]:
     DROP = drop
     B, H = 3, 1
     q = bf16(rng.uniform(-1.5, 1.5, (B, H, T, D))); k = bf16(rng.uniform(-1.5, 1.5, (B, H, T, D)))

@@ -9,7 +9,13 @@
 #      (test_cuda_*), with DS_TEST_SMALL=1 in the environment: tests that read it use small
 #      shapes (tests/gpu/test_cuda_adamw.c does; the others are other people's and may not)
 #                                                                     sanitizer/<tool>/<test>.log
+#   2b. compute-sanitizer memcheck over the speech op tests (CTC, group norm, weight norm,
+#      SpecAugment, log-softmax) and racecheck over the CTC test (its shared-memory rows), before
+#      the general sweep reaches them                   sanitizer/memcheck_speech/, racecheck_speech/
 #   4. ds_kernel_bench (bench/kernel_bench.c)                         kernel_bench.jsonl, .log
+#   4b. CTC loss at B=32, T=500, L=100, V=32: bench/ctc_gpu_bench.c (ours, with the label check's
+#      sync and --trusted without it) and scripts/bench/torch_ctc_gpu.py (torch's native CUDA
+#      kernel and its cuDNN path)                                     ctc_bench.jsonl, torch_ctc.jsonl
 #   5. scripts/bench/torch_kernels.py (python3)                       torch_kernels.jsonl, .log
 #   6. conv2d (bench/conv_bench_gpu.c: our FAST implicit GEMM and cuDNN, bf16) on every DeepLabV3-
 #      ResNet50 conv shape at 8 x 3 x 512 x 512 and on wav2vec2-base's convs (8 clips of 10 s:
@@ -20,7 +26,8 @@
 #      run as `OUT=$OUT/e2e DS_BUILD_DIR=<build> DS_BIN=<build>/downstream bash <script>`
 #                                                                     e2e.log, e2e/
 # and last a summary table (summary.txt; also summary.json): test pass/fail/skip counts,
-# sanitizer error counts, the kernel table, ours against PyTorch with ratios, and the conv table
+# sanitizer error counts, the kernel table, ours against PyTorch with ratios, the CTC line
+# (target >= 3x torch), and the conv table
 # (per shape, the weighted DeepLabV3 total and the positional conv against the targets of issue 14:
 # >= 0.9x torch on every shape, >= 1.0x over the model, >= 2x on the positional conv; MFU).
 #
@@ -35,8 +42,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # ---- sanitizer sub-mode: `gpu_check.sh --sanitize TOOL BUILD_DIR LOG_DIR SECONDS` ----------
 # Runs every test_cuda_* under compute-sanitizer TOOL within SECONDS overall; one log per test
 # and results.tsv (test, exit status). Invoked by the main mode below under its own timeout.
+# An optional sixth argument lists the test names to run (space-separated); default: every one.
 if [[ ${1:-} == --sanitize ]]; then
-    tool=$2 build=$3 logdir=$4 limit=$5
+    tool=$2 build=$3 logdir=$4 limit=$5 only=${6:-}
     mkdir -p "$logdir"
     : > "$logdir/results.tsv"
     sanitizer=$(command -v compute-sanitizer || true)
@@ -51,6 +59,7 @@ if [[ ${1:-} == --sanitize ]]; then
     for exe in "$build"/tests/test_cuda_*; do
         [[ -x $exe ]] || continue
         name=$(basename "$exe")
+        [[ -z $only || " $only " == *" $name "* ]] || continue
         left=$((limit - (SECONDS - t0)))
         if ((left < 5)); then
             printf '%s\tnot_run\n' "$name" >> "$logdir/results.tsv"
@@ -120,7 +129,7 @@ rm -rf "$build"
 built=0
 bundle=0
 if stage configure 90 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90; then
-    targets=(ds_kernel_bench ds_conv_bench_gpu downstream)
+    targets=(ds_kernel_bench ds_conv_bench_gpu ds_ctc_gpu_bench downstream)
     for src in "$root"/tests/gpu/test_*.c "$root"/tests/gpu/test_*.cu; do
         [[ -e $src ]] || continue
         name=$(basename "$src")
@@ -179,6 +188,13 @@ if ((built)); then
         stage ctest_gpu 90 ctest --test-dir "$build" -L gpu --output-on-failure -j 4 --timeout 120 \
             --output-junit "$OUT/ctest_gpu.xml"
     fi
+    # 2b. the speech op tests under the sanitizers first, so that the general sweep's time limit
+    # cannot leave them out.
+    speech="test_cuda_ctc test_cuda_groupnorm test_cuda_weight_norm test_cuda_spec_augment test_cuda_log_softmax"
+    stage memcheck_speech 60 bash "$root/scripts/gpu_check.sh" --sanitize memcheck "$build" \
+        "$OUT/sanitizer/memcheck_speech" 55 "$speech"
+    stage racecheck_speech 30 bash "$root/scripts/gpu_check.sh" --sanitize racecheck "$build" \
+        "$OUT/sanitizer/racecheck_speech" 25 "test_cuda_ctc"
     # 3. sanitizers over the op tests (the stage limit is passed in so that the loop can give
     # each test what is left).
     for tool in memcheck racecheck; do
@@ -190,9 +206,18 @@ if ((built)); then
     done
     # 4. our kernels.
     STAGE_STDOUT="$OUT/kernel_bench.jsonl" stage kernel_bench 60 "$build/bench/ds_kernel_bench"
+    # 4b. the CTC loss, with and without the label check's synchronisation.
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    STAGE_STDOUT="$OUT/ctc_bench.jsonl" stage ctc_bench 30 bash -c '"$1" 32 500 100 32 50; "$1" 32 500 100 32 50 --trusted' \
+        _ "$build/bench/ds_ctc_gpu_bench"
 else
-    for s in ctest_gpu memcheck racecheck kernel_bench; do skip "$s" "no build"; done
+    for s in ctest_gpu memcheck_speech racecheck_speech memcheck racecheck kernel_bench ctc_bench; do
+        skip "$s" "no build"
+    done
 fi
+# shellcheck disable=SC2016 # expanded by the inner bash
+STAGE_STDOUT="$OUT/torch_ctc.jsonl" stage torch_ctc 45 bash -c '"$1" "$2" 32 500 100 32 50; "$1" "$2" 32 500 100 32 50 --cudnn' \
+    _ "$py" "$root/scripts/bench/torch_ctc_gpu.py"
 
 # 5. PyTorch's kernels (needs no build).
 STAGE_STDOUT="$OUT/torch_kernels.jsonl" stage torch_kernels 60 "$py" "$root/scripts/bench/torch_kernels.py"
@@ -283,7 +308,7 @@ else:
 # Sanitizers: "ERROR SUMMARY: N errors" (memcheck), "RACECHECK SUMMARY: N hazards displayed
 # (E errors, W warnings)" (racecheck).
 summary["sanitizers"] = {}
-for tool in ("memcheck", "racecheck"):
+for tool in ("memcheck_speech", "racecheck_speech", "memcheck", "racecheck"):
     d = os.path.join(out, "sanitizer", tool)
     res = {"tests": 0, "errors": 0, "warnings": 0, "not_clean": [], "timed_out": [], "not_run": [], "skipped": []}
     if os.path.exists(os.path.join(d, "not_found")):
@@ -317,7 +342,7 @@ for tool in ("memcheck", "racecheck"):
         print(f"{tool}: {res['error']}")
         continue
     line = f"{tool}: {res['tests']} tests, {res['errors']} errors"
-    if tool == "racecheck":
+    if tool.startswith("racecheck"):
         line += f", {res['warnings']} warnings"
     for k in ("not_clean", "timed_out", "not_run", "skipped"):
         if res[k]:
@@ -390,6 +415,23 @@ for name, rows in (("ds_kernel_bench", load("kernel_bench.jsonl")), ("torch_kern
         print(f"{name}: {d['device']}, roofline {d.get('peak_bf16_tflops')} TFLOP/s bf16, {d.get('peak_mem_gb_s')} GB/s")
     elif rows and "error" in rows[0]:
         print(f"{name}: {rows[0]['error']}")
+
+# CTC loss (issue 14's target: >= 3x torch native at B=32, T=500, L=100, V=32; reported, not failed).
+ctc_ours = [r for r in load("ctc_bench.jsonl") if r.get("kernel") == "ctc"]
+ctc_torch = [r for r in load("torch_ctc.jsonl") if r.get("kernel") == "ctc"]
+summary["ctc"] = {"ours": ctc_ours, "torch": ctc_torch}
+print()
+print("CTC loss forward + backward, B=32 T=500 L=100 V=32 (ms median; ratio = torch native / ours, target >= 3)")
+tnat = next((r for r in ctc_torch if r.get("impl") == "torch" and "ms_median" in r), None)
+for r in ctc_ours + ctc_torch:
+    name = r.get("impl") or ("ours (trusted labels)" if r.get("trusted") else "ours")
+    if "ms_median" not in r:
+        print(f"  {name:22} error: {str(r.get('error'))[:90]}")
+        continue
+    line = f"  {name:22} {r['ms_median']:9.3f} ms (forward {r.get('fwd_ms_median', float('nan')):.3f}), loss {r.get('loss')}"
+    if tnat and "impl" not in r:
+        line += f", x{tnat['ms_median'] / r['ms_median']:.2f} vs torch native"
+    print(line)
 
 # Convolutions: ours (own = FAST implicit GEMM, cudnn) against torch per shape; ratio = torch ms /
 # ours ms (> 1: ours faster), fwd + bwd; "best" = the faster of own and cudnn (what run.conv=auto

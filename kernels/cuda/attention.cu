@@ -122,7 +122,15 @@ extern "C" ds_status ds_cuda_attention_backward(ds_context *ctx, const void *arg
     DS_TRY(expect_like_q(&a->dv, op, "dv", &a->q, &ctx->err));
     const int64_t rows = (int64_t)p.B * p.H * p.T;
     if (rows == 0) return DS_OK;
-    if (s->opt.attention == DS_ATTENTION_CUDNN) return ds_attn_cudnn_backward(ctx, s, a, p, NULL);
+    if (s->opt.attention == DS_ATTENTION_CUDNN) {
+        const ds_status cs = ds_attn_cudnn_backward(ctx, s, a, p, NULL);
+        if (cs != DS_ERR_UNSUPPORTED) return cs;
+        // cuDNN has no backward engine for this problem (or this build has none): the own kernels
+        // compute the same gradients from the same natural-log lse the forward saved, so training
+        // goes on instead of stopping. Nothing was written by the refused call.
+        ds_err_clear(&ctx->err);
+        s->attn_cudnn_bwd_fallbacks++;
+    }
 
     // D_i = dO_i . out_i (B, H, T) fp32: in the context's scratch when it fits, else a
     // stream-ordered allocation freed on the stream after the kernels that read it.

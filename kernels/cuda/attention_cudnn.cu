@@ -2,7 +2,7 @@
 // against the cuDNN 9 backend API directly (cudnn_graph.h; no cudnn-frontend). cuDNN 9.13+ has a
 // single backend operation for SDPA (CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR, and
 // ..._SDPA_BWD_DESCRIPTOR), so one call builds: tensor descriptors -> the SDPA operation -> an
-// operation graph -> heuristics (mode A) -> the first execution plan that finalizes -> a variant
+// operation graph -> heuristics (mode A, then B, then FALLBACK) -> the first execution plan that finalizes -> a variant
 // pack -> cudnnBackendExecute on the context's stream (the handle's stream, set by ds_gpu_open).
 // Nothing is cached between calls (no mutable state outside the context, and the context's
 // state struct is not this file's): every call pays the graph build, which makes this path a
@@ -150,31 +150,41 @@ ds_status run_graph(ds_cuda_state *s, ds_err *err, const char *op, desc_set &set
     DS_CUDNN_STAGE(err, op, "graph ops", cudnnBackendSetAttribute(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &sdpa));
     DS_CUDNN_STAGE(err, op, "graph finalize", cudnnBackendFinalize(graph));
 
-    DS_TRY(create(set, err, op, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, &heur));
-    const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
-    DS_CUDNN_STAGE(err, op, "heuristics graph", cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph));
-    DS_CUDNN_STAGE(err, op, "heuristics mode", cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode));
-    DS_CUDNN_STAGE(err, op, "heuristics finalize", cudnnBackendFinalize(heur));
-    int64_t count = 0;
-    DS_CUDNN_STAGE(err, op, "heuristics count", cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, NULL));
-    DS_REQUIRE(err, count > 0, DS_ERR_UNSUPPORTED, "%s: cuDNN SDPA: no engine for this problem (heuristics returned none)", op);
-    if (count > 8) count = 8;
-    cudnnBackendDescriptor_t cfgs[8];
-    for (int64_t i = 0; i < count; i++) DS_TRY(create(set, err, op, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfgs[i]));
-    int64_t got = 0;
-    DS_CUDNN_STAGE(err, op, "heuristics results", cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, cfgs));
-
-    // The first configuration whose plan finalizes (heuristics order = expected speed).
+    // Heuristic modes A, then B, then FALLBACK: the first mode that yields an engine configuration
+    // whose plan finalizes wins (in each mode's order = its expected speed). Mode A knows the
+    // fused SDPA engines; B and FALLBACK may know others for shapes A has nothing for.
+    const cudnnBackendHeurMode_t modes[3] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK};
     cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
-    for (int64_t i = 0; i < got && plan == NULL; i++) {
-        cudnnBackendDescriptor_t cand;
-        DS_TRY(create(set, err, op, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &cand));
-        DS_CUDNN_STAGE(err, op, "plan handle", cudnnBackendSetAttribute(cand, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &s->cudnn));
-        DS_CUDNN_STAGE(err, op, "plan config", cudnnBackendSetAttribute(cand, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfgs[i]));
-        last = cudnnBackendFinalize(cand);
-        if (last == CUDNN_STATUS_SUCCESS) plan = cand;
+    const char *last_stage = "heuristics (modes A, B, FALLBACK: no engine)";
+    for (int mi = 0; mi < 3 && plan == NULL; mi++) {
+        DS_TRY(create(set, err, op, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, &heur));
+        DS_CUDNN_STAGE(err, op, "heuristics graph", cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph));
+        DS_CUDNN_STAGE(err, op, "heuristics mode", cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &modes[mi]));
+        const cudnnStatus_t hf = cudnnBackendFinalize(heur);
+        if (hf != CUDNN_STATUS_SUCCESS) {  // this mode cannot rank this graph: try the next
+            last = hf, last_stage = "heuristics finalize";
+            continue;
+        }
+        int64_t count = 0;
+        DS_CUDNN_STAGE(err, op, "heuristics count", cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, NULL));
+        if (count <= 0) continue;
+        if (count > 8) count = 8;
+        cudnnBackendDescriptor_t cfgs[8];
+        for (int64_t i = 0; i < count; i++) DS_TRY(create(set, err, op, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfgs[i]));
+        int64_t got = 0;
+        DS_CUDNN_STAGE(err, op, "heuristics results", cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, cfgs));
+        // The first configuration whose plan finalizes.
+        for (int64_t i = 0; i < got && plan == NULL; i++) {
+            cudnnBackendDescriptor_t cand;
+            DS_TRY(create(set, err, op, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &cand));
+            DS_CUDNN_STAGE(err, op, "plan handle", cudnnBackendSetAttribute(cand, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &s->cudnn));
+            DS_CUDNN_STAGE(err, op, "plan config", cudnnBackendSetAttribute(cand, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfgs[i]));
+            last = cudnnBackendFinalize(cand);
+            last_stage = "execution plan (every engine configuration of every heuristic mode)";
+            if (last == CUDNN_STATUS_SUCCESS) plan = cand;
+        }
     }
-    if (plan == NULL) return cudnn_fail(err, op, "execution plan (every engine configuration)", last);
+    if (plan == NULL) return cudnn_fail(err, op, last_stage, last);
     int64_t ws_bytes = 0, n_ws = 0;
     DS_CUDNN_STAGE(err, op, "plan workspace size", cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n_ws, &ws_bytes));
 

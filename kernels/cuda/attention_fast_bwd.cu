@@ -251,6 +251,8 @@ __global__ void __launch_bounds__(kThreads)
         // Element (row = rows[e >> 1], key = j0 + column): scale dS (into s).
         #pragma unroll
         for (int nt = 0; nt < kKeysQ / 8; nt++) {
+            float zt[2][2];  // dropout factors of this thread's 2 x 2 elements of the tile (all lanes draw)
+            ds_attn_drop_tile(p, bh, rows[0], rows[1], j0 + nt * 8, t, zt);
             #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int h = e >> 1;
@@ -258,7 +260,7 @@ __global__ void __launch_bounds__(kThreads)
                 float ds = 0.0f;
                 if (l[h] != -INFINITY && j < T && (mask_b == NULL || mask_b[j] != 0)) {
                     const float pe = expf(s[nt][e] * p.scale - l[h]);
-                    const float z = ds_attn_drop_factor(p, bh, rows[h], j);
+                    const float z = zt[h][e & 1];
                     ds = p.scale * (pe * (z * dp[nt][e] - rt[h]));
                 }
                 s[nt][e] = ds;

@@ -117,14 +117,14 @@ __global__ void __launch_bounds__(kThreads)
         // P = exp(s - m) (into s); l sums P before dropout (softmax normalisation); P' = P z.
         #pragma unroll
         for (int nt = 0; nt < kBc / 8; nt++) {
+            float z[2][2];  // dropout factors of this thread's 2 x 2 elements of the tile (all lanes draw)
+            ds_attn_drop_tile(p, bh, rows[0], rows[1], kv0 + nt * 8, t, z);
             #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int h = e >> 1;
                 float pe = expf(s[nt][e] - mu[h]);  // masked: exp(-inf) = 0
                 l[h] += pe;
-                const int col = kv0 + nt * 8 + 2 * t + (e & 1);
-                if (p.dropout_p > 0.0f && pe != 0.0f && rows[h] < T)
-                    pe *= ds_attn_drop_factor(p, bh, rows[h], col);
+                if (p.dropout_p > 0.0f && pe != 0.0f && rows[h] < T) pe *= z[h][e & 1];
                 s[nt][e] = pe;
             }
         }

@@ -8,7 +8,7 @@
 
 #include "cuda_state.cuh"
 
-#include "../../runtime/base/philox.h"
+#include "philox_dev.cuh"
 
 // One attention call, after the argument checks (attention.cu). Passed to kernels by value.
 struct ds_attn_problem {
@@ -23,13 +23,49 @@ struct ds_attn_problem {
 
 // The dropout factor of probability (bh, i, j): keep_scale when kept, 0 when dropped, 1
 // without dropout. Element index ((b*H + h)*T + i)*T + j with bh = b*H + h, exactly the CPU's
-// (kernels/cpu/attention_real.inc: attention_dropout_row), and ds_philox_keep is the CPU's keep
-// arithmetic (u >= p on the same 24-bit uniform), so both backends drop the same elements.
+// (kernels/cpu/attention_real.inc: attention_dropout_row), and the keep arithmetic is the CPU's
+// (u >= p on the same 24-bit uniform; philox_dev.cuh's helpers give ds_philox_keep's bits), so
+// both backends drop the same elements.
 __device__ __forceinline__ float ds_attn_drop_factor(const ds_attn_problem &p, int64_t bh, int i, int j) {
     if (p.dropout_p <= 0.0f) return 1.0f;
     const uint64_t T = (uint64_t)p.T;
     const uint64_t idx = ((uint64_t)bh * T + (uint64_t)i) * T + (uint64_t)j;
-    return ds_philox_keep(p.seed, p.offset, idx, p.dropout_p) ? p.keep_scale : 0.0f;
+    return ds_philox_keep_dev(p.seed, p.offset, idx, p.dropout_p) ? p.keep_scale : 0.0f;
+}
+
+// Dropout factors of one 16 x 8 C tile whose rows are queries and columns keys (the FAST forward
+// and the dQ backward): lane (g, t) holds rows r0, r1 (g and g+8 of the warp's 16) and columns
+// col0 + 2t + u, u = 0, 1; z[h][u] is the factor of (r_h, col0 + 2t + u). Every lane of the warp
+// must call it (a shuffle), with col0 a multiple of 8.
+// When T % 4 == 0 the element index ((bh T + i) T + j) is = j (mod 4), so the four columns
+// col0 + 4q .. col0 + 4q + 3 (q = t >> 1) of a row are the four words of one Philox block: lane t
+// draws the block of row r_(t & 1) (one call), keeps the two words of its own columns, and swaps
+// the other two with lane t ^ 1, which drew the block of the other row for the same columns. One
+// Philox call per lane per tile instead of four. Otherwise one call per element.
+__device__ __forceinline__ void ds_attn_drop_tile(const ds_attn_problem &p, int64_t bh, int r0, int r1, int col0,
+                                                  int t, float z[2][2]) {
+    if (p.dropout_p <= 0.0f) {
+        z[0][0] = z[0][1] = z[1][0] = z[1][1] = 1.0f;
+        return;
+    }
+    if ((p.T & 3) != 0) {
+        z[0][0] = ds_attn_drop_factor(p, bh, r0, col0 + 2 * t);
+        z[0][1] = ds_attn_drop_factor(p, bh, r0, col0 + 2 * t + 1);
+        z[1][0] = ds_attn_drop_factor(p, bh, r1, col0 + 2 * t);
+        z[1][1] = ds_attn_drop_factor(p, bh, r1, col0 + 2 * t + 1);
+        return;
+    }
+    const uint32_t hr = (uint32_t)t & 1u;  // the row this lane draws: r0 (even t) or r1 (odd t)
+    const uint64_t T = (uint64_t)p.T, row = (uint64_t)(hr ? r1 : r0);
+    const uint64_t first = (((uint64_t)bh * T + row) * T + (uint64_t)(col0 + 4 * (t >> 1))) >> 2;
+    const uint32_t k = ds_philox_keep4_dev(p.seed, p.offset, first, p.dropout_p);  // bits: columns 4q..4q+3
+    const uint32_t own = (k >> (2u * hr)) & 3u;                                    // columns 2t, 2t+1 of row hr
+    const uint32_t other = __shfl_xor_sync(0xffffffffu, (k >> (2u * (hr ^ 1u))) & 3u, 1);  // of the other row
+    const uint32_t k0 = hr ? other : own, k1 = hr ? own : other;                   // rows r0, r1
+    z[0][0] = (k0 & 1u) ? p.keep_scale : 0.0f;
+    z[0][1] = (k0 & 2u) ? p.keep_scale : 0.0f;
+    z[1][0] = (k1 & 1u) ? p.keep_scale : 0.0f;
+    z[1][1] = (k1 & 2u) ? p.keep_scale : 0.0f;
 }
 
 // True when key j of batch row b takes part (no mask, or mask[b, j] != 0).

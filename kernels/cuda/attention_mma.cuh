@@ -84,16 +84,57 @@ __device__ __forceinline__ void c_to_a(uint32_t a[4], const float lo[4], const f
     a[3] = pack_bf16(hi[2], hi[3]);  // row g+8, k 8+2t..
 }
 
+// bf16 element u (0..7) of a 16-byte chunk, as raw bits, by selects (no run-time array index).
+__device__ __forceinline__ unsigned short chunk_elem(const uint4 &v, int u) {
+    const uint32_t w = (u & 4) ? ((u & 2) ? v.w : v.z) : ((u & 2) ? v.y : v.x);
+    return (unsigned short)((u & 1) ? (w >> 16) : (w & 0xffffu));
+}
+
+// 16-byte global -> shared copy through cp.async (sm_80+), zero-filled when !valid (src-size 0:
+// nothing is read). dst: shared, 16-byte aligned; src: global, 16-byte aligned (any valid address
+// when !valid).
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool valid) {
+    const unsigned saddr = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(saddr), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+    asm volatile("cp.async.commit_group;\n" ::);
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+}
+
 // Copies rows [r0, r0 + ROWS) of a (T, D) bf16 slice `g` (global, 16-byte aligned rows) into
-// shared tiles, in 16-byte chunks spread over the block's NT threads. A row at or beyond T, or
-// whose key is masked (mask_b != NULL and mask_b[row] == 0), is stored as zeros, so that tile
-// tails and padding never bring NaN or garbage into a product.
+// shared tiles, in 16-byte chunks spread over the block's NT threads (thread c: row c / (D/8),
+// chunk c % (D/8), so a warp reads whole rows: coalesced). A row at or beyond T, or whose key is
+// masked (mask_b != NULL and mask_b[row] == 0), is stored as zeros, so that tile tails and
+// padding never bring NaN or garbage into a product.
 //   rows (optional): [ROWS][D + kPad], row-major
 //   cols (optional): [D][ROWS + kPad], the transpose (for operands used as B with K = row)
+// Only `rows` wanted: each chunk goes by cp.async straight to shared memory (no register
+// staging); the copies are waited for before returning (no double buffering yet), and the
+// caller's barrier makes them visible, as before.
+// `cols` wanted: the chunk is read into registers and its 8 elements stored down a column. The
+// threads of one row (same r, chunks cc) would all hit the same bank at element u (column stride
+// (ROWS + 8) / 2 words, = 4 mod 32 for ROWS = 64 and 20 for 32, times 8 cc: = 0 mod 32), so
+// thread cc stores its elements in the rotated order u = (k + cc) mod 8: at step k the threads of
+// a row hit banks 4u + r/2 (ROWS = 64) or 20u + r/2 (ROWS = 32), distinct for the 8 values of u,
+// and the other rows of the warp shift by r/2 (a different word, or the other half of the same
+// one). Conflict-free for D = 32 and 64 (8-way before at D = 64), 2-way for D = 128 (16 threads
+// per row share 8 banks; 16-way before). scripts/attention_fast_sim.py counts these banks.
 template <int ROWS, int D, int NT>
 __device__ __forceinline__ void load_tile(bf16 *rows, bf16 *cols, const bf16 *g, int r0, int T,
                                           const int32_t *mask_b) {
     constexpr int kChunks = D / 8;  // 16-byte chunks per row
+    if (rows != NULL && cols == NULL) {
+        for (int c = threadIdx.x; c < ROWS * kChunks; c += NT) {
+            const int r = c / kChunks, cc = c % kChunks;
+            const int row = r0 + r;
+            const bool valid = row < T && (mask_b == NULL || mask_b[row] != 0);
+            cp_async16(rows + r * (D + kPad) + cc * 8, valid ? g + (int64_t)row * D + cc * 8 : g, valid);
+        }
+        cp_async_wait_all();
+        return;
+    }
+    unsigned short *cbits = reinterpret_cast<unsigned short *>(cols);  // bf16 storage as raw bits
     for (int c = threadIdx.x; c < ROWS * kChunks; c += NT) {
         const int r = c / kChunks, cc = c % kChunks;
         const int row = r0 + r;
@@ -101,11 +142,10 @@ __device__ __forceinline__ void load_tile(bf16 *rows, bf16 *cols, const bf16 *g,
         if (row < T && (mask_b == NULL || mask_b[row] != 0))
             val = *reinterpret_cast<const uint4 *>(g + (int64_t)row * D + cc * 8);
         if (rows != NULL) *reinterpret_cast<uint4 *>(rows + r * (D + kPad) + cc * 8) = val;
-        if (cols != NULL) {
-            bf16 e[8];
-            memcpy(e, &val, sizeof e);
-            #pragma unroll
-            for (int u = 0; u < 8; u++) cols[(cc * 8 + u) * (ROWS + kPad) + r] = e[u];
+        #pragma unroll
+        for (int k = 0; k < 8; k++) {
+            const int u = (k + cc) & 7;
+            cbits[(cc * 8 + u) * (ROWS + kPad) + r] = chunk_elem(val, u);
         }
     }
 }

@@ -58,8 +58,16 @@ static ds_backend make_cuda_backend(void) {
     b.fn[DS_OP_PIXEL_CE_FWD] = ds_cuda_pixel_ce_forward;
     b.fn[DS_OP_PIXEL_CE_BWD] = ds_cuda_pixel_ce_backward;
     b.fn[DS_OP_CHANNEL_COPY] = ds_cuda_channel_copy;
-    // Not on CUDA yet (the speech ops, CPU only for now; ds_op_run reports them as unsupported):
-    // LOG_SOFTMAX, CTC_LOSS, GROUPNORM, WEIGHT_NORM, SPEC_AUGMENT (forward and backward).
+    b.fn[DS_OP_CTC_LOSS_FWD] = ds_cuda_ctc_loss_forward;
+    b.fn[DS_OP_CTC_LOSS_BWD] = ds_cuda_ctc_loss_backward;
+    b.fn[DS_OP_LOG_SOFTMAX_FWD] = ds_cuda_log_softmax_forward;
+    b.fn[DS_OP_LOG_SOFTMAX_BWD] = ds_cuda_log_softmax_backward;
+    b.fn[DS_OP_GROUPNORM_FWD] = ds_cuda_groupnorm_forward;
+    b.fn[DS_OP_GROUPNORM_BWD] = ds_cuda_groupnorm_backward;
+    b.fn[DS_OP_WEIGHT_NORM_FWD] = ds_cuda_weight_norm_forward;
+    b.fn[DS_OP_WEIGHT_NORM_BWD] = ds_cuda_weight_norm_backward;
+    b.fn[DS_OP_SPEC_AUGMENT_FWD] = ds_cuda_spec_augment_forward;
+    b.fn[DS_OP_SPEC_AUGMENT_BWD] = ds_cuda_spec_augment_backward;
     return b;
 }
 // Built once at static-initialisation time and never written again (read-only after that).

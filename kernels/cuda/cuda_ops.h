@@ -10,6 +10,10 @@
 //   cross-entropy lse) and losses are F32; batch-norm's statistics buffers are F64 as on the CPU.
 // - The conv2d weight has x's dtype (the BF16 working copy with BF16 x); its bias, dw and db are
 //   F32; the per-pixel cross-entropy's class weights, lse, loss and weight_sum are F32.
+// - The CTC loss takes F32 or F64 log-probabilities (as the CPU op; it computes in double) and
+//   saves alpha F64 / alpha_exp I32 in the CPU op's layout. Group norm's gamma/beta/mean/rstd, weight
+//   norm's v/g/norm and their gradients, and SpecAugment's embed/dembed are F32; weight norm's w
+//   may be BF16 (the conv's working copy).
 // - ctx->deterministic: no float atomics; results are identical run to run.
 #ifndef DS_CUDA_OPS_H
 #define DS_CUDA_OPS_H
@@ -65,6 +69,16 @@ ds_status ds_cuda_interpolate_backward(ds_context *ctx, const void *args);     /
 ds_status ds_cuda_pixel_ce_forward(ds_context *ctx, const void *args);         // pixel_cross_entropy.cu
 ds_status ds_cuda_pixel_ce_backward(ds_context *ctx, const void *args);        // pixel_cross_entropy.cu
 ds_status ds_cuda_channel_copy(ds_context *ctx, const void *args);             // channel_copy.cu
+ds_status ds_cuda_ctc_loss_forward(ds_context *ctx, const void *args);         // ctc.cu
+ds_status ds_cuda_ctc_loss_backward(ds_context *ctx, const void *args);        // ctc.cu
+ds_status ds_cuda_log_softmax_forward(ds_context *ctx, const void *args);      // log_softmax.cu
+ds_status ds_cuda_log_softmax_backward(ds_context *ctx, const void *args);     // log_softmax.cu
+ds_status ds_cuda_groupnorm_forward(ds_context *ctx, const void *args);        // groupnorm.cu
+ds_status ds_cuda_groupnorm_backward(ds_context *ctx, const void *args);       // groupnorm.cu
+ds_status ds_cuda_weight_norm_forward(ds_context *ctx, const void *args);      // weight_norm.cu
+ds_status ds_cuda_weight_norm_backward(ds_context *ctx, const void *args);     // weight_norm.cu
+ds_status ds_cuda_spec_augment_forward(ds_context *ctx, const void *args);     // spec_augment.cu
+ds_status ds_cuda_spec_augment_backward(ds_context *ctx, const void *args);    // spec_augment.cu
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,7 @@ struct ds_cuda_state {
     size_t scratch_bytes;
     ds_conv_tuning *conv_tuning;     // run.conv = cudnn | auto: grown on first use; NULL until then
     size_t live_bytes, peak_bytes;   // ds_gpu_alloc bookkeeping
+    uint64_t attn_cudnn_bwd_fallbacks;  // attention backwards cuDNN refused, run by the own kernels
 };
 
 #define DS_CUDA_SCRATCH_BYTES ((size_t)1 << 20)

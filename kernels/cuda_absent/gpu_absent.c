@@ -22,6 +22,10 @@ const ds_gpu_options *ds_gpu_get_options(const ds_context *ctx) {
 }
 void ds_gpu_set_kernels(ds_context *ctx, ds_kernel_variant v) { (void)ctx, (void)v; }
 void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a) { (void)ctx, (void)a; }
+uint64_t ds_gpu_attention_cudnn_fallbacks(const ds_context *ctx) {
+    (void)ctx;
+    return 0;
+}
 void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c) { (void)ctx, (void)c; }
 ds_status ds_gpu_alloc(ds_context *ctx, size_t bytes, void **dev_ptr) {
     (void)bytes;

@@ -10,6 +10,7 @@
 
 #include "../../runtime/base/check.h"
 #include "../../runtime/base/philox.h"
+#include "../common/device_memory.h"
 #include "../common/param_init.h"
 #include "w2v_internal.h"
 
@@ -188,6 +189,7 @@ void ds_w2v_free(ds_w2v_model *m) {
     free(m->saved.layers);
     free(m->saved.layer_dropped);
     free(m->host_scratch);
+    free(m->host_logits);
     memset(m, 0, sizeof *m);
 }
 
@@ -322,6 +324,17 @@ void ds_w2v_init_weights(const ds_context *ctx, ds_w2v_model *m) {
 }
 
 ds_status ds_w2v_zero_grads(ds_w2v_model *m) {
-    memset(m->params.grads, 0, m->params.total * sizeof(float));
-    return DS_OK;
+    if (m->params.device.kind == DS_DEVICE_CPU) {
+        memset(m->params.grads, 0, m->params.total * sizeof(float));
+        return DS_OK;
+    }
+    return ds_param_block_zero_grads((ds_context *)m->params.dev_owner, &m->params);
+}
+
+ds_status ds_w2v_to_device(ds_context *ctx, ds_w2v_model *m, ds_dtype act) {
+    DS_REQUIRE(&ctx->err, act == DS_F32 || act == DS_BF16, DS_ERR_INVALID_ARG,
+               "wav2vec2: activations must be F32 or BF16, not %s", ds_dtype_name(act));
+    DS_REQUIRE(&ctx->err, act == DS_F32, DS_ERR_UNSUPPORTED,
+               "wav2vec2: bf16 mixed precision is not implemented yet; run the model in fp32");
+    return ds_param_block_to_device(ctx, &m->params, false);
 }

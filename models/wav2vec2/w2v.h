@@ -9,6 +9,8 @@
 //   ds_w2v_create(ctx, &cfg, &m);                  parameters zeroed (host); fill them from a
 //                                                  checkpoint (by name, ds_w2v_param_name maps the
 //                                                  two weight-norm spellings) or ds_w2v_init_weights
+//   ds_w2v_to_device(ctx, &m, DS_F32);             on a CUDA context: parameters to the device
+//                                                  (fp32; CPU: nothing); before planning the arena
 //   ds_w2v_arena_bytes(ctx, &m, B, S, true, &n);   measure once per (batch, samples) shape
 //   ds_arena_init_for(ctx, &arena, n);
 //   per micro-batch: ds_w2v_forward(ctx, &m, &batch, true, rng_step++, &arena, &out);
@@ -144,10 +146,13 @@ typedef struct ds_w2v_model {
     ds_w2v_saved saved;
     int32_t *host_scratch;   // (host_scratch_cap) I32 host: label compaction, masks, lengths
     size_t host_scratch_cap;
+    float *host_logits;      // (host_logits_cap) F32 host, CUDA only: the logits downloaded per forward
+    size_t host_logits_cap;
 } ds_w2v_model;
 
 typedef struct ds_w2v_output {
-    ds_tensor logits;          // (B, T, V) F32 host view into the arena (CPU), valid until the next forward
+    ds_tensor logits;          // (B, T, V) F32 host, valid until the next forward: a view into the arena
+                               // (CPU), into the model's download buffer (CUDA)
     const int32_t *frames;     // (B) the CTC input length of each row: its own frame count with
                                // use_attention_mask, else T for every row (HF's input_lengths)
     const int32_t *valid_frames;  // (B) frames of each utterance's own samples (for decoding)
@@ -167,6 +172,17 @@ uint64_t ds_w2v_rng_offset(uint64_t rng_step, uint64_t site);
 
 // Validates cfg and creates the model with every parameter and gradient zeroed.
 ds_status ds_w2v_create(ds_context *ctx, const ds_w2v_config *cfg, ds_w2v_model *m);
+
+// Moves the parameters to ctx's device (models/common/device_memory.h) with activations of `act`.
+// Only F32 is implemented: the pass computes in fp32 on either backend (every speech op has a
+// CUDA body, docs/cuda_ops_speech.md); BF16 mixed precision returns DS_ERR_UNSUPPORTED (the
+// pass would need bf16 activations and a bf16 weight copy, as DeepLab's). On a CPU context
+// nothing moves. Call it after loading or initialising the weights (ds_w2v_init_weights writes
+// the host arrays) and before planning the arena (the conv workspaces depend on the backend);
+// the arena then comes from ds_arena_init_for. Forward uploads the batch and downloads the
+// logits and the loss (a synchronisation per forward); the host parameter arrays are current
+// only after ds_param_block_download.
+ds_status ds_w2v_to_device(ds_context *ctx, ds_w2v_model *m, ds_dtype act);
 void ds_w2v_free(ds_w2v_model *m);
 
 // The block's name for a checkpoint tensor name: the two spellings of the positional conv's

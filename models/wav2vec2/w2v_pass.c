@@ -131,8 +131,11 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
     s->valid = false;
     if (!arena->measuring) DS_TRY(ds_w2v_check_batch(err, m, batch, T));
     DS_REQUIRE(err, T >= 1, DS_ERR_INVALID_ARG, "wav2vec2: %lld samples give no frame", (long long)S);
-    DS_REQUIRE(err, pb->device.kind == DS_DEVICE_CPU && (arena->measuring || arena->device.kind == DS_DEVICE_CPU),
-               DS_ERR_UNSUPPORTED, "wav2vec2: the speech ops run on the CPU backend only (yet)");
+    DS_REQUIRE(err, arena->measuring || (arena->device.kind == pb->device.kind && arena->device.index == pb->device.index),
+               DS_ERR_INVALID_ARG,
+               "wav2vec2: the arena is on %s:%d but the parameters are on %s:%d (ds_w2v_to_device, then "
+               "ds_arena_init_for)", arena->device.kind == DS_DEVICE_CUDA ? "cuda" : "cpu", arena->device.index,
+               pb->device.kind == DS_DEVICE_CUDA ? "cuda" : "cpu", pb->device.index);
     ds_arena_reset(arena);
     host_plan h = {0};
     DS_TRY(plan_host(ctx, m, batch, T, training, rng_step, max_label_len, arena->measuring, &h));
@@ -399,6 +402,17 @@ ds_status ds_w2v_forward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *b
     const ds_w2v_saved *s = &m->saved;
     const int64_t btv[] = {s->B, s->T, m->cfg.vocab_size};
     out->logits = ds_tensor_make(s->logits.data, DS_F32, s->logits.device, 3, btv);
+    if (s->logits.device.kind != DS_DEVICE_CPU) {
+        // CUDA: the logits come back to the model's host buffer (grown as needed).
+        const size_t n = (size_t)(s->B * s->T * m->cfg.vocab_size);
+        if (n > m->host_logits_cap) {
+            float *p = realloc(m->host_logits, n * sizeof(float));
+            DS_REQUIRE(&ctx->err, p != NULL, DS_ERR_OOM, "wav2vec2: out of host memory for %zu logits", n);
+            m->host_logits = p, m->host_logits_cap = n;
+        }
+        DS_TRY(ds_tensor_to_host(ctx, m->host_logits, &s->logits));
+        out->logits = ds_tensor_make(m->host_logits, DS_F32, (ds_device){DS_DEVICE_CPU, 0}, 3, btv);
+    }
     out->frames = s->frames_host;
     out->valid_frames = s->valid_frames_host;
     out->T = s->T;
@@ -431,6 +445,7 @@ ds_status ds_w2v_arena_bytes(ds_context *ctx, const ds_w2v_model *m, int64_t B, 
         return ds_err_set(&ctx->err, DS_ERR_OOM, "wav2vec2 plan: out of memory");
     }
     ds_arena plan = ds_arena_measure();
+    plan.device = m->params.device;  // so that the conv workspace queries go to the model's backend
     const ds_w2v_batch shape = {.B = B, .S = S};
     // Training with labels: the superset of what eval carves. The model is not changed (the host
     // plan is skipped when measuring).

@@ -10,7 +10,14 @@
 //   (options.cuda_stream, NULL: the legacy default stream) when it queues the bucket, so the
 //   communication stream starts as soon as that bucket's gradients are written and the rest of
 //   backward keeps running on the compute stream.
-// - Host buffers (metric counts, parameter broadcasts) are staged through a device buffer.
+// - Host buffers (metric counts, parameter broadcasts) are staged through a device buffer. The
+//   collective is polled to completion (against the deadline) before the copy back is queued: a
+//   device-to-host copy into pageable memory blocks the calling thread until the stream reaches
+//   it, so queued behind a collective that a dead peer never completes it would hang instead of
+//   timing out.
+// - A clean close finalises the communicator (ncclCommFinalize, polled against the timeout)
+//   before destroying it, so that no rank tears down while a peer still has work in flight; if
+//   finalising fails or times out, the communicator is aborted instead.
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <stdio.h>
@@ -33,6 +40,7 @@ typedef struct nccl_comm {
     char bootstrap_file[4096];
     void *staging;                 // (staging_bytes) device, for host-buffer operations
     size_t staging_bytes;
+    double timeout_s;              // options.timeout_s: the deadline of a clean close's finalise
 } nccl_comm;
 
 bool ds_comm_nccl_built(void) { return true; }
@@ -120,15 +128,26 @@ static ds_status nccl_run(void *impl, ds_comm_op *op, double deadline, ds_err *e
         r = ncclAllReduce(dbuf, dbuf, 1, ncclInt64, ncclSum, n->comm, n->stream);
     DS_REQUIRE(err, r == ncclSuccess || r == ncclInProgress, DS_ERR_NCCL, "nccl: rank %d: %s: %s", n->rank, what,
                ncclGetErrorString(r));
-    // The collective must be on the stream before the copy back is queued behind it.
-    if (r == ncclInProgress) DS_TRY(nccl_poll(n, NULL, deadline, what, err));
-    if (!op->on_device && op->kind != DS_COMM_OP_BARRIER)
-        DS_CUDA_CHECK(err, cudaMemcpyAsync(op->buf, dbuf, bytes, cudaMemcpyDeviceToHost, n->stream));
+    if (op->on_device || op->kind == DS_COMM_OP_BARRIER) return nccl_poll(n, n->stream, deadline, what, err);
+    // Host buffer: the collective (and the stream) complete first, polled against the deadline;
+    // only then the copy back to pageable memory, which would otherwise block this thread behind
+    // a collective that never ends.
+    DS_TRY(nccl_poll(n, n->stream, deadline, what, err));
+    DS_CUDA_CHECK(err, cudaMemcpyAsync(op->buf, dbuf, bytes, cudaMemcpyDeviceToHost, n->stream));
     return nccl_poll(n, n->stream, deadline, what, err);
 }
 
 static void nccl_close(void *impl, bool abort) {
     nccl_comm *n = impl;
+    if (n->comm && !abort) {
+        // Finalise (flush every issued operation, agree with the peers) before destroying; a
+        // failure or timeout turns the close into an abort.
+        ds_err ferr;
+        ds_err_clear(&ferr);
+        const ncclResult_t r = ncclCommFinalize(n->comm);
+        abort = (r != ncclSuccess && r != ncclInProgress) ||
+                nccl_poll(n, NULL, ds_now_seconds() + n->timeout_s, "communicator finalize", &ferr) != DS_OK;
+    }
     if (n->comm) {
         if (abort) ncclCommAbort(n->comm);
         else ncclCommDestroy(n->comm);
@@ -175,6 +194,7 @@ ds_status ds_comm_nccl_open(const ds_world *w, const ds_comm_options *o, const d
     n->rank = w->rank;
     n->size = w->size;
     n->compute = (cudaStream_t)o->cuda_stream;
+    n->timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
     n->bootstrap = ds_comm_choose_bootstrap(w, o);
     snprintf(n->bootstrap_file, sizeof n->bootstrap_file, "%s", o->bootstrap_file ? o->bootstrap_file : "");
     const ds_status st = open_nccl(n, w, o, err);
