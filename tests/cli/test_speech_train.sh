@@ -7,7 +7,8 @@
 #   run given another run.seed ignores it (the masks come from the checkpoint's seed);
 # - freeze_feature_encoder: fine-tuning an HF directory leaves the conv stack bit-identical and the
 #   checkpoint holds no AdamW moments for it, while the encoder moves;
-# - evaluation prints WER/CER and transcripts beside references; samples.jsonl for the report;
+# - evaluation prints WER/CER and transcripts beside references, the same with batch 1 and 3 (an
+#   attention mask over padding, each utterance decoded over its own frames); samples.jsonl;
 # - predict on the export: a file, a folder, a manifest; --output, --save-logits; the family is
 #   recognised from config.json; bench prints its JSON; CUDA is refused clearly.
 source "$(dirname "$0")/lib.sh"
@@ -65,6 +66,9 @@ check "... the checkpoint holds AdamW moments for the encoder but none for the c
 "$bin" eval --config "$tmp/cfg.json" --set model.path="$tmp/straight/model" >"$tmp/eval.out" 2>&1
 check "eval exits 0 with WER and CER and transcripts beside references" \
   "[ $? -eq 0 ] && grep -q 'eval_wer' '$tmp/eval.out' && grep -q 'eval_cer' '$tmp/eval.out' && grep -q 'ref: cede ab' '$tmp/eval.out' && grep -q 'hyp:' '$tmp/eval.out'"
+"$bin" eval --config "$tmp/cfg.json" --set model.path="$tmp/straight/model" --set train.batch_size=1 >"$tmp/eval1.out" 2>&1
+check "evaluation does not depend on the batch size (each utterance decoded over its own frames)" \
+  "grep -q '^dev (3 examples)' '$tmp/eval1.out' && diff <(sed -n '/^dev (/,\$p' '$tmp/eval.out' | sed 's/eval_loss [0-9.]* //') <(sed -n '/^dev (/,\$p' '$tmp/eval1.out' | sed 's/eval_loss [0-9.]* //')"
 check "samples.jsonl: audio samples with reference, hypothesis, correct" \
   "grep -q '\"kind\":\"audio\"' '$tmp/straight/samples.jsonl' && grep -q '\"reference\":\"ebb\"' '$tmp/straight/samples.jsonl' && grep -q '\"correct\":' '$tmp/straight/samples.jsonl'"
 

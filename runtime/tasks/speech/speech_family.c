@@ -24,8 +24,6 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 size_t ds_speech_pack_prefix(size_t cap) { return (SPEECH_INDEX_OFFSET + cap * sizeof(int64_t) + 63) / 64 * 64; }
 
-const ds_speech_dataset *ds_speech_split_set(const speech_state *s, ds_data_split k) { return s->data.src[k]; }
-
 ds_status ds_speech_unpack(const speech_state *s, const void *packed, const speech_pack_header **h,
                            const int64_t **examples, ds_speech_batch *b, ds_err *err) {
     const speech_pack_header *hd = packed;

@@ -154,8 +154,6 @@ size_t ds_speech_pack_prefix(size_t cap);
 // The header, the dataset indices and the batch view of a packed batch.
 ds_status ds_speech_unpack(const speech_state *s, const void *packed, const speech_pack_header **h,
                            const int64_t **examples, ds_speech_batch *b, ds_err *err);
-// The dataset of split k's examples.
-const ds_speech_dataset *ds_speech_split_set(const speech_state *s, ds_data_split k);
 
 // ---- evaluation (speech_eval.c) ----------------------------------------------------------------
 // Greedy CTC decoding of logits (T, V) over their first `frames` frames: argmax, then

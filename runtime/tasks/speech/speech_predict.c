@@ -193,6 +193,8 @@ ds_status ds_speech_predict(ds_context *ctx, const ds_config *cfg, const ds_pred
                a->model);
     DS_REQUIRE(err, strcmp(a->input, "-") != 0, DS_ERR_CONFIG,
                "predict: a speech model reads audio files: give --input AUDIO, a folder or a manifest, not stdin");
+    DS_REQUIRE(err, !a->save_logits || a->save_logits[0], DS_ERR_CONFIG,
+               "predict: --save-logits needs a folder for a speech model (--save-logits DIR)");
     DS_REQUIRE(err, ctx->device.kind == DS_DEVICE_CPU, DS_ERR_UNSUPPORTED,
                "speech_ctc runs on the CPU backend for now: set run.device=cpu");
     predictor p;
