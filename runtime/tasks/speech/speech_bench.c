@@ -15,6 +15,7 @@
 #include "../../../data/audio/json_file.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
+#include "../../../kernels/gpu.h"
 #include "../../../models/common/device_memory.h"
 #include "../../base/philox.h"
 #include "../../train/optim.h"
@@ -27,7 +28,6 @@ static int cmp_double(const void *a, const void *b) {
 
 ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env *env, FILE *out) {
     ds_err *err = &ctx->err;
-    DS_REQUIRE(err, !env->cuda, DS_ERR_UNSUPPORTED, "speech_ctc runs on the CPU backend for now: set run.device=cpu");
     const int64_t B = ds_config_source_of(cfg, "bench.batch") == DS_CFG_FROM_DEFAULT ? 2 : ds_config_int(cfg, "bench.batch");
     const double seconds = ds_config_float(cfg, "bench.seconds");
     const int warmup = (int)ds_config_int(cfg, "bench.warmup"), repeats = (int)ds_config_int(cfg, "bench.repeats");
@@ -56,6 +56,10 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
     ds_optim opt = {0};
     ds_status st = audio && labels && times ? DS_OK : ds_err_set(err, DS_ERR_OOM, "bench: out of memory");
     if (st == DS_OK) st = ds_optim_init(&opt, &m.params, &oo, err);
+    // CUDA: the parameters (fp32; bf16 is refused by the model) and the optimizer state to the
+    // device before the arena is planned (the conv workspaces depend on the backend).
+    if (st == DS_OK) st = ds_w2v_to_device(ctx, &m, env->act);
+    if (st == DS_OK) st = ds_optim_to_device(ctx, &opt, &m.params);
     for (int64_t i = 0; st == DS_OK && i < B * S; i++) audio[i] = 2.0f * ds_philox_uniform(ctx->seed, 301, (uint64_t)i) - 1.0f;
     for (int64_t i = 0; st == DS_OK && i < B * L; i++)  // ids 1..V-1 (0 is the blank)
         labels[i] = 1 + (int32_t)(ds_philox_u32(ctx->seed, 302, (uint64_t)i) % (uint32_t)(c.vocab_size - 1));
@@ -71,6 +75,7 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
         if (st == DS_OK) st = ds_w2v_backward(ctx, &m, 1.0, &arena, NULL);
         if (st == DS_OK) st = ds_optim_step(ctx, &opt, &m.params, 1e-5, 1.0, NULL);
         if (st == DS_OK) st = ds_w2v_zero_grads(&m);
+        if (st == DS_OK && env->cuda) st = ds_gpu_sync(ctx);  // the step's time includes its device work
         const double t1 = ds_now_seconds();
         if (st == DS_OK) last_loss = y.loss;
         if (i == 0) first_step_s = t1 - env->process_start_s;
@@ -82,13 +87,15 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
         const int p90 = (int)ceil(0.9 * repeats) - 1;
         // Parameters and gradients (the block), AdamW's two moments of the trainable part, the arena.
         const size_t trainable = m.params.train_end - m.params.train_begin;
-        const size_t peak = 2 * m.params.total * sizeof(float) + 2 * trainable * sizeof(float) + arena_bytes;
-        fprintf(out, "{\"device\": \"cpu\", \"model\": \"wav2vec2\", \"hidden\": %lld, \"layers\": %lld, \"vocab\": %lld, "
+        // CUDA: the device's peak of live allocations.
+        const size_t peak = env->cuda ? ds_gpu_peak_bytes(ctx)
+                                      : 2 * m.params.total * sizeof(float) + 2 * trainable * sizeof(float) + arena_bytes;
+        fprintf(out, "{\"device\": \"%s\", \"model\": \"wav2vec2\", \"hidden\": %lld, \"layers\": %lld, \"vocab\": %lld, "
                 "\"batch\": %lld, \"seconds\": %.3f, \"frozen_encoder\": %s, \"params\": %lld, \"trainable\": %zu, "
                 "\"threads\": %d, \"samples_per_s\": %.3f, \"step_ms_median\": %.3f, \"step_ms_p90\": %.3f, "
                 "\"gemm_gflops\": %.2f, \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, \"first_step_s\": %.3f, "
                 "\"last_loss\": %.4f, \"blas_core\": \"%s\"}\n",
-                (long long)c.hidden, (long long)c.layers, (long long)c.vocab_size, (long long)B, seconds,
+                env->cuda ? "cuda" : "cpu", (long long)c.hidden, (long long)c.layers, (long long)c.vocab_size, (long long)B, seconds,
                 c.freeze_feature_encoder ? "true" : "false", (long long)ds_param_block_numel(&m.params), trainable,
                 omp_get_max_threads(), (double)B / med, 1e3 * med, 1e3 * times[p90 < 0 ? 0 : p90], env->gemm_gflops,
                 peak, arena_bytes, first_step_s, last_loss, env->blas_core ? env->blas_core : "");

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "../../../data/audio/audio_read.h"
+#include "../../../models/common/device_memory.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
 #include "../../io/fs.h"
@@ -143,6 +144,9 @@ static ds_status open_predictor(ds_context *ctx, const ds_config *cfg, const cha
         p->features = info.features;
         st = ds_speech_model_load(ctx, &info, &c, true, &p->model);
         p->model_loaded = st == DS_OK;
+        // Predictions are computed in fp32 on either device (as the other families'); the forward
+        // downloads the logits, which decoding and --save-logits read on the host.
+        if (st == DS_OK) st = ds_w2v_to_device(ctx, &p->model, DS_F32);
     }
     ds_speech_model_info_free(&info);
     return st;
@@ -167,7 +171,7 @@ static ds_status run_one(ds_context *ctx, predictor *p, const char *path, ds_str
     if (st == DS_OK && need > p->arena_bytes) {
         if (p->arena_bytes) ds_arena_free(&p->arena);
         p->arena_bytes = 0;
-        st = ds_arena_init_cpu(&p->arena, need, err);
+        st = ds_arena_init_for(ctx, &p->arena, need);  // host or device memory, as the model's
         if (st == DS_OK) p->arena_bytes = need;
     }
     const int32_t len = (int32_t)a.n;
@@ -195,8 +199,6 @@ ds_status ds_speech_predict(ds_context *ctx, const ds_config *cfg, const ds_pred
                "predict: a speech model reads audio files: give --input AUDIO, a folder or a manifest, not stdin");
     DS_REQUIRE(err, !a->save_logits || a->save_logits[0], DS_ERR_CONFIG,
                "predict: --save-logits needs a folder for a speech model (--save-logits DIR)");
-    DS_REQUIRE(err, ctx->device.kind == DS_DEVICE_CPU, DS_ERR_UNSUPPORTED,
-               "speech_ctc runs on the CPU backend for now: set run.device=cpu");
     predictor p;
     memset(&p, 0, sizeof p);
     path_list inputs = {0};
