@@ -339,8 +339,9 @@ static ds_status add_multichar(builder *b, ds_err *err) {
 }
 
 // Moves the builder's tokens into tok: added (encoder view with the decoder's flags) and the
-// id -> token table.
-static ds_status finish(builder *b, ds_err *err) {
+// id -> token table. `where` names the files for messages (an added token comes from
+// tokenizer_config.json, special_tokens_map.json or added_tokens.json).
+static ds_status finish(builder *b, const char *where, ds_err *err) {
     ds_ctc_tokenizer *tok = b->tok;
     tok->count = (int32_t)current_count(b);  // before the encoder's strings move into tok
     tok->added = calloc(b->enc_n ? b->enc_n : 1, sizeof *tok->added);
@@ -356,7 +357,13 @@ static ds_status finish(builder *b, ds_err *err) {
                 a->rstrip = b->dec[d].rstrip;
             }
         ds_cps cps = {0};
-        DS_TRY(ds_utf8_to_cps(a->content, strlen(a->content), "added token", &cps, err));
+        char what[4200];
+        snprintf(what, sizeof what, "%s: added token", where);
+        const ds_status st = ds_utf8_to_cps(a->content, strlen(a->content), what, &cps, err);
+        if (st != DS_OK) {  // invalid UTF-8 after some characters: free what was decoded
+            ds_cps_free(&cps);
+            return st;
+        }
         a->cps = cps.v;
         a->cp_count = cps.n;
     }
@@ -437,7 +444,7 @@ ds_status ds_ctc_tokenizer_from_json(const ds_ctc_tokenizer_json *f, ds_ctc_toke
     if (st == DS_OK) st = special_list(&s, cfg_name, special, &n_special, MAX_SPECIAL, err);
     if (st == DS_OK) st = add_special(&b, special, n_special, err);
     if (st == DS_OK) st = add_multichar(&b, err);
-    if (st == DS_OK) st = finish(&b, err);
+    if (st == DS_OK) st = finish(&b, cfg_name, err);
     if (st == DS_OK) st = set_specials(tok, &s, cfg_name, err);
     if (st == DS_OK) st = copy_extra(tok, special, n_special, &s, err);
     for (size_t i = 0; i < b.enc_n; i++) free(b.enc_content[i]);

@@ -194,7 +194,8 @@ ds_status ds_png_probe(const uint8_t *data, size_t size, const char *name, int32
                "%s: PNG: no IHDR chunk at the start (truncated or corrupt file)", name);
     const uint32_t pw = be32(data + 16), ph = be32(data + 20);
     DS_REQUIRE(err, pw >= 1 && ph >= 1, DS_ERR_FORMAT, "%s: image has zero size (%u x %u pixels)", name, pw, ph);
-    DS_REQUIRE(err, (int64_t)pw * ph <= DS_IMAGE_MAX_PIXELS, DS_ERR_FORMAT,
+    // The product in 64 unsigned bits: two 32-bit sides cannot overflow it (as int64_t they could).
+    DS_REQUIRE(err, (uint64_t)pw * ph <= (uint64_t)DS_IMAGE_MAX_PIXELS, DS_ERR_FORMAT,
                "%s: image of %u x %u pixels is larger than the %lld-pixel limit (corrupt header?)", name, pw, ph,
                (long long)DS_IMAGE_MAX_PIXELS);
     *h = (int32_t)ph;

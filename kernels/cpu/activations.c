@@ -1,9 +1,13 @@
 // Elementwise activations: GELU (erf form) and tanh, forward and backward, any shape.
+// F32 GELU runs the vectorised loops of vec_math.c (ds_verff / ds_vexpf, within 1 ulp of libm,
+// identical bits on every instruction set); F64 keeps libm (it serves the finite-difference
+// checks, where speed does not matter).
 #include <math.h>
 
 #include "../../runtime/base/check.h"
 #include "cpu_ops.h"
 #include "op_checks.h"
+#include "vec_math.h"
 
 #define DS_REAL_F64 0
 #include "activations_impl.inc"
@@ -33,7 +37,7 @@ ds_status ds_cpu_gelu_forward(ds_context *ctx, const void *args) {
     ds_dtype dt;
     int64_t n;
     DS_TRY(check_fwd(&ctx->err, "gelu_forward", a, &dt, &n));
-    if (dt == DS_F32) gelu_fwd_f32(a->x.data, a->y.data, n);
+    if (dt == DS_F32) ds_vec_gelu_fwd_f32(ds_cpu_isa_select(), a->x.data, a->y.data, n);
     else gelu_fwd_f64(a->x.data, a->y.data, n);
     return DS_OK;
 }
@@ -43,7 +47,7 @@ ds_status ds_cpu_gelu_backward(ds_context *ctx, const void *args) {
     ds_dtype dt;
     int64_t n;
     DS_TRY(check_bwd(&ctx->err, "gelu_backward", a, &a->x, "x (forward input)", &dt, &n));
-    if (dt == DS_F32) gelu_bwd_f32(a->x.data, a->dy.data, a->dx.data, n);
+    if (dt == DS_F32) ds_vec_gelu_bwd_f32(ds_cpu_isa_select(), a->x.data, a->dy.data, a->dx.data, n);
     else gelu_bwd_f64(a->x.data, a->dy.data, a->dx.data, n);
     return DS_OK;
 }

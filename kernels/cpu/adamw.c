@@ -27,6 +27,7 @@
 #include "../../runtime/base/check.h"
 #include "../../runtime/base/dtype.h"
 #include "../adamw_scalars.h"
+#include "adamw_loop.h"
 #include "cpu_ops.h"
 
 // torch's lerp on the CPU (ATen/native/cpu/LerpKernel.cpp, vectorised path): for |w| < 0.5
@@ -115,6 +116,11 @@ ds_status ds_cpu_adamw(ds_context *ctx, const void *args) {
     const float decay_factor = sc.decay_factor, w1 = sc.w1, beta2 = sc.beta2, w2 = sc.w2, bc2_sqrt = sc.bc2_sqrt,
                 eps = sc.eps, neg_step_size = sc.neg_step_size, grad_scale = sc.grad_scale;
 
+    if (param_bf16 == NULL) {  // the CPU backend's case: the vectorised loop (adamw_loop.c)
+        ds_adamw_loop_f32(ds_cpu_isa_select(), &sc, param, grad, m, v, decay && decay_mask ? decay_mask : NULL, n);
+        return DS_OK;
+    }
+    // With a BF16 copy: the reference loop, element by element (adamw_loop_impl.inc repeats it).
     // Elements are independent: the thread count changes no result.
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
@@ -130,7 +136,7 @@ ds_status ds_cpu_adamw(ds_context *ctx, const void *args) {
         m[i] = mi;
         v[i] = vi;
         param[i] = p;
-        if (param_bf16) param_bf16[i] = ds_f32_to_bf16(p);
+        param_bf16[i] = ds_f32_to_bf16(p);
     }
     return DS_OK;
 }

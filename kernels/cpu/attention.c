@@ -1,9 +1,11 @@
 // Scaled dot-product attention with a key padding mask and dropout on the probabilities: the
-// CPU reference (kernels/ops.h states the contract). One body, attention_real.inc, is compiled
-// twice: for float (the reference) and for double (the finite-difference checks).
+// CPU reference (kernels/ops.h states the contract). F32 runs the tiled attention of
+// attention_tiled.c (GEMMs per tile, online softmax, vectorised exp and dropout masks); F64, for
+// the finite-difference checks, runs the row-by-row body attention_real.inc, which states the
+// formulas both follow.
 //
 // Work is split over (b, h) pairs with OpenMP; each pair is computed by one thread in a fixed
-// order, so results do not depend on the thread count. The loops are plain C in axpy form
+// order, so results do not depend on the thread count. The F64 loops are plain C in axpy form
 // (the inner loop runs over independent outputs), which the compiler vectorises without
 // reordering any sum.
 #include <math.h>
@@ -15,6 +17,7 @@
 
 #include "../../runtime/base/check.h"
 #include "../../runtime/base/philox.h"
+#include "attention_tiled.h"
 #include "cpu_ops.h"
 
 typedef struct ds_attention_dims {
@@ -46,16 +49,6 @@ static void attention_keep_row(uint64_t seed, uint64_t offset, uint64_t base, in
         }
     }
 }
-
-#define real float
-#define SFX f32
-#define R_EXP expf
-#define R_LOG logf
-#include "attention_real.inc"
-#undef real
-#undef SFX
-#undef R_EXP
-#undef R_LOG
 
 #define real double
 #define SFX f64
@@ -147,19 +140,25 @@ ds_status ds_cpu_attention_forward(ds_context *ctx, const void *args) {
 
     const ds_attention_dims dims = {a->q.shape[0], a->q.shape[1], a->q.shape[2], a->q.shape[3]};
     const int threads = omp_get_max_threads();
+    const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
+    if (a->q.dtype == DS_F32) {
+        const ds_att_problem pb = {dims.B, dims.H, dims.T, dims.D, a->q.data, a->k.data, a->v.data, mask,
+                                   (float)a->scale, a->dropout_p, ctx->seed, a->dropout_offset};
+        const size_t per_thread = ds_att_scratch_bytes(&pb, 0);
+        unsigned char *scratch = NULL;
+        DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
+        ds_att_forward_f32(ds_cpu_isa_select(), &pb, a->out.data, a->lse.data, scratch, per_thread);
+        free(scratch);
+        return DS_OK;
+    }
     const size_t elem = ds_dtype_size(a->q.dtype);
     const size_t per_thread = scratch_bytes(dims.T, dims.D, 1, 2, elem);
     unsigned char *scratch = NULL;
     DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
 
     const ds_attention_dropout drop = {ctx->seed, a->dropout_offset, a->dropout_p};
-    const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
-    if (a->q.dtype == DS_F32)
-        attention_forward_f32(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
-                              (float)a->scale, &drop, scratch, per_thread);
-    else
-        attention_forward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
-                              a->scale, &drop, scratch, per_thread);
+    attention_forward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data, a->scale, &drop,
+                          scratch, per_thread);
     free(scratch);
     return DS_OK;
 }
@@ -176,21 +175,26 @@ ds_status ds_cpu_attention_backward(ds_context *ctx, const void *args) {
 
     const ds_attention_dims dims = {a->q.shape[0], a->q.shape[1], a->q.shape[2], a->q.shape[3]};
     const int threads = omp_get_max_threads();
+    const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
+    if (a->q.dtype == DS_F32) {
+        const ds_att_problem pb = {dims.B, dims.H, dims.T, dims.D, a->q.data, a->k.data, a->v.data, mask,
+                                   (float)a->scale, a->dropout_p, ctx->seed, a->dropout_offset};
+        const size_t per_thread = ds_att_scratch_bytes(&pb, 1);
+        unsigned char *scratch = NULL;
+        DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
+        ds_att_backward_f32(ds_cpu_isa_select(), &pb, a->out.data, a->lse.data, a->dout.data, a->dq.data, a->dk.data,
+                            a->dv.data, scratch, per_thread);
+        free(scratch);
+        return DS_OK;
+    }
     const size_t elem = ds_dtype_size(a->q.dtype);
     const size_t per_thread = scratch_bytes(dims.T, dims.D, 2, 3, elem);
     unsigned char *scratch = NULL;
     DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
 
     const ds_attention_dropout drop = {ctx->seed, a->dropout_offset, a->dropout_p};
-    const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
-    if (a->q.dtype == DS_F32)
-        attention_backward_f32(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
-                               a->dout.data, a->dq.data, a->dk.data, a->dv.data, (float)a->scale, &drop,
-                               scratch, per_thread);
-    else
-        attention_backward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data,
-                               a->dout.data, a->dq.data, a->dk.data, a->dv.data, a->scale, &drop, scratch,
-                               per_thread);
+    attention_backward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data, a->dout.data,
+                           a->dq.data, a->dk.data, a->dv.data, a->scale, &drop, scratch, per_thread);
     free(scratch);
     return DS_OK;
 }

@@ -9,6 +9,10 @@
 #include "../../runtime/base/check.h"
 #include "../../runtime/base/philox.h"
 #include "cpu_ops.h"
+#include "dropout_mask.h"
+
+// Elements per chunk of the F32 path: 4 KiB of factors on the stack.
+#define DS_DROPOUT_CHUNK 1024
 
 // The keep decisions of elements 4g .. 4g+3 as bits 0..3: one Philox call serves the group, with
 // the arithmetic of ds_philox_keep on each lane.
@@ -51,11 +55,16 @@ static void apply(const ds_tensor *in, ds_tensor *out, uint64_t seed, uint64_t o
         const float *x = in->data;  // (n) host
         float *y = out->data;       // (n) host
         const float f = (float)keep_scale;
-#pragma omp parallel for schedule(static)
-        for (int64_t g = 0; g < groups; g++) {
-            const unsigned bits = keep_bits4(seed, offset, (uint64_t)g, p);
-            for (int64_t i = 4 * g, lane = 0; lane < 4 && i < n; i++, lane++)
-                y[i] = x[i] * (((bits >> lane) & 1u) ? f : 0.0f);
+        const ds_cpu_isa isa = ds_cpu_isa_select();
+        // Chunks of DS_DROPOUT_CHUNK elements (a multiple of 4): the factors of a chunk come from
+        // the vectorised Philox (dropout_mask.c, equal to ds_philox_keep element by element).
+        const int64_t chunks = (n + DS_DROPOUT_CHUNK - 1) / DS_DROPOUT_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+        for (int64_t c = 0; c < chunks; c++) {
+            float z[DS_DROPOUT_CHUNK];
+            const int64_t i0 = c * DS_DROPOUT_CHUNK, m = n - i0 < DS_DROPOUT_CHUNK ? n - i0 : DS_DROPOUT_CHUNK;
+            ds_dropout_scale_f32(isa, seed, offset, (uint64_t)i0, m, p, f, z);
+            for (int64_t j = 0; j < m; j++) y[i0 + j] = x[i0 + j] * z[j];
         }
     } else {
         const double *x = in->data;  // (n) host

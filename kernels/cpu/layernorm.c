@@ -1,10 +1,14 @@
 // Layer norm over the last dim with biased variance, as torch.nn.functional.layer_norm. The
 // statistics are accumulated in double for every input dtype.
 #include <math.h>
+#include <stdlib.h>
+
+#include <omp.h>
 
 #include "../../runtime/base/check.h"
 #include "cpu_ops.h"
 #include "op_checks.h"
+#include "par.h"
 
 #define DS_REAL_F64 0
 #include "layernorm_impl.inc"
@@ -51,11 +55,14 @@ ds_status ds_cpu_layernorm_backward(ds_context *ctx, const void *args) {
     DS_TRY(ds_cpu_check(err, op, "dx", &a->dx, dt, 2, (const int64_t[]){n, c}));
     DS_TRY(ds_cpu_check(err, op, "dgamma", &a->dgamma, dt, 1, (const int64_t[]){c}));
     DS_TRY(ds_cpu_check(err, op, "dbeta", &a->dbeta, dt, 1, (const int64_t[]){c}));
+    double *col_acc = malloc(2 * (size_t)c * sizeof *col_acc);  // (2 C) column sums of dgamma, dbeta
+    DS_REQUIRE(err, col_acc != NULL, DS_ERR_OOM, "%s: cannot allocate %lld doubles of scratch", op, (long long)(2 * c));
     if (dt == DS_F32)
         layernorm_bwd_f32(a->x.data, a->gamma.data, a->mean.data, a->rstd.data, a->dy.data, a->dx.data,
-                          a->dgamma.data, a->dbeta.data, n, c, a->accumulate);
+                          a->dgamma.data, a->dbeta.data, n, c, a->accumulate, col_acc);
     else
         layernorm_bwd_f64(a->x.data, a->gamma.data, a->mean.data, a->rstd.data, a->dy.data, a->dx.data,
-                          a->dgamma.data, a->dbeta.data, n, c, a->accumulate);
+                          a->dgamma.data, a->dbeta.data, n, c, a->accumulate, col_acc);
+    free(col_acc);
     return DS_OK;
 }

@@ -2,10 +2,14 @@
 // w = g v / ||v|| with the norm over every dim except `dim`. Wav2Vec2's positional convolution
 // uses dim = 2 (one norm per kernel tap).
 #include <math.h>
+#include <stdlib.h>
+
+#include <omp.h>
 
 #include "../../runtime/base/check.h"
 #include "cpu_ops.h"
 #include "op_checks.h"
+#include "par.h"
 
 #define DS_REAL_F64 0
 #include "weight_norm_impl.inc"
@@ -38,8 +42,11 @@ ds_status ds_cpu_weight_norm_forward(ds_context *ctx, const void *args) {
     DS_TRY(ds_cpu_check_numel(err, op, "g", &a->g, dt, k));
     DS_TRY(ds_cpu_check(err, op, "w", &a->w, dt, a->v.ndim, a->v.shape));
     DS_TRY(ds_cpu_check(err, op, "norm", &a->norm, dt, 1, (const int64_t[]){k}));
-    if (dt == DS_F32) weight_norm_fwd_f32(a->v.data, a->g.data, a->w.data, a->norm.data, outer, k, inner);
-    else weight_norm_fwd_f64(a->v.data, a->g.data, a->w.data, a->norm.data, outer, k, inner);
+    double *acc = malloc((size_t)k * sizeof *acc);  // (K) per-slice sums, then scales
+    DS_REQUIRE(err, acc != NULL, DS_ERR_OOM, "%s: cannot allocate %lld doubles of scratch", op, (long long)k);
+    if (dt == DS_F32) weight_norm_fwd_f32(a->v.data, a->g.data, a->w.data, a->norm.data, outer, k, inner, acc);
+    else weight_norm_fwd_f64(a->v.data, a->g.data, a->w.data, a->norm.data, outer, k, inner, acc);
+    free(acc);
     return DS_OK;
 }
 
@@ -56,11 +63,14 @@ ds_status ds_cpu_weight_norm_backward(ds_context *ctx, const void *args) {
     DS_TRY(ds_cpu_check_numel(err, op, "g", &a->g, dt, k));
     DS_TRY(ds_cpu_check_numel(err, op, "dg", &a->dg, dt, k));
     DS_TRY(ds_cpu_check(err, op, "norm", &a->norm, dt, 1, (const int64_t[]){k}));
+    double *acc = malloc((size_t)k * sizeof *acc);  // (K) per-slice dot products, then dg
+    DS_REQUIRE(err, acc != NULL, DS_ERR_OOM, "%s: cannot allocate %lld doubles of scratch", op, (long long)k);
     if (dt == DS_F32)
         weight_norm_bwd_f32(a->v.data, a->g.data, a->norm.data, a->dw.data, a->dv.data, a->dg.data, outer, k, inner,
-                            a->accumulate);
+                            a->accumulate, acc);
     else
         weight_norm_bwd_f64(a->v.data, a->g.data, a->norm.data, a->dw.data, a->dv.data, a->dg.data, outer, k, inner,
-                            a->accumulate);
+                            a->accumulate, acc);
+    free(acc);
     return DS_OK;
 }

@@ -16,7 +16,7 @@ static const ds_config_key k_keys[] = {
     {"run.log_level",       DS_CFG_ENUM,   "info",  .choices = "error|warn|info|debug", .doc = "log verbosity (--quiet sets warn, --verbose debug)"},
     {"run.threads",         DS_CFG_INT,    "0",     .min = "0",                        .doc = "CPU threads; 0 = all cores"},
 
-    {"task.type",           DS_CFG_STRING, "text_classification",                      .doc = "model family of the run: text_classification (BERT classifiers), segmentation (torchvision DeepLabV3); the keys of each family's own follow below"},
+    {"task.type",           DS_CFG_STRING, "text_classification",                      .doc = "model family of the run: text_classification (BERT classifiers), segmentation (torchvision DeepLabV3), speech_ctc (Hugging Face Wav2Vec2ForCTC); the keys of each family's own follow below"},
 
     {"bench.batch",         DS_CFG_INT,    "8",     .min = "1",                        .doc = "sequences per batch"},
     {"bench.seq_len",       DS_CFG_INT,    "128",   .min = "1",                        .doc = "tokens per sequence"},
@@ -72,7 +72,7 @@ static const ds_config_key k_keys[] = {
     {"train.adam_eps",      DS_CFG_FLOAT,  "1e-8",  .min = "0",                        .doc = "AdamW epsilon"},
     {"train.max_grad_norm", DS_CFG_FLOAT,  "1.0",   .min = "0",                        .doc = "clip the global gradient norm to this; 0: no clipping"},
     {"train.eval_every",    DS_CFG_INT,    "0",     .min = "0",                        .doc = "evaluate on dev every N optimizer steps; 0: at the end of each epoch"},
-    {"train.metric",        DS_CFG_STRING, "",                                         .doc = "dev metric that picks the best checkpoint and drives early stopping, checked by the model family; empty: its default (text_classification: accuracy (default), macro_f1, loss; segmentation: miou (default), pixel_accuracy, loss)"},
+    {"train.metric",        DS_CFG_STRING, "",                                         .doc = "dev metric that picks the best checkpoint and drives early stopping, checked by the model family; empty: its default (text_classification: accuracy (default), macro_f1, loss; segmentation: miou (default), pixel_accuracy, loss; speech_ctc: wer (default), cer, loss)"},
     {"train.early_stopping", DS_CFG_INT,   "0",     .min = "0",                        .doc = "stop after N evaluations without improvement; 0: never"},
     {"train.keep_last",     DS_CFG_INT,    "1",     .min = "1",                        .doc = "training checkpoints kept besides the best one"},
     {"train.resume",        DS_CFG_ENUM,   "auto",  .choices = "false|true|auto",       .doc = "continue from the newest checkpoint in train.output_dir: true, false, or auto (resume when run by Slurm, e.g. after a preemption or requeue, and a checkpoint is there; otherwise start anew)"},

@@ -9,21 +9,24 @@ static const char *const k_bert_required[] = {"config.json", "model.safetensors"
 static const char *const k_bert_one_of[] = {"tokenizer.json", "vocab.txt"};
 static const char *const k_bert_optional[] = {"tokenizer_config.json", "special_tokens_map.json"};
 
-// Wav2Vec2ForCTC (speech_ctc): the config, the weights, the CTC vocabulary and the feature
-// extractor's settings (preprocessor_config.json; transformers 5 may write processor_config.json).
-static const char *const k_w2v_required[] = {"config.json", "model.safetensors", "vocab.json"};
-static const char *const k_w2v_one_of[] = {"preprocessor_config.json", "processor_config.json"};
-static const char *const k_w2v_optional[] = {"tokenizer_config.json", "special_tokens_map.json"};
+// Wav2Vec2 (speech_ctc): the config, the weights (model.safetensors, else pytorch_model.bin: older
+// repositories such as facebook/wav2vec2-base may have only the latter), and when present the CTC
+// vocabulary (a pre-trained model has none: fine-tuning builds one) and the feature extractor's
+// settings (preprocessor_config.json; transformers 5 may write processor_config.json).
+static const char *const k_w2v_required[] = {"config.json"};
+static const char *const k_w2v_one_of[] = {"model.safetensors", "pytorch_model.bin"};
+static const char *const k_w2v_optional[] = {"vocab.json", "preprocessor_config.json", "processor_config.json",
+                                             "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"};
 
 #define LIST(a) a, (int)(sizeof a / sizeof a[0])
 
 bool hub_family_files(const char *family, hub_file_list *out) {
     if (strcmp(family, "text_classification") == 0) {
-        *out = (hub_file_list){LIST(k_bert_required), LIST(k_bert_one_of), LIST(k_bert_optional)};
+        *out = (hub_file_list){LIST(k_bert_required), LIST(k_bert_one_of), LIST(k_bert_optional), .one_of_first = false};
         return true;
     }
     if (strcmp(family, "speech_ctc") == 0) {
-        *out = (hub_file_list){LIST(k_w2v_required), LIST(k_w2v_one_of), LIST(k_w2v_optional)};
+        *out = (hub_file_list){LIST(k_w2v_required), LIST(k_w2v_one_of), LIST(k_w2v_optional), .one_of_first = true};
         return true;
     }
     return false;

@@ -288,6 +288,7 @@ ds_status hub_hf_fetch(const hub_env *env, const ds_log *log, const char *repo, 
         const char *const *list = k == 0 ? files->required : k == 1 ? files->one_of : files->optional;
         const int n = k == 0 ? files->nrequired : k == 1 ? files->none_of : files->noptional;
         for (int i = 0; i < n && st == DS_OK; i++) {
+            if (k == 1 && files->one_of_first && any_of > 0) break;  // one format of the weights is enough
             fetch_result r;
             char c[128] = "";
             st = fetch_file(env, log, &p, repo, revision, list[i], k > 0, c, sizeof c, &r, err);
@@ -323,7 +324,7 @@ ds_status hub_hf_fetch(const hub_env *env, const ds_log *log, const char *repo, 
 ds_status hub_hf_fetch_one(const hub_env *env, const ds_log *log, const char *repo, const char *revision,
                            const char *file, char *local, size_t cap, ds_err *err) {
     const char *const required[1] = {file};
-    const hub_file_list one = {required, 1, NULL, 0, NULL, 0};
+    const hub_file_list one = {required, 1, NULL, 0, NULL, 0, false};
     char snapshot[4096];
     DS_TRY(hub_hf_fetch(env, log, repo, revision, &one, snapshot, sizeof snapshot, err));
     snprintf(local, cap, "%.3900s/%s", snapshot, file);

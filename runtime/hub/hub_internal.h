@@ -52,6 +52,7 @@ typedef struct hub_file_list {
     int none_of;
     const char *const *optional;  // fetched when present
     int noptional;
+    bool one_of_first;            // only the first of one_of that exists (alternative formats of one file)
 } hub_file_list;
 
 ds_status hub_hf_fetch(const hub_env *env, const ds_log *log, const char *repo, const char *revision,

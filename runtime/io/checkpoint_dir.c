@@ -100,7 +100,7 @@ ds_status ds_checkpoint_list(const char *dir, int64_t *steps, int cap, int *coun
     }
     closedir(d);
     if (st == DS_OK) {
-        qsort(all, (size_t)n, sizeof *all, cmp_desc);
+        if (n > 0) qsort(all, (size_t)n, sizeof *all, cmp_desc);  // all is NULL when n is 0: qsort(NULL, 0) is UB
         for (int i = 0; i < n && i < cap; i++) steps[i] = all[i];
         *count = n;
     }

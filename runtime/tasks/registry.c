@@ -5,12 +5,14 @@
 
 #include "../base/check.h"
 #include "segmentation/seg_family.h"
+#include "speech/speech_family.h"
 #include "text/text_family.h"
 
 // The registry: one line per family; the first is task.type's default.
 static const ds_task_family *const k_families[] = {
     &ds_text_task_family,
     &ds_seg_task_family,
+    &ds_speech_task_family,
 };
 #define FAMILY_COUNT ((int)(sizeof k_families / sizeof k_families[0]))
 

@@ -5,7 +5,11 @@
 // a fully padded batch element (torch outputs zeros there); T = 7 with dropout p = 0.25, where
 // torch was handed the keep mask of our Philox stream. Each case runs in F32 (compared with
 // torch) and in F64 (the same comparison: torch's float32 rounding dominates), with 1 and 2
-// threads (bitwise equal), followed by the argument checks.
+// threads (bitwise equal), followed by the argument checks. Longer sequences, beyond one tile of
+// queries and one block of keys (kernels/cpu/attention_tiled.c): tests/fixtures/ops/
+// attention_long.safetensors (scripts/fixtures/ops_attention_long.py): T = 300 with padding and
+// dropout p = 0.1, T = 260 with padding; the dot products there are of length D <= 16 and the
+// sums of probabilities over up to 300 keys, which the tolerances below cover as well.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +35,7 @@ static const double k_tol_fwd = 5e-6;
 static const double k_tol_bwd = 5e-6;
 
 static const char *const k_cases[] = {"t1", "t7", "t16", "t16nomask", "t4empty", "t7drop"};
+static const char *const k_long_cases[] = {"t300drop", "t260"};
 
 typedef struct attn_case {
     ds_tensor q, k, v, dout, out, lse, dq, dk, dv, key_mask;  // torch's, F32 (mask I32, may be absent)
@@ -245,5 +250,12 @@ int main(void) {
     attn_case c;
     if (load_case(&t, &f, "t7", &c)) check_errors(&t, &ctx, &c);
     ds_st_close(&f);
+    if (ds_test_check(&t, ds_st_open(ds_test_fixture("ops/attention_long.safetensors", path, sizeof path), &f,
+                                     &ctx.err) == DS_OK,
+                      "%s", ctx.err.msg)) {
+        for (size_t i = 0; i < sizeof k_long_cases / sizeof k_long_cases[0]; i++)
+            if (load_case(&t, &f, k_long_cases[i], &c)) check_case(&t, &ctx, k_long_cases[i], &c);
+        ds_st_close(&f);
+    }
     return ds_test_finish(&t);
 }

@@ -4,7 +4,8 @@
 //      (16 F32) and "1" (2 I64), so that mutations reach the unpickler behind a valid archive
 //   2: the same pickle in a legacy-format stream (persistent ids with view_metadata)
 // Whatever it reads must be refused cleanly or give tensors inside the input; ASan and UBSan
-// catch the rest. Built and run by scripts/fuzz_pth.sh (clang, not part of the CMake build).
+// catch the rest. Built with DS_FUZZ=ON and run by scripts/fuzz.sh; replayed over
+// tests/fuzz/corpus/pth by the ctest fuzz_replay_pth.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
