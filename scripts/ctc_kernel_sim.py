@@ -14,8 +14,10 @@ and checks:
   - initialisation: no work-area slot is read before a thread of the block wrote it;
   - coverage: forward writes every alpha entry the op contract names (frames < T_n, blank
     states [0, L_n], label states [S+1, S+L_n]) exactly once, backward every grad entry;
+  - the CPU op (with --cpu-op, which ctest passes): alpha and alpha_exp bit for bit, the losses,
+    the reduction and the gradient, from kernels/cpu/ctc_loss.c run on the same F64 inputs;
   - values: the per-utterance losses, the reduction and the gradient (w.r.t. log-probs and
-    w.r.t. logits) against an independent reference, torch's log-space recursion (logsumexp over
+    w.r.t. logits) also against an independent reference, torch's log-space recursion (logsumexp over
     alpha and beta, gamma = exp(alpha + beta - lp - log p)) in double, and the gradient also
     against finite differences of that reference on one case. The extended-range arithmetic
     (ctc_math.cuh) is replayed bit for bit: Python floats are IEEE doubles and the kernel's
@@ -30,7 +32,7 @@ Cases: ragged lengths, repeated labels, the blank at 0 / last / middle, no label
 alignment (NaN gradient; 0 with zero_infinity), mean and sum, L above the thread count, a long
 case (L = 300 with 64 threads). Pure Python, no numpy; ~10-20 s.
 
-usage: ctc_kernel_sim.py [--quick] [--verbose]
+usage: ctc_kernel_sim.py [--quick] [--verbose] [--cpu-op PATH]
 Exit status 0 when every check passes, 1 otherwise.
 """
 import argparse
@@ -468,7 +470,7 @@ def sim(case, verbose):
     for i, w in enumerate(grad.writes):
         if w == 0:
             raise Fail(f"grad[{i}] never written")
-    return losses, total, grad.a, bd, chunk
+    return losses, total, grad.a, bd, chunk, (alpha.a, aexp.a, alpha.writes)
 
 
 # ---- the independent reference: torch's log-space recursion ----
@@ -531,6 +533,40 @@ def reference(N, T, C, S, blank, lp, tg, il, tl, mean, zinf, logits, dloss=0.75)
     return losses, total, grad
 
 
+def cpu_op_check(path, case, losses, total, grad, al, ae, aw):
+    """Runs the CPU op (F64) on the case through tests/sim/ctc_cpu_ref and compares: alpha and
+    alpha_exp bit for bit on every entry the kernel wrote (the same IEEE operations in the same
+    order), losses and loss to 1e-14 (the same log), grad to 1e-12 (occupancy sums in another
+    order)."""
+    import subprocess
+    N, T, C, S, blank, lp, tg, il, tl, mean, zinf, logits, _, _ = case
+    W = 2 * S + 1
+    inp = struct.pack("<8q", N, T, C, S, blank, 0 if mean else 1, int(zinf), int(logits)) + struct.pack("<d", 0.75)
+    inp += struct.pack(f"<{len(lp)}d", *lp) + struct.pack(f"<{len(tg)}i", *tg) + struct.pack(f"<{N}i", *il)
+    inp += struct.pack(f"<{N}i", *tl)
+    r = subprocess.run([path], input=inp, capture_output=True)
+    if r.returncode != 0:
+        raise Fail(f"ctc_cpu_ref failed ({r.returncode}): {r.stderr.decode(errors='replace').strip()}")
+    out, na, nlp = r.stdout, N * T * W, N * T * C
+    o = 0
+    ca = struct.unpack_from(f"<{na}d", out, o); o += 8 * na
+    ce = struct.unpack_from(f"<{na}i", out, o); o += 4 * na
+    cl = struct.unpack_from(f"<{N}d", out, o); o += 8 * N
+    ct = struct.unpack_from("<d", out, o)[0]; o += 8
+    cg = struct.unpack_from(f"<{nlp}d", out, o)
+    for i in range(na):
+        if aw[i] and (d2u(al[i]) != d2u(ca[i]) or ae[i] != ce[i]):
+            raise Fail(f"alpha[{i}] = {al[i]!r} * 2^{ae[i]}, CPU op {ca[i]!r} * 2^{ce[i]}")
+    for n in range(N):
+        if not close(losses[n], cl[n], 1e-14):
+            raise Fail(f"losses[{n}] = {losses[n]!r}, CPU op {cl[n]!r}")
+    if not close(total, ct, 1e-14):
+        raise Fail(f"loss = {total!r}, CPU op {ct!r}")
+    for i in range(nlp):
+        if not close(grad[i], cg[i], 1e-12):
+            raise Fail(f"grad[{i}] = {grad[i]!r}, CPU op {cg[i]!r}")
+
+
 def close(a, b, tol):
     if math.isnan(b) or math.isinf(b):
         return (math.isnan(a) and math.isnan(b)) or a == b
@@ -573,6 +609,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="the CI subset")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--cpu-op", metavar="PATH", help="tests/sim/ctc_cpu_ref (built): also compare with the CPU op")
     args = ap.parse_args()
     rng = random.Random(14)
     cases = []
@@ -597,7 +634,7 @@ def main():
     t0 = time.time()
     for name, case in cases:
         try:
-            losses, total, grad, bd, chunk = sim(case, args.verbose)
+            losses, total, grad, bd, chunk, (al, ae, aw) = sim(case, args.verbose)
             N, T, C, S, blank, lp, tg, il, tl, mean, zinf, logits, _, _ = case
             rl, rt, rg = reference(N, T, C, S, blank, lp, tg, il, tl, mean, zinf, logits)
             for n in range(N):
@@ -608,6 +645,8 @@ def main():
             for i in range(len(grad)):
                 if not close(grad[i], rg[i], 1e-11):
                     raise Fail(f"grad[{i}] = {grad[i]!r}, reference {rg[i]!r}")
+            if args.cpu_op:
+                cpu_op_check(args.cpu_op, case, losses, total, grad, al, ae, aw)
             if args.verbose:
                 print(f"ok   {name} ({bd} threads, {chunk} per launch)")
         except Fail as e:
@@ -631,7 +670,8 @@ def main():
             failures += 1
             print(f"FAIL reference gradient [{i}]: {rg[i]!r} vs finite difference {fd!r}")
             break
-    print(f"ctc_kernel_sim: {len(cases)} cases, {failures} failed, {time.time() - t0:.1f} s")
+    print(f"ctc_kernel_sim: {len(cases)} cases, {failures} failed, {time.time() - t0:.1f} s"
+          + ("" if args.cpu_op else " (not compared with the CPU op: no --cpu-op)"))
     return 1 if failures else 0
 
 

@@ -22,6 +22,10 @@ extern "C" {
 // lives in the device state, never in a global, and is freed with it.
 struct ds_conv_tuning;
 void ds_conv_tuning_free(ds_conv_tuning *t);  // NULL-safe
+// linear.cu's cache of cuBLASLt GEMM descriptors and heuristic results, keyed by shape, types and
+// pointer alignments; in the device state, freed with it.
+struct ds_gemm_cache;
+void ds_gemm_cache_free(ds_gemm_cache *c);  // NULL-safe
 
 struct ds_cuda_state {
     ds_gpu_options opt;
@@ -38,6 +42,7 @@ struct ds_cuda_state {
     void *scratch;                   // (scratch_bytes) device, for reductions inside one op
     size_t scratch_bytes;
     ds_conv_tuning *conv_tuning;     // run.conv = cudnn | auto: grown on first use; NULL until then
+    ds_gemm_cache *gemm_cache;       // linear.cu's GEMM descriptors: grown on first use; NULL until then
     size_t live_bytes, peak_bytes;   // ds_gpu_alloc bookkeeping
     uint64_t attn_cudnn_bwd_fallbacks;  // attention backwards cuDNN refused, run by the own kernels
 };

@@ -51,6 +51,7 @@ static ds_status open_state(ds_context *ctx, const ds_gpu_options *opt, ds_cuda_
 static void close_state(ds_cuda_state *s) {
     if (s->stream) cudaStreamSynchronize(s->stream);
     ds_conv_tuning_free(s->conv_tuning);
+    ds_gemm_cache_free(s->gemm_cache);
 #if DS_HAVE_CUDNN
     if (s->cudnn) cudnnDestroy(s->cudnn);
 #endif

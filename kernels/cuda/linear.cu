@@ -29,12 +29,15 @@
 // the epilogue overwrites its output (no accumulate), and its bias-gradient type follows the
 // output type, while db is F32 with BF16 dy.
 //
-// Per call: the matmul descriptor, the three layouts and the preference are created and
-// destroyed, and the heuristic is queried once (about 10-30 us of host time per GEMM, small next
-// to BERT's GEMMs; nothing is cached, so no global state). Run to run the same shapes and pointer
-// alignments give the same algorithm, and cuBLASLt's algorithms (their split-K reductions included)
-// are deterministic on one GPU model, so results are bit-identical run to run.
+// Descriptors: the matmul descriptor, the three layouts, the preference and the heuristic's
+// algorithm are built on a GEMM key's first use and cached in the context's device state
+// (ctx->cuda->gemm_cache, keyed by shape, types, bias, workspace and pointer alignments; no global
+// state); later calls only set the bias pointer and run. The same key gives the same algorithm,
+// and cuBLASLt's algorithms (their split-K reductions included) are deterministic on one GPU
+// model, so results are bit-identical run to run.
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "column_sums.cuh"
 #include "cuda_state.cuh"
@@ -87,7 +90,9 @@ static uint32_t lt_alignment(const void *p) {
     return al;
 }
 
-static ds_status lt_run(ds_context *ctx, const char *op, const lt_gemm *g, lt_objects *o) {
+// Creates the descriptor, layouts and preference of g's GEMM and asks the heuristic for its
+// algorithm (into *algo). The bias pointer set here is replaced on every call (lt_exec).
+static ds_status lt_build(ds_context *ctx, const char *op, const lt_gemm *g, lt_objects *o, cublasLtMatmulAlgo_t *algo) {
     ds_err *err = &ctx->err;
     ds_cuda_state *cu = ctx->cuda;
     const cublasComputeType_t compute = g->ab_type == CUDA_R_32F && cu->opt.allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
@@ -137,17 +142,113 @@ static ds_status lt_run(ds_context *ctx, const char *op, const lt_gemm *g, lt_ob
                           g->ab_type == CUDA_R_32F ? "F32" : "BF16", g->d_type == CUDA_R_32F ? "F32" : "BF16",
                           g->bias ? "yes" : "no", al_a, al_b, al_d,
                           hs != CUBLAS_STATUS_SUCCESS ? cublasGetStatusString(hs) : "no result");
-    const float alpha = 1.0f, beta = g->beta;
-    DS_CUBLAS_CHECK(err, cublasLtMatmul(cu->lt, o->desc, &alpha, g->a, o->a, g->b, o->b, &beta, g->d, o->d, g->d, o->d,
-                                        &heur.algo, cu->lt_workspace, cu->lt_workspace_bytes, cu->stream));
+    *algo = heur.algo;
     return DS_OK;
 }
 
-// Runs one GEMM, destroying the descriptors whatever happens.
+// Runs g's GEMM with built objects: the bias pointer of this call, then the matmul.
+static ds_status lt_exec(ds_context *ctx, const lt_gemm *g, lt_objects *o, const cublasLtMatmulAlgo_t *algo) {
+    ds_err *err = &ctx->err;
+    ds_cuda_state *cu = ctx->cuda;
+    if (g->bias != NULL)
+        DS_CUBLAS_CHECK(err, cublasLtMatmulDescSetAttribute(o->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g->bias,
+                                                            sizeof g->bias));
+    const float alpha = 1.0f, beta = g->beta;
+    DS_CUBLAS_CHECK(err, cublasLtMatmul(cu->lt, o->desc, &alpha, g->a, o->a, g->b, o->b, &beta, g->d, o->d, g->d, o->d,
+                                        algo, cu->lt_workspace, cu->lt_workspace_bytes, cu->stream));
+    return DS_OK;
+}
+
+// ---- the descriptor cache (ctx->cuda->gemm_cache) ----
+// Everything lt_build's objects and the heuristic's answer depend on. Pointers enter only as
+// their alignments (lt_alignment) and the bias only as present or not (it is always 16-byte
+// aligned here: a misaligned one is staged first). Compared with memcmp: built zeroed.
+struct lt_key {
+    int32_t trans_a, trans_b, ab_type, d_type, compute, has_bias;
+    int64_t m, n, k, lda, ldb, ldd;
+    uint32_t al_a, al_b, al_d, pad;
+    uint64_t workspace;
+};
+
+struct lt_entry {
+    lt_key key;
+    lt_objects o;
+    cublasLtMatmulAlgo_t algo;
+};
+
+// Entries in insertion order, searched linearly: a model has tens of distinct GEMMs (BERT-base:
+// ~10 per step). Past LT_CACHE_MAX entries new shapes run uncached (built and destroyed per call).
+struct ds_gemm_cache {
+    lt_entry *e;
+    int n, cap;
+};
+enum { LT_CACHE_MAX = 1024 };
+
+void ds_gemm_cache_free(ds_gemm_cache *c) {
+    if (c == NULL) return;
+    for (int i = 0; i < c->n; i++) lt_destroy(&c->e[i].o);
+    free(c->e);
+    free(c);
+}
+
+static lt_key lt_key_of(const ds_cuda_state *cu, const lt_gemm *g) {
+    lt_key k;
+    memset(&k, 0, sizeof k);
+    k.trans_a = (int32_t)g->trans_a, k.trans_b = (int32_t)g->trans_b;
+    k.ab_type = (int32_t)g->ab_type, k.d_type = (int32_t)g->d_type;
+    k.compute = g->ab_type == CUDA_R_32F && cu->opt.allow_tf32 ? 1 : 0;
+    k.has_bias = g->bias != NULL;
+    k.m = g->m, k.n = g->n, k.k = g->k, k.lda = g->lda, k.ldb = g->ldb, k.ldd = g->ldd;
+    k.al_a = lt_alignment(g->a), k.al_b = lt_alignment(g->b), k.al_d = lt_alignment(g->d);
+    k.workspace = cu->lt_workspace_bytes;
+    return k;
+}
+
+// The cached entry of key, or NULL.
+static lt_entry *lt_lookup(ds_gemm_cache *c, const lt_key *key) {
+    if (c == NULL) return NULL;
+    for (int i = 0; i < c->n; i++)
+        if (memcmp(&c->e[i].key, key, sizeof *key) == 0) return &c->e[i];
+    return NULL;
+}
+
+// Copies *e into the cache (growing it) and returns the stored entry, which then owns the
+// objects; NULL when the cache is full or cannot grow (the caller still owns them).
+static lt_entry *lt_insert(ds_cuda_state *cu, const lt_entry *e) {
+    if (cu->gemm_cache == NULL) {
+        cu->gemm_cache = (ds_gemm_cache *)calloc(1, sizeof *cu->gemm_cache);
+        if (cu->gemm_cache == NULL) return NULL;
+    }
+    ds_gemm_cache *c = cu->gemm_cache;
+    if (c->n == c->cap) {
+        if (c->cap >= LT_CACHE_MAX) return NULL;
+        const int cap = c->cap ? 2 * c->cap : 16;
+        lt_entry *ne = (lt_entry *)realloc(c->e, sizeof *ne * (size_t)cap);
+        if (ne == NULL) return NULL;
+        c->e = ne, c->cap = cap;
+    }
+    c->e[c->n] = *e;
+    return &c->e[c->n++];
+}
+
+// Runs one GEMM: the cached descriptors and algorithm of its key, built (and cached) on first use.
 static ds_status lt_matmul(ds_context *ctx, const char *op, const lt_gemm *g) {
-    lt_objects o = {};
-    const ds_status s = lt_run(ctx, op, g, &o);
-    lt_destroy(&o);
+    ds_cuda_state *cu = ctx->cuda;
+    const lt_key key = lt_key_of(cu, g);
+    lt_entry *hit = lt_lookup(cu->gemm_cache, &key);
+    if (hit != NULL) return lt_exec(ctx, g, &hit->o, &hit->algo);
+    lt_entry fresh;
+    memset(&fresh, 0, sizeof fresh);
+    fresh.key = key;
+    ds_status s = lt_build(ctx, op, g, &fresh.o, &fresh.algo);
+    if (s != DS_OK) {
+        lt_destroy(&fresh.o);
+        return s;
+    }
+    hit = lt_insert(cu, &fresh);
+    if (hit != NULL) return lt_exec(ctx, g, &hit->o, &hit->algo);
+    s = lt_exec(ctx, g, &fresh.o, &fresh.algo);  // not cached: used once
+    lt_destroy(&fresh.o);
     return s;
 }
 
