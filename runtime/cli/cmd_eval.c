@@ -1,5 +1,5 @@
-// `downstream eval --config FILE [--set KEY=VALUE ...]`: evaluates a fine-tuned model
-// (runtime/tasks/text/eval_task.h) and prints its metrics, per-class report and confusion matrix.
+// `downstream eval --config FILE [--set KEY=VALUE ...]`: evaluates a fine-tuned model of any family
+// (runtime/train/eval_command.h over the task table) and prints its metrics and report.
 #include <omp.h>
 #include <stdio.h>
 
