@@ -20,7 +20,8 @@ seconds=${1:-20}
 shift || true
 out=$root/build-fuzz
 fx=$root/tests/fixtures
-all=(safetensors pth config sweep csv text_dataset wordpiece speech_tokenizer hf_config image audio manifest train_state)
+all=(safetensors pth config sweep csv text_dataset wordpiece speech_tokenizer hf_config image audio manifest train_state
+     run_files)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 
@@ -115,7 +116,9 @@ seed manifest seg-tsv '\4' "$fx/images/lists/pairs.tsv"
 seed manifest seg-jsonl '\5' "$fx/images/lists/pairs.jsonl"
 seed manifest seg-headerless '\13' "$fx/images/lists/headerless.csv"
 seed manifest classes '\6' "$fx/images/voc/class_names.txt"
-mkdir -p "$seeds/train_state"  # its seeds are checkpoints kept in tests/fuzz/corpus/train_state
+# These two take their seeds from tests/fuzz/corpus only: checkpoints of fuzz_train_state.c's block,
+# and a run folder's files (metrics.jsonl, config.json, eval_*.json, samples.jsonl of a tiny run).
+mkdir -p "$seeds/train_state" "$seeds/run_files"
 
 # ---- fuzzing ----------------------------------------------------------------------------------
 mkdir -p "$out/crashes" "$out/logs"

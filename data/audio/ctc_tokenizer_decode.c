@@ -65,7 +65,7 @@ static ds_status strip_lower(const ds_ctc_tokenizer *tok, ds_str *out, ds_err *e
     ds_status s = ds_utf8_to_cps(out->v, out->n, "decoded text", &cps, err);
     size_t b = 0, e = 0;
     if (s == DS_OK) ds_py_strip_range(cps.v, cps.n, &b, &e);
-    const int32_t *src = cps.v + b;
+    const int32_t *src = cps.v ? cps.v + b : NULL;  // NULL for an empty text: no offset on a null pointer
     size_t n = e - b;
     if (s == DS_OK && tok->do_lower_case) {
         s = ds_py_lower(src, n, &low, err);

@@ -53,6 +53,8 @@ static ds_status pool_add(ds_text_dataset *d, const char *text, size_t len, size
 // id once. An unknown label under an explicit list is a bad row.
 static ds_status map_tokens(ds_text_builder *b, long line, size_t n, uint32_t *count, int *bad, ds_err *err) {
     ds_text_dataset *d = b->d;
+    *count = 0;
+    if (n == 0) return DS_OK;  // a multi-label row with no label (label_ids may still be NULL)
     DS_TRY(reserve((void **)&d->label_ids, &d->label_ids_cap, d->label_ids_len + n, sizeof *d->label_ids, d->source, err));
     int32_t *ids = d->label_ids + d->label_ids_len;
     if (b->labels_fixed) {  // check every label before anything is kept

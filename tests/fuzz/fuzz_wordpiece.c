@@ -17,7 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (len[i] > 0 && fuzz_write(dir, names[i], part[i], len[i], path, sizeof path) != 0) goto out;
     ds_wp_tokenizer tok;
     ds_err err = {0};
-    if (ds_wp_tokenizer_load(dir, &tok, &err) == DS_OK) {
+    const ds_status st = ds_wp_tokenizer_load(dir, &tok, &err);
+    fuzz_note(st, &err);
+    if (st == DS_OK) {
         ds_wp_scratch scratch = {0};
         ds_wp_encoding enc = {0};
         const ds_wp_encode_opts opts = {.max_length = 24, .truncate = true, .pad = true};
