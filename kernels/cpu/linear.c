@@ -6,6 +6,7 @@
 #include "../../runtime/base/check.h"
 #include "cpu_ops.h"
 #include "op_checks.h"
+#include "par.h"
 
 // Leading dimension for cblas: at least 1 even for an empty matrix, as BLAS requires.
 static int ld(int cols) { return cols > 0 ? cols : 1; }
