@@ -335,6 +335,6 @@ ds_status ds_w2v_to_device(ds_context *ctx, ds_w2v_model *m, ds_dtype act) {
     DS_REQUIRE(&ctx->err, act == DS_F32 || act == DS_BF16, DS_ERR_INVALID_ARG,
                "wav2vec2: activations must be F32 or BF16, not %s", ds_dtype_name(act));
     DS_REQUIRE(&ctx->err, act == DS_F32, DS_ERR_UNSUPPORTED,
-               "wav2vec2: bf16 mixed precision is not implemented yet; run the model in fp32");
+               "wav2vec2: bf16 mixed precision is not implemented yet (run.precision=auto means bf16 on CUDA): set run.precision=fp32");
     return ds_param_block_to_device(ctx, &m->params, false);
 }
