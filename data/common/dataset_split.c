@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../runtime/base/check.h"
@@ -9,6 +10,21 @@
 
 ds_split_options ds_split_default_options(void) {
     return (ds_split_options){.train = 0.8, .dev = 0.1, .test = 0.1, .seed = 0, .stratified = false};
+}
+
+ds_status ds_split_parse_fractions(const char *key, const char *text, ds_split_options *s, ds_err *err) {
+    double f[3];
+    char tail;
+    if (sscanf(text, "%lf,%lf,%lf%c", &f[0], &f[1], &f[2], &tail) != 3)
+        return ds_err_set(err, DS_ERR_CONFIG, "%s: expected three fractions 'train,dev,test', got '%s'", key, text);
+    s->train = f[0], s->dev = f[1], s->test = f[2];
+    return DS_OK;
+}
+
+void ds_split_take_parts(ds_split *s, size_t *index[3], size_t n[3]) {
+    index[0] = s->train, index[1] = s->dev, index[2] = s->test;
+    n[0] = s->n_train, n[1] = s->n_dev, n[2] = s->n_test;
+    memset(s, 0, sizeof *s);
 }
 
 void ds_split_free(ds_split *s) {

@@ -30,6 +30,10 @@ typedef struct ds_split_options {
 
 ds_split_options ds_split_default_options(void);
 
+// Reads the fractions "train,dev,test" (e.g. "0.8,0.1,0.1") of text into s->train/dev/test; key
+// names the config key in the error message. The sum is checked by ds_split_make.
+ds_status ds_split_parse_fractions(const char *key, const char *text, ds_split_options *s, ds_err *err);
+
 typedef struct ds_split {
     size_t *train, *dev, *test;  // (n_train), (n_dev), (n_test) example indices, ascending, host
     size_t n_train, n_dev, n_test;
@@ -41,6 +45,10 @@ ds_status ds_split_make(size_t n, const int32_t *labels, int32_t num_classes, co
                         ds_split *out, ds_err *err);
 
 void ds_split_free(ds_split *s);
+
+// Hands the three parts of s to the caller: index[k] (owned by the caller now, to free) and n[k]
+// for k = train, dev, test; s is left empty.
+void ds_split_take_parts(ds_split *s, size_t *index[3], size_t n[3]);
 
 // A uniform random permutation of idx[0, n) in place (Fisher-Yates), drawing from the Philox
 // stream (seed, offset) starting at draw *draw (advanced past the draws used), two 32-bit

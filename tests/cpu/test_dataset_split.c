@@ -159,11 +159,39 @@ static void test_errors(ds_test *t) {
     }
 }
 
+// "train,dev,test" fractions as the families read data.split, and handing the parts over.
+static void test_parse_and_take(ds_test *t) {
+    ds_split_options o = ds_split_default_options();
+    ds_err err = {0};
+    ds_status st = ds_split_parse_fractions("data.split", "0.5, 0.25,0.25", &o, &err);
+    ds_test_check(t, st == DS_OK && o.train == 0.5 && o.dev == 0.25 && o.test == 0.25, "parse: %s (%g, %g, %g)",
+                  ds_status_name(st), o.train, o.dev, o.test);
+    const char *bad[] = {"0.8,0.2", "0.8,0.1,0.1x", "", "a,b,c", "0.8;0.1;0.1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ds_err e = {0};
+        st = ds_split_parse_fractions("data.split", bad[i], &o, &e);
+        ds_test_check(t, st == DS_ERR_CONFIG && strstr(e.msg, "data.split") && strstr(e.msg, "three fractions"),
+                      "parse '%s': %s, \"%s\"", bad[i], ds_status_name(st), e.msg);
+    }
+    ds_split s;
+    st = ds_split_make(10, NULL, 0, &o, &s, &err);
+    ds_test_check(t, st == DS_OK, "make: %s", err.msg);
+    size_t *index[3], n[3];
+    const size_t *before[3] = {s.train, s.dev, s.test};
+    ds_split_take_parts(&s, index, n);
+    ds_test_check(t, n[0] == 5 && n[1] == 3 && n[2] == 2 && index[0] == before[0] && index[1] == before[1] &&
+                         index[2] == before[2] && s.train == NULL && s.n_train == 0,
+                  "take_parts: sizes (%zu, %zu, %zu) or ownership wrong", n[0], n[1], n[2]);
+    ds_split_free(&s);  // empty now: frees nothing the caller owns
+    for (int k = 0; k < 3; k++) free(index[k]);
+}
+
 int main(void) {
     ds_test t = ds_test_begin("dataset_split");
     test_plain(&t);
     test_uniform(&t);
     test_stratified(&t);
     test_errors(&t);
+    test_parse_and_take(&t);
     return ds_test_finish(&t);
 }

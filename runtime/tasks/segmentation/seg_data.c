@@ -99,14 +99,6 @@ static ds_status class_weights(const ds_config *cfg, int32_t K, float **out, ds_
     return DS_OK;
 }
 
-static ds_status parse_split(const char *text, ds_split_options *s, ds_err *err) {
-    double f[3];
-    char tail;
-    if (sscanf(text, "%lf,%lf,%lf%c", &f[0], &f[1], &f[2], &tail) != 3)
-        return ds_err_set(err, DS_ERR_CONFIG, "data.split: expected three fractions 'train,dev,test', got '%s'", text);
-    s->train = f[0], s->dev = f[1], s->test = f[2];
-    return DS_OK;
-}
 
 static const char *const k_split_names[DS_DATA_SPLITS] = {"train", "dev", "test"};
 
@@ -216,19 +208,13 @@ ds_status ds_seg_data_open(const ds_config *cfg, const ds_log *log, bool need_tr
     if (st == DS_OK && split) {
         ds_split_options so = ds_split_default_options();
         so.seed = seed;
-        st = parse_split(ds_config_str(cfg, "data.split"), &so, err);
+        st = ds_split_parse_fractions("data.split", ds_config_str(cfg, "data.split"), &so, err);
         ds_split sp;
         memset(&sp, 0, sizeof sp);
         if (st == DS_OK) st = ds_split_make(d->sets[0].count, NULL, 0, &so, &sp, err);
         if (st == DS_OK) {
-            size_t *parts[DS_DATA_SPLITS] = {sp.train, sp.dev, sp.test};
-            const size_t counts[DS_DATA_SPLITS] = {sp.n_train, sp.n_dev, sp.n_test};
-            for (int k = 0; k < DS_DATA_SPLITS; k++) {
-                d->src[k] = &d->sets[0];
-                d->index[k] = parts[k];
-                d->n[k] = counts[k];
-            }
-            sp.train = sp.dev = sp.test = NULL;  // owned by d now
+            ds_split_take_parts(&sp, d->index, d->n);  // d owns the parts now
+            for (int k = 0; k < DS_DATA_SPLITS; k++) d->src[k] = &d->sets[0];
             d->split_from_train = true;
             DS_LOG_INFO(log, "split %s by seed %llu into train/dev/test = %zu/%zu/%zu (data.split)", lists[0],
                         (unsigned long long)so.seed, d->n[0], d->n[1], d->n[2]);

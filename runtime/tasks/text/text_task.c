@@ -37,14 +37,6 @@ static ds_status split_list(const char *text, char **store, const char ***names,
     return DS_OK;
 }
 
-static ds_status parse_split(const char *text, ds_split_options *s, ds_err *err) {
-    double f[3];
-    char tail;
-    if (sscanf(text, "%lf,%lf,%lf%c", &f[0], &f[1], &f[2], &tail) != 3)
-        return ds_err_set(err, DS_ERR_CONFIG, "data.split: expected three fractions 'train,dev,test', got '%s'", text);
-    s->train = f[0], s->dev = f[1], s->test = f[2];
-    return DS_OK;
-}
 
 static void log_set(const ds_log *log, const char *what, const ds_text_dataset *d, const ds_text_examples *e) {
     char skip[1400];
@@ -132,7 +124,7 @@ static ds_status load_task(const ds_config *cfg, const ds_log *log, bool need_tr
         ds_split_options so = ds_split_default_options();
         so.seed = seed;
         so.stratified = ds_config_bool(cfg, "data.stratified");
-        if ((st = parse_split(ds_config_str(cfg, "data.split"), &so, err)) != DS_OK) goto done;
+        if ((st = ds_split_parse_fractions("data.split", ds_config_str(cfg, "data.split"), &so, err)) != DS_OK) goto done;
         ds_split sp;
         if ((st = ds_split_make(t->train_set.count, t->train_set.label_ids, (int32_t)t->labels.count, &so, &sp, err)) !=
             DS_OK) {
