@@ -1,10 +1,15 @@
 // Vectorised dropout keep decisions (dropout_mask.h), compiled per instruction set.
 #include "dropout_mask.h"
 
+#include <string.h>
+
 #include "isa_targets.h"
+#if DS_ISA_X86
+#include <immintrin.h>
+#endif
 
 // Groups of 4 elements per Philox batch: 64 groups = 256 elements, 1 KiB of draws on the stack.
-#define DS_DM_GROUPS 64
+#define DS_DM_GROUPS 64  // a multiple of the vector blocks (16), which may compute up to it
 
 #define DS_ISA 0
 #include "dropout_mask_impl.inc"
