@@ -2,7 +2,8 @@
 // _backward for F32 (F64, for the finite-difference checks, keeps attention_real.inc).
 //
 // Per (b, h) slice, one thread: the unmasked keys are gathered into contiguous K, V (padded keys
-// then cost nothing and contribute nothing, even when k or v hold NaN there); queries go in tiles
+// then cost nothing and contribute nothing, even when k or v hold NaN there; a slice with no
+// padded key is used in place); queries go in tiles
 // of DS_ATT_TQ = 64 rows, keys in blocks of DS_ATT_TK = 256, each block's scores S = scale Q K^T and
 // products with V by OpenBLAS GEMMs; the softmax is online (running max and sum per row, earlier
 // partial outputs rescaled when the max grows), so nothing of size T x T is ever held. Dropout
