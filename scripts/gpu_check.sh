@@ -10,7 +10,7 @@
 #      shapes (tests/gpu/test_cuda_adamw.c does; the others are other people's and may not)
 #                                                                     sanitizer/<tool>/<test>.log
 #   2b. compute-sanitizer memcheck over the speech op tests (CTC, group norm, weight norm,
-#      SpecAugment, log-softmax) and racecheck over the CTC test (its shared-memory rows), before
+#      SpecAugment, log-softmax, the f32<->bf16 convert) and racecheck over the CTC test (its shared-memory rows), before
 #      the general sweep reaches them                   sanitizer/memcheck_speech/, racecheck_speech/
 #   4. ds_kernel_bench (bench/kernel_bench.c)                         kernel_bench.jsonl, .log
 #   4b. CTC loss at B=32, T=500, L=100, V=32: bench/ctc_gpu_bench.c (ours, with the label check's
@@ -195,7 +195,7 @@ if ((built)); then
     fi
     # 2b. the speech op tests under the sanitizers first, so that the general sweep's time limit
     # cannot leave them out.
-    speech="test_cuda_ctc test_cuda_groupnorm test_cuda_weight_norm test_cuda_spec_augment test_cuda_log_softmax"
+    speech="test_cuda_ctc test_cuda_groupnorm test_cuda_weight_norm test_cuda_spec_augment test_cuda_log_softmax test_cuda_convert"
     stage memcheck_speech 60 bash "$root/scripts/gpu_check.sh" --sanitize memcheck "$build" \
         "$OUT/sanitizer/memcheck_speech" 55 "$speech"
     stage racecheck_speech 30 bash "$root/scripts/gpu_check.sh" --sanitize racecheck "$build" \

@@ -85,7 +85,7 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
     ds_optim opt = {0};
     ds_status st = audio && labels && times ? DS_OK : ds_err_set(err, DS_ERR_OOM, "bench: out of memory");
     if (st == DS_OK) st = ds_optim_init(&opt, &m.params, &oo, err);
-    // CUDA: the parameters (fp32; bf16 is refused by the model) and the optimizer state to the
+    // CUDA: the parameters (with their bf16 working copy in run.precision bf16) and the optimizer state to the
     // device before the arena is planned (the conv workspaces depend on the backend).
     if (st == DS_OK) st = ds_w2v_to_device(ctx, &m, env->act);
     if (st == DS_OK) st = ds_optim_to_device(ctx, &opt, &m.params);
