@@ -28,8 +28,8 @@ py=${PYTHON:-python3}
 bin=${DS_BIN:-$root/build/downstream}
 budget=${DS_FAMILIES_BUDGET_S:-120}
 t_start=$SECONDS
-runs=$(mktemp) errs=$(mktemp)
-trap 'rm -f "$runs" "$errs"' EXIT
+runs=$(mktemp) outs=$(mktemp) errs=$(mktemp)
+trap 'rm -f "$runs" "$outs" "$errs"' EXIT
 ours_opts=(--set run.device=cuda --set run.kernels=fast --set run.conv=auto --set bench.warmup=3 --set bench.repeats=5)
 seg=(--set task.type=segmentation --set bench.batch=8 --set bench.image_size=480 --set bench.depth=50
      --set bench.width=64 --set bench.classes=21)
@@ -44,8 +44,9 @@ one() {
     local t=$((left < cap ? left : cap))
     local line="" why="not run: out of time" rc
     if ((t >= 5)); then
-        line=$(timeout -k 5 "$t" "$@" 2> "$errs" | grep '^{' | tail -1)
-        rc=${PIPESTATUS[0]}
+        timeout -k 5 "$t" "$@" > "$outs" 2> "$errs"
+        rc=$?
+        line=$(grep '^{' "$outs" | tail -1)
         why="exit $rc: $(grep -v '^\s*$' "$errs" | tail -1)"
         ((rc == 124 || rc == 137)) && why="timed out after ${t}s"
     fi
