@@ -10,7 +10,7 @@
 #      shapes (tests/gpu/test_cuda_adamw.c does; the others are other people's and may not)
 #                                                                     sanitizer/<tool>/<test>.log
 #   2b. compute-sanitizer memcheck over the speech op tests (CTC, group norm, weight norm,
-#      SpecAugment, log-softmax) and racecheck over the CTC test (its shared-memory rows), before
+#      SpecAugment, log-softmax, the f32<->bf16 convert) and racecheck over the CTC test (its shared-memory rows), before
 #      the general sweep reaches them                   sanitizer/memcheck_speech/, racecheck_speech/
 #   4. ds_kernel_bench (bench/kernel_bench.c)                         kernel_bench.jsonl, .log
 #   4b. CTC loss at B=32, T=500, L=100, V=32: bench/ctc_gpu_bench.c (ours, with the label check's
@@ -22,11 +22,16 @@
 #      T = 499 frames at the positional conv), then scripts/bench/torch_conv_gpu.py
 #      (F.conv2d, bf16, channels_last, cudnn.benchmark) on the same shapes
 #                                                                     conv_bench*.jsonl, torch_conv.jsonl
+#   7a. scripts/bench/gpu_families_vs_torch.sh (DeepLabV3-ResNet50 at 8 x 3 x 480 x 480 and wav2vec2-base
+#      on 8 x 10 s: our training step in bf16 and fp32 against PyTorch AMP bf16; about 120 s), run as
+#      `OUT=$OUT/e2e_families DS_BIN=<build>/downstream PYTHON=$py bash <script>`
+#                                                                     e2e_families.log, e2e_families/
 #   7. scripts/bench/gpu_vs_torch.sh, only if it exists (end-to-end training step vs PyTorch),
 #      run as `OUT=$OUT/e2e DS_BUILD_DIR=<build> DS_BIN=<build>/downstream bash <script>`
 #                                                                     e2e.log, e2e/
 # and last a summary table (summary.txt; also summary.json): test pass/fail/skip counts,
-# sanitizer error counts, the kernel table, ours against PyTorch with ratios, the CTC line
+# sanitizer error counts, the kernel table, ours against PyTorch with ratios, the families' end-to-end
+# rows (samples/s, step ms, peak memory, MFU, ratio and target), the CTC line
 # (target >= 3x torch), and the conv table
 # (per shape, the weighted DeepLabV3 total and the positional conv against the targets of issue 14:
 # >= 0.9x torch on every shape, >= 1.0x over the model, >= 2x on the positional conv; MFU).
@@ -190,7 +195,7 @@ if ((built)); then
     fi
     # 2b. the speech op tests under the sanitizers first, so that the general sweep's time limit
     # cannot leave them out.
-    speech="test_cuda_ctc test_cuda_groupnorm test_cuda_weight_norm test_cuda_spec_augment test_cuda_log_softmax"
+    speech="test_cuda_ctc test_cuda_groupnorm test_cuda_weight_norm test_cuda_spec_augment test_cuda_log_softmax test_cuda_convert"
     stage memcheck_speech 60 bash "$root/scripts/gpu_check.sh" --sanitize memcheck "$build" \
         "$OUT/sanitizer/memcheck_speech" 55 "$speech"
     stage racecheck_speech 30 bash "$root/scripts/gpu_check.sh" --sanitize racecheck "$build" \
@@ -232,6 +237,16 @@ else
 fi
 STAGE_STDOUT="$OUT/torch_conv.jsonl" stage torch_conv 150 "$py" "$root/scripts/bench/torch_conv_gpu.py" \
     --shapes "$OUT/conv_bench.jsonl" "$OUT/conv_bench_w2v.jsonl"
+
+# 7a. the end-to-end training step of DeepLabV3 and wav2vec2 against PyTorch (before BERT's, so
+# that its compile runs cannot starve it).
+if ((!built)); then
+    skip e2e_families "no build"
+else
+    mkdir -p "$OUT/e2e_families"
+    stage e2e_families 130 env OUT="$OUT/e2e_families" DS_BIN="$build/downstream" PYTHON="$py" \
+        DS_FAMILIES_BUDGET_S=120 bash "$root/scripts/bench/gpu_families_vs_torch.sh"
+fi
 
 # 7. the end-to-end bench, when someone has written it.
 e2e="$root/scripts/bench/gpu_vs_torch.sh"
@@ -415,6 +430,31 @@ for name, rows in (("ds_kernel_bench", load("kernel_bench.jsonl")), ("torch_kern
         print(f"{name}: {d['device']}, roofline {d.get('peak_bf16_tflops')} TFLOP/s bf16, {d.get('peak_mem_gb_s')} GB/s")
     elif rows and "error" in rows[0]:
         print(f"{name}: {rows[0]['error']}")
+
+# End-to-end training steps of the new families (issue 14's targets: DeepLabV3 bf16 >= 1.2x torch
+# AMP, wav2vec2 >= 1.3x; reported, not failed): the rows scripts/bench/gpu_families_vs_torch.sh wrote.
+fam_path = os.path.join(out, "e2e_families", "gpu_families_vs_torch.json")
+print()
+print("end-to-end training step vs PyTorch AMP bf16 (vs torch = torch ms / ours ms, > 1: ours faster)")
+if os.path.exists(fam_path):
+    fam = json.load(open(fam_path))
+    summary["e2e_families"] = fam["rows"]
+    print(f"  {'model':27} {'impl':11} {'prec':5} {'samples/s':>10} {'step ms':>9} {'peak GiB':>9} {'MFU':>6} {'vs torch':>9} {'target':>7}")
+    for r in fam["rows"]:
+        if r.get("error"):
+            print(f"  {r['model']:27} {r['impl']:11} {r['precision']:5} error: {str(r['error'])[:70]}")
+            continue
+        f = lambda v, spec: format(v, spec) if v is not None else format("-", ">" + spec.split(".")[0])
+        mem = r["peak_mem_bytes"] / 2**30 if r.get("peak_mem_bytes") else None
+        mfu = 100 * r["mfu"] if r.get("mfu") is not None else None
+        verdict = ""
+        if r.get("target") and r.get("vs_torch") is not None:
+            verdict = "  met" if r["vs_torch"] >= r["target"] else "  MISSED"
+        print(f"  {r['model']:27} {r['impl']:11} {r['precision']:5} {f(r.get('samples_per_s'), '10.2f')} "
+              f"{f(r.get('step_ms_median'), '9.1f')} {f(mem, '9.2f')} {f(mfu, '5.1f')}% "
+              f"{f(r.get('vs_torch'), '9.2f')} {f(r.get('target'), '7.1f')}{verdict}")
+else:
+    print(f"  no {fam_path} (the e2e_families stage did not run or did not finish)")
 
 # CTC loss (issue 14's target: >= 3x torch native at B=32, T=500, L=100, V=32; reported, not failed).
 ctc_ours = [r for r in load("ctc_bench.jsonl") if r.get("kernel") == "ctc"]

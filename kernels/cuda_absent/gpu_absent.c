@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../gpu.h"
+#include "../gpu_convert.h"
 
 #define NO_CUDA(ctx, what) \
     ds_err_set(&(ctx)->err, DS_ERR_UNSUPPORTED, "%s: this build has no CUDA backend (nvcc was not found)", what)
@@ -63,6 +64,11 @@ ds_status ds_gpu_mem_info(ds_context *ctx, size_t *f, size_t *t) {
 size_t ds_gpu_peak_bytes(const ds_context *ctx) {
     (void)ctx;
     return 0;
+}
+ds_status ds_gpu_convert(ds_context *ctx, void *dst, ds_dtype dst_dtype, const void *src, ds_dtype src_dtype,
+                         size_t n) {
+    (void)dst, (void)dst_dtype, (void)src, (void)src_dtype, (void)n;
+    return NO_CUDA(ctx, "ds_gpu_convert");
 }
 ds_status ds_gpu_sum_squares(ds_context *ctx, const float *x, size_t n, double *out) {
     (void)x, (void)n;

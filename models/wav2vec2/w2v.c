@@ -334,7 +334,9 @@ ds_status ds_w2v_zero_grads(ds_w2v_model *m) {
 ds_status ds_w2v_to_device(ds_context *ctx, ds_w2v_model *m, ds_dtype act) {
     DS_REQUIRE(&ctx->err, act == DS_F32 || act == DS_BF16, DS_ERR_INVALID_ARG,
                "wav2vec2: activations must be F32 or BF16, not %s", ds_dtype_name(act));
-    DS_REQUIRE(&ctx->err, act == DS_F32, DS_ERR_UNSUPPORTED,
-               "wav2vec2: bf16 mixed precision is not implemented yet (run.precision=auto means bf16 on CUDA): set run.precision=fp32");
-    return ds_param_block_to_device(ctx, &m->params, false);
+    DS_REQUIRE(&ctx->err, act == DS_F32 || ctx->device.kind == DS_DEVICE_CUDA, DS_ERR_INVALID_ARG,
+               "wav2vec2: bf16 activations need a CUDA device (the CPU backend computes in fp32)");
+    DS_TRY(ds_param_block_to_device(ctx, &m->params, act == DS_BF16));
+    m->act_dtype = act;
+    return DS_OK;
 }

@@ -10,7 +10,7 @@
 //                                                  checkpoint (by name, ds_w2v_param_name maps the
 //                                                  two weight-norm spellings) or ds_w2v_init_weights
 //   ds_w2v_to_device(ctx, &m, DS_F32);             on a CUDA context: parameters to the device
-//                                                  (fp32; CPU: nothing); before planning the arena
+//                                                  (fp32 or DS_BF16; CPU: nothing); before planning the arena
 //   ds_w2v_arena_bytes(ctx, &m, B, S, true, &n);   measure once per (batch, samples) shape
 //   ds_arena_init_for(ctx, &arena, n);
 //   per micro-batch: ds_w2v_forward(ctx, &m, &batch, true, rng_step++, &arena, &out);
@@ -119,7 +119,8 @@ typedef struct ds_w2v_saved {
     int32_t *frames_host;            // (B) CTC input lengths (host; see ds_w2v_output)
     int32_t *valid_frames_host;      // (B) frames of each utterance's own samples
     bool *layer_dropped;             // [layers] LayerDrop decisions of this pass
-    ds_tensor audio;                 // (B, 1, S) staged input
+    ds_tensor audio;                 // (B, 1, S) F32 staged input
+    ds_tensor audio_act;             // (B, 1, S) the feature encoder's input: audio, or its BF16 copy
     ds_tensor key_mask;              // (B, T) I32; absent without use_attention_mask
     ds_tensor time_mask, feature_mask;  // (B, T), (B, C) I32 SpecAugment masks; absent when not applied
     ds_w2v_fe_acts fe;
@@ -133,7 +134,8 @@ typedef struct ds_w2v_saved {
     ds_tl_acts *layers;              // [layers]
     ds_tensor last_norm, last_mean, last_rstd;  // pre-LN: encoder.layer_norm after the layers
     ds_tensor final;                 // (B*T, H) after final_dropout: lm_head's input
-    ds_tensor logits;                // (B*T, V)
+    ds_tensor logits;                // (B*T, V) F32 (the model's output)
+    ds_tensor logits_act;            // (B*T, V) lm_head's output: logits, or BF16 before its F32 copy
     ds_tensor log_probs;             // (B*T, V) F32 log_softmax (the loss's input)
     ds_tensor targets, input_lengths, target_lengths;  // (B, Lmax) I32 compacted labels, (B), (B)
     ds_tensor losses, loss, alpha, alpha_exp;          // the CTC op's outputs
@@ -144,6 +146,10 @@ typedef struct ds_w2v_model {
     ds_param_block params;
     ds_w2v_layout at;
     ds_w2v_saved saved;
+    // Activation dtype (ds_w2v_to_device): F32, or BF16 mixed precision on CUDA (fp32 master weights
+    // and gradients, the block's bf16 working copy read by the GEMMs and convs; norms' statistics,
+    // log-softmax and CTC in fp32).
+    ds_dtype act_dtype;
     int32_t *host_scratch;   // (host_scratch_cap) I32 host: label compaction, masks, lengths
     size_t host_scratch_cap;
     float *host_logits;      // (host_logits_cap) F32 host, CUDA only: the logits downloaded per forward
@@ -151,8 +157,9 @@ typedef struct ds_w2v_model {
 } ds_w2v_model;
 
 typedef struct ds_w2v_output {
-    ds_tensor logits;          // (B, T, V) F32 host, valid until the next forward: a view into the arena
-                               // (CPU), into the model's download buffer (CUDA)
+    ds_tensor logits;          // (B, T, V) F32, valid until the next forward: a host view into the arena
+                               // (CPU), into the model's download buffer (CUDA eval), or the device
+                               // tensor in the arena (CUDA training: not downloaded)
     const int32_t *frames;     // (B) the CTC input length of each row: its own frame count with
                                // use_attention_mask, else T for every row (HF's input_lengths)
     const int32_t *valid_frames;  // (B) frames of each utterance's own samples (for decoding)
@@ -174,13 +181,17 @@ uint64_t ds_w2v_rng_offset(uint64_t rng_step, uint64_t site);
 ds_status ds_w2v_create(ds_context *ctx, const ds_w2v_config *cfg, ds_w2v_model *m);
 
 // Moves the parameters to ctx's device (models/common/device_memory.h) with activations of `act`.
-// Only F32 is implemented: the pass computes in fp32 on either backend (every speech op has a
-// CUDA body, docs/cuda_ops_speech.md); BF16 mixed precision returns DS_ERR_UNSUPPORTED (the
-// pass would need bf16 activations and a bf16 weight copy, as DeepLab's). On a CPU context
-// nothing moves. Call it after loading or initialising the weights (ds_w2v_init_weights writes
+// act F32: the pass computes in fp32 on either backend (every speech op has a CUDA body,
+// docs/cuda_ops_speech.md). act BF16 (CUDA only; the CPU computes in fp32): mixed precision as
+// DeepLab's and BERT's: fp32 master weights, gradients and optimizer state, a bf16 working copy of
+// the block that the convs and GEMMs read, bf16 activations through the feature encoder, the
+// projection, the positional conv, the encoder layers and lm_head; fp32 where precision needs it:
+// the norms' statistics (group and layer norm), the attention softmax's statistics, and the
+// logits, log-softmax and CTC loss (the bf16 logits are widened to fp32 first, the CTC gradient
+// rounded to bf16 for lm_head's backward). On a CPU context nothing moves. Call it after loading or initialising the weights (ds_w2v_init_weights writes
 // the host arrays) and before planning the arena (the conv workspaces depend on the backend);
 // the arena then comes from ds_arena_init_for. Forward uploads the batch and downloads the
-// logits and the loss (a synchronisation per forward); the host parameter arrays are current
+// loss (a synchronisation per forward) and, outside training, the logits; the host parameter arrays are current
 // only after ds_param_block_download.
 ds_status ds_w2v_to_device(ds_context *ctx, ds_w2v_model *m, ds_dtype act);
 void ds_w2v_free(ds_w2v_model *m);

@@ -52,18 +52,25 @@ void ds_w2v_fe_specs(const ds_w2v_fe_dims *d, const char *prefix, ds_param_spec 
         if (!arena->measuring) DS_TRY(stmt); \
     } while (0)
 
-static ds_status carve(ds_arena *a, int ndim, const int64_t *shape, ds_tensor *t, ds_err *err) {
-    return ds_arena_tensor(a, DS_F32, ndim, shape, t, err);
+// Activations (and their gradients) in dtype dt; statistics are carved F32 by their callers.
+static ds_status carve(ds_arena *a, ds_dtype dt, int ndim, const int64_t *shape, ds_tensor *t, ds_err *err) {
+    return ds_arena_tensor(a, dt, ndim, shape, t, err);
 }
 
-// A (B, C, L) view of buf's memory (a working buffer at least that large).
+// A (B, C, L) view of buf's memory (a working buffer at least that large), in buf's dtype.
 static ds_tensor view3(const ds_tensor *buf, int64_t B, int64_t C, int64_t L) {
     const int64_t s[] = {B, C, L};
-    return ds_tensor_make(buf->data, DS_F32, buf->device, 3, s);
+    return ds_tensor_make(buf->data, buf->dtype, buf->device, 3, s);
 }
 static ds_tensor view2(const ds_tensor *buf, int64_t R, int64_t C) {
     const int64_t s[] = {R, C};
-    return ds_tensor_make(buf->data, DS_F32, buf->device, 2, s);
+    return ds_tensor_make(buf->data, buf->dtype, buf->device, 2, s);
+}
+
+// The conv weight operand of a layer: the bf16 working copy with BF16 activations (the CUDA conv's
+// contract: w in x's dtype), else the F32 parameter.
+static ds_tensor conv_weight(const ds_w2v_fe_dims *d, const ds_param_block *pb, int i) {
+    return d->act == DS_BF16 ? ds_param_block_op_param_bf16(pb, i) : ds_param_block_op_param(pb, i);
 }
 
 // (B, C, L) <-> (B, L, C), through the head permutation with D = 1: x (B, C, L) read as
@@ -72,13 +79,13 @@ static ds_status transpose(ds_context *ctx, const ds_tensor *x, const ds_tensor 
                            bool to_lc) {
     if (to_lc) {
         const int64_t xs[] = {B, C, L}, ys[] = {B, L, C, 1};
-        ds_permute_heads_args p = {.x = ds_tensor_make(x->data, DS_F32, x->device, 3, xs),
-                                   .y = ds_tensor_make(y->data, DS_F32, y->device, 4, ys), .heads = (int)L, .to_heads = true};
+        ds_permute_heads_args p = {.x = ds_tensor_make(x->data, x->dtype, x->device, 3, xs),
+                                   .y = ds_tensor_make(y->data, y->dtype, y->device, 4, ys), .heads = (int)L, .to_heads = true};
         return ds_permute_heads(ctx, &p);
     }
     const int64_t xs[] = {B, L, C, 1}, ys[] = {B, C, L};
-    ds_permute_heads_args p = {.x = ds_tensor_make(x->data, DS_F32, x->device, 4, xs),
-                               .y = ds_tensor_make(y->data, DS_F32, y->device, 3, ys), .heads = (int)L, .to_heads = false};
+    ds_permute_heads_args p = {.x = ds_tensor_make(x->data, x->dtype, x->device, 4, xs),
+                               .y = ds_tensor_make(y->data, y->dtype, y->device, 3, ys), .heads = (int)L, .to_heads = false};
     return ds_permute_heads(ctx, &p);
 }
 
@@ -105,7 +112,7 @@ ds_status ds_w2v_fe_forward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_p
             if (d->dim[i] * l > most) most = d->dim[i] * l;
         }
         const int64_t s[] = {B * (most > 0 ? most : 1)};
-        for (int w = 0; w < 3; w++) DS_TRY(carve(arena, 1, s, &work[w], err));
+        for (int w = 0; w < 3; w++) DS_TRY(carve(arena, d->act, 1, s, &work[w], err));
     }
     const ds_tensor *x = audio;
     for (int i = 0; i < d->layers; i++) {
@@ -132,22 +139,21 @@ ds_status ds_w2v_fe_forward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_p
             hbuf = norm ? f1 : f2;
             a->h = view3(&work[hbuf], B, C, L);
         } else {
-            DS_TRY(carve(arena, 3, s3, &a->y, err));
-            if (norm) DS_TRY(carve(arena, 3, s3, &a->n, err));
+            DS_TRY(carve(arena, d->act, 3, s3, &a->y, err));
+            if (norm) DS_TRY(carve(arena, d->act, 3, s3, &a->n, err));
             if (norm && d->layer_norm) {
-                DS_TRY(carve(arena, 2, s2, &a->yt, err));
-                DS_TRY(carve(arena, 2, s2, &a->nt, err));
+                DS_TRY(carve(arena, d->act, 2, s2, &a->yt, err));
+                DS_TRY(carve(arena, d->act, 2, s2, &a->nt, err));
             }
-            DS_TRY(carve(arena, 3, s3, &a->h, err));
+            DS_TRY(carve(arena, d->act, 3, s3, &a->h, err));
         }
         if (norm) {
             const int64_t sg[] = {B, C}, sl[] = {B * L};
-            DS_TRY(carve(arena, d->layer_norm ? 1 : 2, d->layer_norm ? sl : sg, &a->mean, err));
-            DS_TRY(carve(arena, d->layer_norm ? 1 : 2, d->layer_norm ? sl : sg, &a->rstd, err));
+            DS_TRY(carve(arena, DS_F32, d->layer_norm ? 1 : 2, d->layer_norm ? sl : sg, &a->mean, err));
+            DS_TRY(carve(arena, DS_F32, d->layer_norm ? 1 : 2, d->layer_norm ? sl : sg, &a->rstd, err));
         }
         const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
-        const ds_tensor w = ds_param_block_op_param(pb, p0), bias = d->bias ? ds_param_block_op_param(pb, p0 + 1)
-                                                                             : (ds_tensor){0};
+        const ds_tensor w = conv_weight(d, pb, p0), bias = d->bias ? ds_param_block_op_param(pb, p0 + 1) : (ds_tensor){0};
         DS_TRY(ds_w2v_conv1d_forward(ctx, &cv, x, &w, &bias, &a->y, arena));
         const int pn = p0 + 1 + (d->bias ? 1 : 0);
         if (norm && !d->layer_norm) {
@@ -185,12 +191,12 @@ ds_status ds_w2v_fe_backward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_
         if (d->dim[i] * acts->layer[i].L > most) most = d->dim[i] * acts->layer[i].L;
     const int64_t s[] = {B * (most > 0 ? most : 1)};
     ds_tensor g[3];
-    for (int k = 0; k < 3; k++) DS_TRY(carve(arena, 1, s, &g[k], err));
+    for (int k = 0; k < 3; k++) DS_TRY(carve(arena, d->act, 1, s, &g[k], err));
     if (arena->measuring) {  // plan the convs' workspaces (taken and released per call)
         for (int i = 0; i < d->layers; i++) {
             const ds_w2v_fe_layer_acts *a = &acts->layer[i];
             const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
-            const ds_tensor w = ds_param_block_op_param(pb, layer_first(d, first_param, i));
+            const ds_tensor w = conv_weight(d, pb, layer_first(d, first_param, i));
             DS_TRY(ds_w2v_conv1d_backward(ctx, &cv, &a->x, &w, &a->y, NULL, NULL, NULL, arena));
         }
         return DS_OK;
@@ -234,7 +240,7 @@ ds_status ds_w2v_fe_backward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_
             dx = view3(&g[xbuf], B, d->dim[i - 1], acts->layer[i - 1].L);
         }
         const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
-        const ds_tensor w = ds_param_block_op_param(pb, p0), dw = ds_param_block_op_grad(pb, p0);
+        const ds_tensor w = conv_weight(d, pb, p0), dw = ds_param_block_op_grad(pb, p0);
         const ds_tensor db = d->bias ? ds_param_block_op_grad(pb, p0 + 1) : (ds_tensor){0};
         DS_TRY(ds_w2v_conv1d_backward(ctx, &cv, &a->x, &w, &dy, &dx, &dw, &db, arena));
         dh = dx;

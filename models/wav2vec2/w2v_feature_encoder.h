@@ -23,6 +23,11 @@ typedef struct ds_w2v_fe_dims {
     bool bias;
     bool layer_norm;  // "layer" (LayerNorm after every conv); else "group" (GroupNorm after conv 0)
     bool frozen;      // no gradients, no saved activations
+    // Activation dtype: F32 (0, the default), or BF16 for mixed precision on CUDA: then the audio
+    // comes in as BF16, the convs read the block's bf16 weight copy, and the conv outputs, norm
+    // outputs and GELU outputs (and their gradients) are BF16; the norms' statistics, the
+    // parameters and their gradients stay F32.
+    ds_dtype act;
 } ds_w2v_fe_dims;
 
 // Appends the encoder's specs ("<prefix>conv_layers.{i}.conv.weight", ...) to specs[*count...].
@@ -31,7 +36,8 @@ void ds_w2v_fe_specs(const ds_w2v_fe_dims *d, const char *prefix, ds_param_spec 
 // Number of tensors of the encoder.
 int ds_w2v_fe_param_count(const ds_w2v_fe_dims *d);
 
-// Per layer: input (B, C_{i-1}, L_{i-1}) (not owned), conv output y (B, C, L), normalised n
+// Per layer, all of the dims' act dtype except the F32 statistics:
+// input (B, C_{i-1}, L_{i-1}) (not owned), conv output y (B, C, L), normalised n
 // (B, C, L) or absent, statistics (group: (B, C); layer: (B*L)), the transposed views of the
 // LayerNorm path, and the GELU output h (B, C, L), the next layer's input.
 typedef struct ds_w2v_fe_layer_acts {
@@ -44,7 +50,7 @@ typedef struct ds_w2v_fe_acts {
     ds_tensor out;  // (B, C_last, L_last) the last layer's h
 } ds_w2v_fe_acts;
 
-// Forward from audio (B, 1, S). Carves from `arena` (a measuring arena plans).
+// Forward from audio (B, 1, S) of dtype d->act. Carves from `arena` (a measuring arena plans).
 ds_status ds_w2v_fe_forward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_param_block *pb, int first_param,
                             const ds_tensor *audio, ds_arena *arena, ds_w2v_fe_acts *acts);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/gpu_convert.h"
 #include "../../runtime/base/check.h"
 #include "../../runtime/base/philox.h"
 #include "../common/device_memory.h"
@@ -18,9 +19,11 @@ static uint64_t site_layer(int64_t i) { return 8 + 4 * (uint64_t)i; }
         if (!arena->measuring) DS_TRY(stmt); \
     } while (0)
 
-static ds_status carve2(ds_arena *a, int64_t r, int64_t c, ds_tensor *t, ds_err *err) {
+// A (r, c) tensor of dtype dt: the model's act_dtype for activations and their gradients; F32 for
+// the logits, log-probabilities and their gradient.
+static ds_status carve2(ds_arena *a, ds_dtype dt, int64_t r, int64_t c, ds_tensor *t, ds_err *err) {
     const int64_t s[] = {r, c};
-    return ds_arena_tensor(a, DS_F32, 2, s, t, err);
+    return ds_arena_tensor(a, dt, 2, s, t, err);
 }
 static ds_status carve1(ds_arena *a, ds_dtype dt, int64_t n, ds_tensor *t, ds_err *err) {
     return ds_arena_tensor(a, dt, 1, &n, t, err);
@@ -34,19 +37,28 @@ static ds_tensor rows(const ds_tensor *t, int64_t b, int64_t T, int64_t r0, int6
                           t->device, 2, s);
 }
 
-static ds_tl_dims layer_dims(const ds_w2v_config *c, bool training) {
+static ds_tl_dims layer_dims(const ds_w2v_config *c, bool training, ds_dtype act) {
     return (ds_tl_dims){.hidden = c->hidden, .heads = c->heads, .intermediate = c->intermediate,
                         .ln_eps = c->layer_norm_eps, .hidden_dropout = training ? c->hidden_dropout : 0,
-                        .attn_dropout = training ? c->attention_dropout : 0, .act = DS_F32,
+                        .attn_dropout = training ? c->attention_dropout : 0, .act = act,
                         .act_dropout = training ? c->activation_dropout : 0, .pre_ln = c->do_stable_layer_norm};
 }
-static ds_w2v_pos_dims pos_dims(const ds_w2v_config *c) {
+static ds_w2v_pos_dims pos_dims(const ds_w2v_config *c, ds_dtype act) {
     return (ds_w2v_pos_dims){.hidden = c->hidden, .kernel = c->num_conv_pos_embeddings,
-                             .groups = c->num_conv_pos_embedding_groups};
+                             .groups = c->num_conv_pos_embedding_groups, .act = act};
 }
 
 #define P(i) ds_param_block_op_param(pb, (i))
 #define G(i) ds_param_block_op_grad(pb, (i))
+// A linear's weight operand: the bf16 working copy with BF16 activations (the CUDA linear's
+// contract: w in x's dtype), else the F32 parameter.
+#define W(i) (act == DS_BF16 ? ds_param_block_op_param_bf16(pb, (i)) : ds_param_block_op_param(pb, (i)))
+
+// dst = src converted between F32 and BF16 on the device (nothing when they are the same tensor).
+static ds_status convert(ds_context *ctx, const ds_tensor *dst, const ds_tensor *src) {
+    if (dst->data == src->data) return DS_OK;
+    return ds_gpu_convert(ctx, dst->data, dst->dtype, src->data, src->dtype, (size_t)ds_tensor_numel(src));
+}
 
 // In-place dropout of x (p = 0: nothing).
 static ds_status dropout_inplace(ds_context *ctx, const ds_tensor *x, float p, uint64_t offset, bool backward) {
@@ -128,6 +140,7 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
     ds_err *err = &ctx->err;
     const int64_t B = batch->B, S = batch->S, T = ds_w2v_output_frames(c, S), H = c->hidden, V = c->vocab_size;
     const int64_t C = c->conv_dim[c->conv_layers - 1];
+    const ds_dtype act = m->act_dtype;
     s->valid = false;
     if (!arena->measuring) DS_TRY(ds_w2v_check_batch(err, m, batch, T));
     DS_REQUIRE(err, T >= 1, DS_ERR_INVALID_ARG, "wav2vec2: %lld samples give no frame", (long long)S);
@@ -150,6 +163,11 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
     const int64_t as[] = {B, 1, S}, bt[] = {B, T};
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, as, &s->audio, err));
     RUN(ds_tensor_from_host(ctx, &s->audio, batch->audio));
+    s->audio_act = s->audio;
+    if (act != DS_F32) {  // the feature encoder's input in its dtype (torch autocast rounds it the same way)
+        DS_TRY(ds_arena_tensor(arena, act, 3, as, &s->audio_act, err));
+        RUN(convert(ctx, &s->audio_act, &s->audio));
+    }
     s->key_mask = (ds_tensor){0};
     if (c->use_attention_mask) {
         DS_TRY(ds_arena_tensor(arena, DS_I32, 2, bt, &s->key_mask, err));
@@ -167,19 +185,20 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
     }
 
     // Feature encoder and projection.
-    const ds_w2v_fe_dims fd = ds_w2v_fe_dims_of(c);
-    DS_TRY(ds_w2v_fe_forward(ctx, &fd, pb, m->at.feature_encoder, &s->audio, arena, &s->fe));
-    DS_TRY(carve2(arena, B * T, C, &s->extract, err));
+    ds_w2v_fe_dims fd = ds_w2v_fe_dims_of(c);
+    fd.act = act;
+    DS_TRY(ds_w2v_fe_forward(ctx, &fd, pb, m->at.feature_encoder, &s->audio_act, arena, &s->fe));
+    DS_TRY(carve2(arena, act, B * T, C, &s->extract, err));
     RUN(ds_w2v_transpose(ctx, &s->fe.out, &s->extract, B, C, T));  // (B, C, T) -> (B, T, C)
-    DS_TRY(carve2(arena, B * T, C, &s->proj_norm, err));
+    DS_TRY(carve2(arena, act, B * T, C, &s->proj_norm, err));
     DS_TRY(carve1(arena, DS_F32, B * T, &s->proj_mean, err));
     DS_TRY(carve1(arena, DS_F32, B * T, &s->proj_rstd, err));
-    DS_TRY(carve2(arena, B * T, H, &s->hidden, err));
+    DS_TRY(carve2(arena, act, B * T, H, &s->hidden, err));
     const int pj = m->at.projection;
     ds_layernorm_fwd_args pn = {.x = s->extract, .gamma = P(pj), .beta = P(pj + 1), .y = s->proj_norm,
                                 .mean = s->proj_mean, .rstd = s->proj_rstd, .eps = c->layer_norm_eps};
     RUN(ds_layernorm_forward(ctx, &pn));
-    ds_linear_fwd_args pl = {.x = s->proj_norm, .w = P(pj + 2), .b = P(pj + 3), .y = s->hidden};
+    ds_linear_fwd_args pl = {.x = s->proj_norm, .w = W(pj + 2), .b = P(pj + 3), .y = s->hidden};
     RUN(ds_linear_forward(ctx, &pl));
     RUN(dropout_inplace(ctx, &s->hidden, training ? c->feat_proj_dropout : 0, ds_w2v_rng_offset(rng_step, SITE_PROJ),
                         false));
@@ -187,7 +206,7 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
     // SpecAugment (HF's _mask_hidden_states), in place.
     if (s->time_mask.ndim || s->feature_mask.ndim) {  // carved: applied (or planned for)
         const int64_t bth[] = {B, T, H};
-        const ds_tensor h3 = ds_tensor_make(s->hidden.data, DS_F32, s->hidden.device, 3, bth);
+        const ds_tensor h3 = ds_tensor_make(s->hidden.data, act, s->hidden.device, 3, bth);
         ds_spec_augment_fwd_args sa = {.x = h3, .time_mask = s->time_mask, .feature_mask = s->feature_mask, .y = h3};
         if (s->time_mask.data) sa.embed = P(m->at.masked_spec_embed);
         RUN(ds_spec_augment_forward(ctx, &sa));
@@ -201,13 +220,13 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
             }
 
     // Encoder.
-    DS_TRY(carve2(arena, B * T, H, &s->enc_in, err));
-    const ds_w2v_pos_dims pd = pos_dims(c);
+    DS_TRY(carve2(arena, act, B * T, H, &s->enc_in, err));
+    const ds_w2v_pos_dims pd = pos_dims(c, act);
     DS_TRY(ds_w2v_pos_forward(ctx, &pd, pb, m->at.pos_conv, &s->hidden, &s->enc_in, B, T, arena, &s->pos));
     const int en = m->at.encoder_norm;
     s->enc_drop = s->enc_in;  // pre-LN: dropout in place on enc_in (nothing reads it later)
     if (!c->do_stable_layer_norm) {
-        DS_TRY(carve2(arena, B * T, H, &s->enc_norm, err));
+        DS_TRY(carve2(arena, act, B * T, H, &s->enc_norm, err));
         DS_TRY(carve1(arena, DS_F32, B * T, &s->enc_mean, err));
         DS_TRY(carve1(arena, DS_F32, B * T, &s->enc_rstd, err));
         ds_layernorm_fwd_args ln = {.x = s->enc_in, .gamma = P(en), .beta = P(en + 1), .y = s->enc_norm,
@@ -217,7 +236,7 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
     }
     RUN(dropout_inplace(ctx, &s->enc_drop, training ? c->hidden_dropout : 0, ds_w2v_rng_offset(rng_step, SITE_ENC),
                         false));
-    const ds_tl_dims ld = layer_dims(c, training);
+    const ds_tl_dims ld = layer_dims(c, training, act);
     const ds_tensor *key_mask = c->use_attention_mask ? &s->key_mask : NULL;
     const ds_tensor *x = &s->enc_drop;
     for (int64_t i = 0; i < c->layers; i++) {
@@ -231,7 +250,7 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
         x = &s->layers[i].y;
     }
     if (c->do_stable_layer_norm) {
-        DS_TRY(carve2(arena, B * T, H, &s->last_norm, err));
+        DS_TRY(carve2(arena, act, B * T, H, &s->last_norm, err));
         DS_TRY(carve1(arena, DS_F32, B * T, &s->last_mean, err));
         DS_TRY(carve1(arena, DS_F32, B * T, &s->last_rstd, err));
         ds_layernorm_fwd_args ln = {.x = *x, .gamma = P(en), .beta = P(en + 1), .y = s->last_norm, .mean = s->last_mean,
@@ -241,19 +260,22 @@ static ds_status forward(ds_context *ctx, ds_w2v_model *m, ds_w2v_saved *s, cons
     }
 
     // Head: final dropout, lm_head.
-    DS_TRY(carve2(arena, B * T, H, &s->final, err));
+    DS_TRY(carve2(arena, act, B * T, H, &s->final, err));
     ds_dropout_fwd_args fdrop = {.x = *x, .y = s->final, .p = training ? c->final_dropout : 0,
                                  .offset = ds_w2v_rng_offset(rng_step, SITE_FINAL)};
     RUN(ds_dropout_forward(ctx, &fdrop));  // p = 0 copies
-    DS_TRY(carve2(arena, B * T, V, &s->logits, err));
+    DS_TRY(carve2(arena, DS_F32, B * T, V, &s->logits, err));
+    s->logits_act = s->logits;
+    if (act != DS_F32) DS_TRY(carve2(arena, act, B * T, V, &s->logits_act, err));
     const int lm = m->at.lm_head;
-    ds_linear_fwd_args hl = {.x = s->final, .w = P(lm), .b = P(lm + 1), .y = s->logits};
+    ds_linear_fwd_args hl = {.x = s->final, .w = W(lm), .b = P(lm + 1), .y = s->logits_act};
     RUN(ds_linear_forward(ctx, &hl));
+    RUN(convert(ctx, &s->logits, &s->logits_act));  // bf16: widened to fp32 for the log-softmax, CTC, output
 
     // The CTC loss on log_softmax(logits) in fp32 (HF's ForCTCLoss).
     if (s->has_labels) {
         const int64_t Sx = h.S_targets, bs[] = {B, Sx}, aw[] = {B, T, 2 * Sx + 1};
-        DS_TRY(carve2(arena, B * T, V, &s->log_probs, err));
+        DS_TRY(carve2(arena, DS_F32, B * T, V, &s->log_probs, err));
         DS_TRY(ds_arena_tensor(arena, DS_I32, 2, bs, &s->targets, err));
         DS_TRY(carve1(arena, DS_I32, B, &s->input_lengths, err));
         DS_TRY(carve1(arena, DS_I32, B, &s->target_lengths, err));
@@ -287,14 +309,19 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
     const int64_t B = s->B, T = s->T, H = c->hidden, V = c->vocab_size, C = c->conv_dim[c->conv_layers - 1];
     const uint64_t step = s->rng_step;
     const bool training = s->training;
+    const ds_dtype act = m->act_dtype;
 #define READY(from)                                                \
     do {                                                           \
         if (hook && !arena->measuring) DS_TRY(hook->ready(hook->user, (from), err)); \
     } while (0)
-    ds_tensor dlogits, dh[2];  // (B*T, V); two (B*T, H) buffers that the layers' backward alternate
-    DS_TRY(carve2(arena, B * T, V, &dlogits, err));
-    DS_TRY(carve2(arena, B * T, H, &dh[0], err));
-    DS_TRY(carve2(arena, B * T, H, &dh[1], err));
+    // (B*T, V) F32 and its act-dtype copy for lm_head; two (B*T, H) buffers that the layers'
+    // backward alternate.
+    ds_tensor dlogits, dlogits_act, dh[2];
+    DS_TRY(carve2(arena, DS_F32, B * T, V, &dlogits, err));
+    dlogits_act = dlogits;
+    if (act != DS_F32) DS_TRY(carve2(arena, act, B * T, V, &dlogits_act, err));
+    DS_TRY(carve2(arena, act, B * T, H, &dh[0], err));
+    DS_TRY(carve2(arena, act, B * T, H, &dh[1], err));
     // CTC through log_softmax: the op's logits mode is the gradient of the loss w.r.t. the logits.
     const int64_t btv[] = {B, T, V};
     ds_ctc_loss_bwd_args ctc = {.log_probs = ds_tensor_make(s->log_probs.data, DS_F32, s->log_probs.device, 3, btv),
@@ -304,9 +331,10 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
                                 .blank = (int)c->pad_token_id, .reduction = c->ctc_loss_reduction,
                                 .zero_infinity = c->ctc_zero_infinity, .wrt = DS_CTC_GRAD_LOGITS};
     RUN(ds_ctc_loss_backward(ctx, &ctc));
+    RUN(convert(ctx, &dlogits_act, &dlogits));  // bf16: the fp32 gradient rounded for lm_head's bf16 GEMMs
     const int lm = m->at.lm_head;
-    ds_linear_bwd_args hl = {.x = s->final, .w = P(lm), .dy = dlogits, .dx = dh[0], .dw = G(lm), .db = G(lm + 1),
-                             .accumulate = true};
+    ds_linear_bwd_args hl = {.x = s->final, .w = W(lm), .dy = dlogits_act, .dx = dh[0], .dw = G(lm),
+                             .db = G(lm + 1), .accumulate = true};
     RUN(ds_linear_backward(ctx, &hl));
     READY(pb->offset[lm]);
     RUN(dropout_inplace(ctx, &dh[0], training ? c->final_dropout : 0, ds_w2v_rng_offset(step, SITE_FINAL), true));
@@ -326,7 +354,7 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
         RUN(ds_layernorm_backward(ctx, &ln));
         cur = 1 - cur;
     }
-    const ds_tl_dims ld = layer_dims(c, training);
+    const ds_tl_dims ld = layer_dims(c, training, act);
     const ds_tensor *key_mask = c->use_attention_mask ? &s->key_mask : NULL;
     size_t mark = arena->used;
     for (int64_t i = c->layers - 1; i >= 0; i--) {
@@ -347,7 +375,7 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
         RUN(ds_layernorm_backward(ctx, &ln));
         cur = 1 - cur;
     }
-    const ds_w2v_pos_dims pd = pos_dims(c);
+    const ds_w2v_pos_dims pd = pos_dims(c, act);
     DS_TRY(ds_w2v_pos_backward(ctx, &pd, pb, m->at.pos_conv, &s->pos, &dh[cur], &dh[1 - cur], arena));
     arena->used = mark;
     cur = 1 - cur;
@@ -361,7 +389,7 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
     // SpecAugment: the masked entries get no gradient; masked_spec_embed gets the time-masked rows'.
     if (s->time_mask.ndim || s->feature_mask.ndim) {
         const int64_t bth[] = {B, T, H};
-        const ds_tensor d3 = ds_tensor_make(dh[cur].data, DS_F32, dh[cur].device, 3, bth);
+        const ds_tensor d3 = ds_tensor_make(dh[cur].data, act, dh[cur].device, 3, bth);
         ds_spec_augment_bwd_args sa = {.dy = d3, .time_mask = s->time_mask, .feature_mask = s->feature_mask, .dx = d3,
                                        .accumulate = true};
         if (s->time_mask.data) sa.dembed = G(m->at.masked_spec_embed);
@@ -371,9 +399,9 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
     RUN(dropout_inplace(ctx, &dh[cur], training ? c->feat_proj_dropout : 0, ds_w2v_rng_offset(step, SITE_PROJ), true));
     const int pj = m->at.projection;
     ds_tensor dnorm, dextract;
-    DS_TRY(carve2(arena, B * T, C, &dnorm, err));
-    DS_TRY(carve2(arena, B * T, C, &dextract, err));
-    ds_linear_bwd_args pl = {.x = s->proj_norm, .w = P(pj + 2), .dy = dh[cur], .dx = dnorm, .dw = G(pj + 2),
+    DS_TRY(carve2(arena, act, B * T, C, &dnorm, err));
+    DS_TRY(carve2(arena, act, B * T, C, &dextract, err));
+    ds_linear_bwd_args pl = {.x = s->proj_norm, .w = W(pj + 2), .dy = dh[cur], .dx = dnorm, .dw = G(pj + 2),
                              .db = G(pj + 3), .accumulate = true};
     RUN(ds_linear_backward(ctx, &pl));
     ds_layernorm_bwd_args pn = {.x = s->extract, .gamma = P(pj), .mean = s->proj_mean, .rstd = s->proj_rstd,
@@ -381,11 +409,12 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
     RUN(ds_layernorm_backward(ctx, &pn));
     READY(pb->offset[pj]);
     // Feature encoder (no gradients when frozen: HF computes none).
-    const ds_w2v_fe_dims fd = ds_w2v_fe_dims_of(c);
+    ds_w2v_fe_dims fd = ds_w2v_fe_dims_of(c);
+    fd.act = act;
     if (!fd.frozen) {
         ds_tensor dout;  // (B, C, T)
         const int64_t s3[] = {B, C, T};
-        DS_TRY(ds_arena_tensor(arena, DS_F32, 3, s3, &dout, err));
+        DS_TRY(ds_arena_tensor(arena, act, 3, s3, &dout, err));
         RUN(ds_w2v_transpose(ctx, &dextract, &dout, B, T, C));
         DS_TRY(ds_w2v_fe_backward(ctx, &fd, pb, m->at.feature_encoder, &s->fe, &dout, arena));
     }
@@ -402,8 +431,10 @@ ds_status ds_w2v_forward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *b
     const ds_w2v_saved *s = &m->saved;
     const int64_t btv[] = {s->B, s->T, m->cfg.vocab_size};
     out->logits = ds_tensor_make(s->logits.data, DS_F32, s->logits.device, 3, btv);
-    if (s->logits.device.kind != DS_DEVICE_CPU) {
-        // CUDA: the logits come back to the model's host buffer (grown as needed).
+    if (s->logits.device.kind != DS_DEVICE_CPU && !training) {
+        // CUDA eval/predict: the logits come back to the model's host buffer (grown as needed). A
+        // training forward leaves them on the device: the trainer reads only the loss, and the
+        // download would be a second wait for the device per micro-batch.
         const size_t n = (size_t)(s->B * s->T * m->cfg.vocab_size);
         if (n > m->host_logits_cap) {
             float *p = realloc(m->host_logits, n * sizeof(float));

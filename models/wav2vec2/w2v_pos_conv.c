@@ -62,12 +62,13 @@ ds_status ds_w2v_pos_forward(ds_context *ctx, const ds_w2v_pos_dims *d, const ds
     const int64_t H = d->hidden, K = d->kernel, pad = K / 2, T2 = T + 2 * pad - K + 1;
     acts->B = B, acts->T = T, acts->T2 = T2;
     const int64_t ws[] = {H, H / d->groups, K}, ht[] = {B, H, T}, hy[] = {B, H, T2}, ty[] = {B, T2, H};
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ws, &acts->w, err));
+    const ds_dtype act = d->act;
+    DS_TRY(ds_arena_tensor(arena, act, 3, ws, &acts->w, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &K, &acts->norm, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ht, &acts->xt, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, hy, &acts->y, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ty, &acts->yt, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ty, &acts->gl, err));
+    DS_TRY(ds_arena_tensor(arena, act, 3, ht, &acts->xt, err));
+    DS_TRY(ds_arena_tensor(arena, act, 3, hy, &acts->y, err));
+    DS_TRY(ds_arena_tensor(arena, act, 3, ty, &acts->yt, err));
+    DS_TRY(ds_arena_tensor(arena, act, 3, ty, &acts->gl, err));
 #define P(i) ds_param_block_op_param(pb, first_param + (i))
     const ds_w2v_conv1d cv = {.stride = 1, .padding = (int)pad, .groups = (int)d->groups};
     if (arena->measuring) {  // the conv's workspace is the only other carving
@@ -96,11 +97,11 @@ ds_status ds_w2v_pos_backward(ds_context *ctx, const ds_w2v_pos_dims *d, const d
     const int64_t H = d->hidden, K = d->kernel, B = acts->B, T = acts->T, T2 = acts->T2;
     const int64_t ws[] = {H, H / d->groups, K}, ht[] = {B, H, T}, hy[] = {B, H, T2}, ty[] = {B, T2, H};
     ds_tensor dgl, dyt, dy, dxt, dw;
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ty, &dgl, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ty, &dyt, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, hy, &dy, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ht, &dxt, err));
-    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ws, &dw, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 3, ty, &dgl, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 3, ty, &dyt, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 3, hy, &dy, err));
+    DS_TRY(ds_arena_tensor(arena, d->act, 3, ht, &dxt, err));
+    DS_TRY(ds_arena_tensor(arena, DS_F32, 3, ws, &dw, err));  // the conv's dw is F32 in either precision
 #define G(i) ds_param_block_op_grad(pb, first_param + (i))
     const ds_w2v_conv1d cv = {.stride = 1, .padding = (int)(K / 2), .groups = (int)d->groups};
     if (arena->measuring) {  // the conv's workspace is the only other carving

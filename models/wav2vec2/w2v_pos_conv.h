@@ -15,6 +15,10 @@
 
 typedef struct ds_w2v_pos_dims {
     int64_t hidden, kernel, groups;
+    // Activation dtype of h, out and the saved tensors below: F32 (0), or BF16 for mixed precision on
+    // CUDA (the weight norm then writes the normed weight straight in BF16, the conv's operand);
+    // g, v, the bias, ||v|| and every parameter gradient stay F32.
+    ds_dtype act;
 } ds_w2v_pos_dims;
 
 enum { DS_W2V_POS_BIAS, DS_W2V_POS_G, DS_W2V_POS_V, DS_W2V_POS_PARAM_COUNT };
@@ -23,7 +27,7 @@ void ds_w2v_pos_specs(const ds_w2v_pos_dims *d, const char *prefix, ds_param_spe
 
 typedef struct ds_w2v_pos_acts {
     int64_t B, T, T2;     // T2: conv output frames (T + 1 for an even kernel)
-    ds_tensor w, norm;    // (H, H/G, K) the normed weight, (K) ||v|| per tap
+    ds_tensor w, norm;    // (H, H/G, K) the normed weight (act dtype), (K) ||v|| per tap (F32)
     ds_tensor xt;         // (B, H, T) the hidden states, channels first
     ds_tensor y;          // (B, H, T2) conv output
     ds_tensor yt;         // (B, T2, H) conv output, time first (the GELU input)

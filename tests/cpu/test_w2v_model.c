@@ -2,7 +2,8 @@
 // SpecAugment) is deterministic per rng_step and differs across steps; LayerDrop of every layer
 // equals a model without layers; SpecAugment in training feeds masked_spec_embed; the frozen
 // feature encoder gets no gradient; one arena plan covers smaller batches; the CTC input lengths
-// with and without an attention mask; HF's initialisation; and the errors a caller can cause.
+// with and without an attention mask; HF's initialisation; and the errors a caller can cause
+// (bf16 on the CPU among them).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +295,17 @@ static void check_config_errors(ds_test *t) {
     c = ds_w2v_config_default();
     c.conv_layers = 0;
     ds_test_error(t, "no conv layer", &ctx.err, ds_w2v_create(&ctx, &c, &m), DS_ERR_INVALID_ARG, "conv_dim");
+    // bf16 mixed precision needs CUDA (the CPU backend computes in fp32); F32 on the CPU moves nothing.
+    ds_w2v_config tiny;
+    if (ds_w2v_test_config(t, "post_ln_group", &tiny) &&
+        ds_test_check(t, ds_w2v_create(&ctx, &tiny, &m) == DS_OK, "create: %s", ctx.err.msg)) {
+        ds_test_error(t, "bf16 on the CPU", &ctx.err, ds_w2v_to_device(&ctx, &m, DS_BF16), DS_ERR_INVALID_ARG,
+                      "need a CUDA device");
+        ds_test_check(t, m.act_dtype == DS_F32 && m.params.params_bf16_dev == NULL, "a refused bf16 changes nothing");
+        ds_test_check(t, ds_w2v_to_device(&ctx, &m, DS_F32) == DS_OK && m.act_dtype == DS_F32, "F32 on the CPU: %s",
+                      ctx.err.msg);
+        ds_w2v_free(&m);
+    }
 }
 
 int main(void) {

@@ -100,6 +100,8 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
     if (st == DS_OK) st = ds_arena_init_for(ctx, &arena, arena_bytes);
     double flops = 0, last_loss = NAN, first_step_s = 0;
     if (st == DS_OK) st = conv_flops(ctx, &m, &o, &flops);
+    ds_gpu_peaks peaks = {0};  // CUDA: the data-sheet peaks, the basis of mfu
+    if (st == DS_OK && env->cuda) st = ds_gpu_peaks_get(ctx, &peaks);
     const ds_deeplab_batch b = {.N = o.batch, .H = o.size, .W = o.size, .images = images, .masks = masks};
     for (int i = 0; st == DS_OK && i < o.warmup + o.repeats; i++) {
         const double t0 = ds_now_seconds();
@@ -119,21 +121,30 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
         const double med = times[o.repeats / 2];
         const int p90 = (int)ceil(0.9 * o.repeats) - 1;
         const double gflop = 3.0 * flops / 1e9, achieved = gflop / med;
+        // mfu: on the CPU against the measured sgemm rate; on CUDA against the data-sheet dense peak
+        // of the precision in use (bf16 tensor cores, or fp32), as the text family's CUDA bench.
+        const double basis_gflops = env->cuda ? (env->act == DS_BF16 ? peaks.bf16_flops : peaks.fp32_flops) / 1e9
+                                              : env->gemm_gflops;
         // Parameters, gradients and the momentum buffer (the block's size) + the activation arena.
         // CUDA: the device's peak of live allocations; CPU: the blocks and the arena.
         const size_t peak = env->cuda ? ds_gpu_peak_bytes(ctx) : 2 * m.params.total * sizeof(float) +
                             (m.params.train_end - m.params.train_begin) * sizeof(float) + arena_bytes;
-        fprintf(out, "{\"device\": \"%s\", \"model\": \"deeplabv3_resnet%d\", \"width\": %lld, \"classes\": %lld, "
-                "\"aux\": true, \"batch\": %lld, \"image_size\": %lld, \"params\": %lld, \"threads\": %d, "
+        fprintf(out, "{\"device\": \"%s\", \"precision\": \"%s\", \"model\": \"deeplabv3_resnet%d\", \"width\": %lld, "
+                "\"classes\": %lld, \"aux\": true, \"batch\": %lld, \"image_size\": %lld, \"params\": %lld, \"threads\": %d, "
                 "\"samples_per_s\": %.3f, \"step_ms_median\": %.3f, \"step_ms_p90\": %.3f, \"model_gflop_per_step\": %.3f, "
                 "\"achieved_gflops\": %.2f, \"gemm_gflops\": %.2f, \"mfu\": ",
-                env->cuda ? "cuda" : "cpu", o.cfg.depth, (long long)o.cfg.width, (long long)o.classes, (long long)o.batch,
-                (long long)o.size,
+                env->cuda ? "cuda" : "cpu", env->cuda && env->act == DS_BF16 ? "bf16" : "fp32", o.cfg.depth,
+                (long long)o.cfg.width, (long long)o.classes, (long long)o.batch, (long long)o.size,
                 (long long)ds_param_block_numel(&m.params), omp_get_max_threads(), (double)o.batch / med, 1e3 * med,
                 1e3 * times[p90 < 0 ? 0 : p90], gflop, achieved, env->gemm_gflops);
-        if (env->gemm_gflops > 0) fprintf(out, "%.4f", achieved / env->gemm_gflops);
+        if (basis_gflops > 0) fprintf(out, "%.4f", achieved / basis_gflops);
         else fprintf(out, "null");
-        fprintf(out, ", \"mfu_basis\": \"measured sgemm rate\", \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, "
+        if (env->cuda)
+            fprintf(out, ", \"mfu_basis\": \"%s dense peak %.0f TFLOP/s\", \"peak_tflops\": %.1f, \"peak_bf16_tflops\": %.1f",
+                    env->act == DS_BF16 ? "bf16" : "fp32", basis_gflops / 1e3, basis_gflops / 1e3, peaks.bf16_flops / 1e12);
+        else
+            fprintf(out, ", \"mfu_basis\": \"measured sgemm rate\"");
+        fprintf(out, ", \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, "
                 "\"first_step_s\": %.3f, \"data_wait_frac\": null, \"last_loss\": %.4f, \"blas_core\": \"%s\"}\n",
                 peak, arena_bytes, first_step_s, last_loss, env->blas_core ? env->blas_core : "");
     }

@@ -26,6 +26,35 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+// FLOPs of one training step (the basis of achieved_tflops and mfu): the matrix products only, 2
+// per multiply-add: the feature encoder's convs (2 B Cout Cin K L_out each), the projection
+// (2 B T C H), the positional conv (2 B T H (H / groups) K), per encoder layer the four attention
+// projections and the two FFN GEMMs (2 B T (4 H^2 + 2 H I)) and the two attention products
+// (4 B T^2 H), and the lm_head (2 B T H V). Backward costs two forwards (dx and dw) for what is
+// trained; the frozen feature encoder runs its forward only, and the first conv has no dx (the
+// audio needs none). LayerDrop skips a layer with probability layerdrop in training, so the
+// encoder layers count at their expected number, layers (1 - layerdrop); norms, activations,
+// dropout, softmax and the CTC loss are not counted. The same count is used for PyTorch's step
+// by scripts/bench/gpu_families_vs_torch.sh.
+static double step_flops(const ds_w2v_config *c, int64_t B, int64_t S) {
+    double fe_fwd = 0, fe_bwd = 0;
+    int64_t L = S, cin = 1;
+    for (int i = 0; i < c->conv_layers; i++) {
+        L = (L - c->conv_kernel[i]) / c->conv_stride[i] + 1;
+        const double f = 2.0 * (double)B * (double)c->conv_dim[i] * (double)cin * (double)c->conv_kernel[i] * (double)L;
+        fe_fwd += f;
+        fe_bwd += i == 0 ? f : 2 * f;
+        cin = c->conv_dim[i];
+    }
+    const double T = (double)L, H = (double)c->hidden, I = (double)c->intermediate, V = (double)c->vocab_size;
+    const double C = (double)c->conv_dim[c->conv_layers - 1], Bd = (double)B;
+    const double K = (double)c->num_conv_pos_embeddings, G = (double)c->num_conv_pos_embedding_groups;
+    const double layer = 2 * Bd * T * (4 * H * H + 2 * H * I) + 4 * Bd * T * T * H;
+    const double rest = 2 * Bd * T * C * H + 2 * Bd * T * H * (H / G) * K + 2 * Bd * T * H * V +
+                        (double)c->layers * (1.0 - (double)c->layerdrop) * layer;
+    return fe_fwd + (c->freeze_feature_encoder ? 0 : fe_bwd) + 3 * rest;
+}
+
 ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env *env, FILE *out) {
     ds_err *err = &ctx->err;
     const int64_t B = ds_config_source_of(cfg, "bench.batch") == DS_CFG_FROM_DEFAULT ? 2 : ds_config_int(cfg, "bench.batch");
@@ -56,7 +85,7 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
     ds_optim opt = {0};
     ds_status st = audio && labels && times ? DS_OK : ds_err_set(err, DS_ERR_OOM, "bench: out of memory");
     if (st == DS_OK) st = ds_optim_init(&opt, &m.params, &oo, err);
-    // CUDA: the parameters (fp32; bf16 is refused by the model) and the optimizer state to the
+    // CUDA: the parameters (with their bf16 working copy in run.precision bf16) and the optimizer state to the
     // device before the arena is planned (the conv workspaces depend on the backend).
     if (st == DS_OK) st = ds_w2v_to_device(ctx, &m, env->act);
     if (st == DS_OK) st = ds_optim_to_device(ctx, &opt, &m.params);
@@ -81,6 +110,8 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
         if (i == 0) first_step_s = t1 - env->process_start_s;
         if (i >= warmup) times[i - warmup] = t1 - t0;
     }
+    ds_gpu_peaks peaks = {0};  // CUDA: the data-sheet peaks, the basis of mfu
+    if (st == DS_OK && env->cuda) st = ds_gpu_peaks_get(ctx, &peaks);
     if (st == DS_OK && repeats > 0) {
         qsort(times, (size_t)repeats, sizeof *times, cmp_double);
         const double med = times[repeats / 2];
@@ -90,15 +121,30 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
         // CUDA: the device's peak of live allocations.
         const size_t peak = env->cuda ? ds_gpu_peak_bytes(ctx)
                                       : 2 * m.params.total * sizeof(float) + 2 * trainable * sizeof(float) + arena_bytes;
-        fprintf(out, "{\"device\": \"%s\", \"model\": \"wav2vec2\", \"hidden\": %lld, \"layers\": %lld, \"vocab\": %lld, "
+        // mfu: on CUDA against the data-sheet dense peak of the precision in use (as the text family's
+        // CUDA bench); on the CPU against the measured sgemm rate when bench.gemm_check measured it.
+        const double gflop = step_flops(&c, B, S) / 1e9, achieved = gflop / med;
+        const double basis_gflops = env->cuda ? (env->act == DS_BF16 ? peaks.bf16_flops : peaks.fp32_flops) / 1e9
+                                              : env->gemm_gflops;
+        fprintf(out, "{\"device\": \"%s\", \"precision\": \"%s\", \"model\": \"wav2vec2\", \"hidden\": %lld, "
+                "\"layers\": %lld, \"vocab\": %lld, "
                 "\"batch\": %lld, \"seconds\": %.3f, \"frozen_encoder\": %s, \"params\": %lld, \"trainable\": %zu, "
                 "\"threads\": %d, \"samples_per_s\": %.3f, \"step_ms_median\": %.3f, \"step_ms_p90\": %.3f, "
-                "\"gemm_gflops\": %.2f, \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, \"first_step_s\": %.3f, "
-                "\"last_loss\": %.4f, \"blas_core\": \"%s\"}\n",
-                env->cuda ? "cuda" : "cpu", (long long)c.hidden, (long long)c.layers, (long long)c.vocab_size, (long long)B, seconds,
+                "\"model_gflop_per_step\": %.3f, \"achieved_gflops\": %.2f, \"gemm_gflops\": %.2f, \"mfu\": ",
+                env->cuda ? "cuda" : "cpu", env->cuda && env->act == DS_BF16 ? "bf16" : "fp32", (long long)c.hidden,
+                (long long)c.layers, (long long)c.vocab_size, (long long)B, seconds,
                 c.freeze_feature_encoder ? "true" : "false", (long long)ds_param_block_numel(&m.params), trainable,
-                omp_get_max_threads(), (double)B / med, 1e3 * med, 1e3 * times[p90 < 0 ? 0 : p90], env->gemm_gflops,
-                peak, arena_bytes, first_step_s, last_loss, env->blas_core ? env->blas_core : "");
+                omp_get_max_threads(), (double)B / med, 1e3 * med, 1e3 * times[p90 < 0 ? 0 : p90], gflop, achieved,
+                env->gemm_gflops);
+        if (basis_gflops > 0) fprintf(out, "%.4f", achieved / basis_gflops);
+        else fprintf(out, "null");
+        if (env->cuda)
+            fprintf(out, ", \"mfu_basis\": \"%s dense peak %.0f TFLOP/s\", \"peak_tflops\": %.1f, \"peak_bf16_tflops\": %.1f",
+                    env->act == DS_BF16 ? "bf16" : "fp32", basis_gflops / 1e3, basis_gflops / 1e3, peaks.bf16_flops / 1e12);
+        else
+            fprintf(out, ", \"mfu_basis\": \"measured sgemm rate\"");
+        fprintf(out, ", \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, \"first_step_s\": %.3f, \"last_loss\": %.4f, "
+                "\"blas_core\": \"%s\"}\n", peak, arena_bytes, first_step_s, last_loss, env->blas_core ? env->blas_core : "");
     }
     ds_arena_free(&arena);
     ds_w2v_free(&m);

@@ -179,9 +179,10 @@ static ds_status speech_open_eval(ds_context *ctx, const ds_config *cfg, ds_task
 
 static ds_param_block *speech_params(ds_task *t) { return &((speech_state *)t)->model.params; }
 
-// On CUDA the model runs in fp32 (models/wav2vec2: ds_w2v_to_device; bf16 mixed precision is refused
-// there with its own message); on the CPU nothing moves. The forward uploads each batch and
-// downloads the logits and the loss, so evaluation and decoding read host arrays on both.
+// On CUDA the model runs in run.precision: fp32, or bf16 mixed precision (models/wav2vec2:
+// ds_w2v_to_device; fp32 master weights, bf16 activations, log-softmax and CTC in fp32; bf16 on
+// the CPU is refused earlier, by the run's device setup); on the CPU nothing moves. The forward uploads each batch and
+// downloads the loss (and, in evaluation, the logits), so evaluation and decoding read host arrays on both.
 static ds_status speech_to_device(ds_context *ctx, ds_task *t, ds_dtype act) {
     return ds_w2v_to_device(ctx, &((speech_state *)t)->model, act);
 }
