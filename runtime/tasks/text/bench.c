@@ -6,6 +6,7 @@
 
 #include "../../base/check.h"
 #include "../../base/philox.h"
+#include "../../../models/common/device_memory.h"
 
 static int cmp_double(const void *x, const void *y) {
     const double a = *(const double *)x, b = *(const double *)y;
@@ -38,7 +39,7 @@ typedef struct bench_state {
 static ds_status step(ds_context *ctx, bench_state *s, ds_arena *arena, int64_t step_no) {
     const ds_bench_opts *o = s->o;
     ds_arena_reset(arena);
-    memset(s->pb.grads, 0, s->pb.total * sizeof(float));
+    DS_TRY(ds_param_block_zero_grads(ctx, &s->pb));
     const ds_tensor *in = &s->x;
     for (int64_t l = 0; l < o->layers; l++) {
         DS_TRY(ds_bert_layer_forward(ctx, &o->dims, &s->pb, (int)(l * DS_BL_PARAM_COUNT), in, &s->mask, o->batch,
