@@ -90,6 +90,7 @@ static int64_t valid_pairs(const conv_shape *cs) {
 // products valid) ran 5% faster tap-wise, dilation 2 (92% valid) the same or slower.
 static bool taps_worth_it(const conv_shape *cs) {
     if (cs->R * cs->S < 2 || (cs->dh == 1 && cs->dw == 1) || cs->Cg < 16 || cs->Kg < 16) return false;
+    if (cs->H * cs->W > INT_MAX) return false;  // a row-contiguous tap passes H*W to cblas as a leading dimension
     return 8 * valid_pairs(cs) <= 7 * cs->R * cs->S * cs->P * cs->Q;
 }
 
