@@ -87,22 +87,23 @@ static int64_t valid_pairs(const conv_shape *cs) {
 // dilated kernels (where whole taps fall into the padding) that skip at least an eighth of the
 // products, on enough channels (Cg, Kg >= 16) for the per-tap GEMMs to run near full rate.
 // Measured on DeepLabV3's shapes (2 threads, 32x32 maps): dilation 4 on 512 channels (84% of the
-// products valid) ran 5% faster tap-wise, dilation 2 (92% valid) the same or slower.
+// products valid) ran 5-15% faster tap-wise; dilation 2 (92% valid) the same within the noise
+// (faster on 512 channels, slower on 256).
 static bool taps_worth_it(const conv_shape *cs) {
     if (cs->R * cs->S < 2 || (cs->dh == 1 && cs->dw == 1) || cs->Cg < 16 || cs->Kg < 16) return false;
     if (cs->H * cs->W > INT_MAX) return false;  // a row-contiguous tap passes H*W to cblas as a leading dimension
     return 8 * valid_pairs(cs) <= 7 * cs->R * cs->S * cs->P * cs->Q;
 }
 
+// Elements a tap's gather or scatter must move before it splits over threads: a parallel region
+// costs microseconds (milliseconds when the cores are shared), a copy of 32K floats about as much.
+#define TAPS_PAR_GRAIN (1 << 15)
+
 // dw's tasks (group, tap) run several at once, dynamically scheduled, largest first (`order`, a
 // permutation of the tasks), when there are at least 2 per thread and the largest is at most a
 // thread's share of the work; else 1 (tasks in turn, OpenBLAS threaded). Task i's work is its
 // valid outputs, nv.
 #define TAPS_MAX_TASKS 64
-
-// Elements a tap's gather or scatter must move before it splits over threads: a parallel region
-// costs microseconds (milliseconds when the cores are shared), a copy of 32K floats about as much.
-#define TAPS_PAR_GRAIN (1 << 15)
 static int taps_dw_threads(const conv_shape *cs, int64_t slots, int64_t order[TAPS_MAX_TASKS]) {
     const int64_t RS = cs->R * cs->S, tasks = cs->G * RS, threads = omp_get_max_threads();
     const int64_t t = threads < slots ? threads : slots;
@@ -185,9 +186,9 @@ static ds_status resolve(ds_err *err, const char *op, const ds_tensor *x, const 
 
 // Slots the workspace needs: one per thread that can work on a unit at once.
 static int64_t wanted_slots(const conv_shape *cs) {
-    const int64_t threads = omp_get_max_threads();
+    const int64_t threads = omp_get_max_threads(), tasks = cs->G * cs->R * cs->S;
     // taps: dw's (group, tap) tasks also run in parallel
-    const int64_t units = cs->taps ? cs->N * cs->G + cs->G * cs->R * cs->S : cs->N * cs->G;
+    const int64_t units = cs->taps && tasks > cs->N * cs->G ? tasks : cs->N * cs->G;
     return units < threads ? units : threads;
 }
 
