@@ -1,5 +1,5 @@
 // Finite-difference checks of the vision ops' backward in double precision: conv2d (strided,
-// dilated, grouped, padded; a direct 1x1; a conv1d), batch norm (training statistics through
+// dilated, grouped, padded; a direct 1x1; a conv1d; the tap-wise path), batch norm (training statistics through
 // stats -> finalize -> apply, and eval), relu, max pooling, adaptive average pooling, bilinear
 // interpolation (up, down, align_corners) and per-pixel cross-entropy (class weights, ignored
 // pixels). For L = sum(op(inputs) * R) with a fixed random R, the op's backward applied to dy = R
@@ -294,6 +294,14 @@ int main(void) {
                                      .S = 4, .g = {.stride_w = 2, .pad_w = 2, .groups = 2}});
     check_conv(&t, &ctx, (conv_case){.name = "7x7 stride 2 pad 3", .N = 1, .C = 2, .Hh = 9, .W = 8, .K = 3, .R = 7, .S = 7,
                                      .g = {.stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3}});
+    // conv2d.c's tap-wise path (dilated, mostly padding, >= 16 channels per group): partial taps,
+    // stride, groups; then whole rows of empty taps.
+    check_conv(&t, &ctx, (conv_case){.name = "3x3 stride (2,1) pad (6,5) dilation (6,5) groups 2, tap-wise", .N = 2, .C = 32,
+                                     .Hh = 11, .W = 9, .K = 32, .R = 3, .S = 3, .bias = true,
+                                     .g = {.stride_h = 2, .stride_w = 1, .pad_h = 6, .pad_w = 5, .dilation_h = 6, .dilation_w = 5, .groups = 2}});
+    check_conv(&t, &ctx, (conv_case){.name = "3x3 pad 7 dilation 7 on 6 rows, tap-wise", .N = 1, .C = 16, .Hh = 6, .W = 10,
+                                     .K = 16, .R = 3, .S = 3,
+                                     .g = {.pad_h = 7, .pad_w = 7, .dilation_h = 7, .dilation_w = 7}});
     check_bn(&t, &ctx, true);
     check_bn(&t, &ctx, false);
     const shape_cfg same = {.oh = UN_H, .ow = UN_W};

@@ -1,6 +1,7 @@
 // conv2d against torch golden data (tests/fixtures/ops/conv2d.safetensors, from
 // scripts/fixtures/ops_vision.py: F.conv2d with autograd over the stem, 1x1, strided, dilated,
-// grouped and conv1d shapes), plus the workspace contract, accumulate semantics, absent
+// grouped and conv1d shapes; cases 12..16 take the tap-wise path of dilated kernels that mostly
+// read padding, with empty taps, stride, groups and an asymmetric kernel), plus the workspace contract, accumulate semantics, absent
 // outputs, error paths and thread-count independence (bit-identical results for 1 and 2 threads).
 #include <omp.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include "../gradcheck.h"
 #include "../op_fixture.h"
 
-// fp32 sums of at most C/G*R*S = 147 products (forward, dx: K/G*R*S terms) and N*P*Q <= 106
+// fp32 sums of at most C/G*R*S = 147 products (forward, dx: K/G*R*S terms) and N*P*Q <= 180
 // products (dw, db); ours and torch's summation orders differ (OpenBLAS vs oneDNN/at::native),
 // so results agree to ~1e-7..1e-6 of each tensor's largest value. 1e-5 leaves a 10x margin,
 // while a wrong index (an off-by-one padding, a flipped kernel, a dilation ignored) errs by
@@ -109,10 +110,12 @@ typedef struct outputs {
     float *y, *dx, *dw, *db;
 } outputs;
 
-enum { TN = 4, TC = 8, TH = 13, TW = 11, TK = 12 };
-static ds_status run_threads(ds_context *ctx, int threads, ds_conv2d_geom g, int64_t R, int64_t S, size_t slots,
-                             const float *x, const float *w, const float *b, const float *dy, outputs *o) {
-    omp_set_num_threads(threads);
+enum { TN = 4, TH = 13, TW = 11 };
+static ds_status run_threads(ds_context *ctx, int threads, ds_conv2d_geom g, int64_t TC, int64_t TK, int64_t R,
+                             int64_t S, bool one_slot, const float *x, const float *w, const float *b, const float *dy,
+                             outputs *o) {
+    // one_slot: the workspace the query asks for under 1 thread (one slot), used under `threads`.
+    omp_set_num_threads(one_slot ? 1 : threads);
     const int G = g.groups ? g.groups : 1;
     const int64_t P = ds_conv_out_size(TH, (int)R, g.stride_h, g.pad_h, g.dilation_h);
     const int64_t Q = ds_conv_out_size(TW, (int)S, g.stride_w, g.pad_w, g.dilation_w);
@@ -122,7 +125,7 @@ static ds_status run_threads(ds_context *ctx, int threads, ds_conv2d_geom g, int
     ds_conv2d_workspace_args q = {.x = tx, .w = tw, .geom = g, .bytes = &bytes};
     ds_status s = ds_conv2d_workspace_size(ctx, &q);
     if (s != DS_OK) return s;
-    if (slots) bytes = slots * (size_t)(TC / G * R * S * P * Q) * sizeof(float);
+    omp_set_num_threads(threads);
     ds_tensor ws = workspace(bytes);
     ds_conv2d_fwd_args fa = {.x = tx, .w = tw, .b = ds_tensor_cpu1((void *)b, DS_F32, TK),
                              .y = ds_tensor_cpu4(o->y, DS_F32, TN, TK, P, Q), .workspace = ws, .geom = g};
@@ -136,30 +139,33 @@ static ds_status run_threads(ds_context *ctx, int threads, ds_conv2d_geom g, int
     return s;
 }
 
-static bool same(const outputs *a, const outputs *b, size_t ny, size_t nx, size_t nw) {
+static bool same(const outputs *a, const outputs *b, size_t ny, size_t nx, size_t nw, size_t nb) {
     return memcmp(a->y, b->y, ny * 4) == 0 && memcmp(a->dx, b->dx, nx * 4) == 0 && memcmp(a->dw, b->dw, nw * 4) == 0 &&
-           memcmp(a->db, b->db, TK * 4) == 0;
+           memcmp(a->db, b->db, nb * 4) == 0;
 }
 
 // 1 thread (units in turn, OpenBLAS on one thread), 2 threads (images in parallel, or one at a
 // time with OpenBLAS threaded), and a one-slot workspace (never parallel over units) give the
-// same bits. Covers the column path and the direct 1x1 path, with and without groups.
+// same bits. Covers the column path and the direct 1x1 path, with and without groups, and the
+// tap-wise path (dw's (group, tap) tasks in parallel under 2 threads, in turn with one slot).
 static void check_thread_independence(ds_test *t, ds_context *ctx) {
     const struct {
         const char *name;
         ds_conv2d_geom g;
-        int64_t R, S;
+        int64_t C, K, R, S;
     } shapes[] = {
-        {"3x3 stride 2 dilation 2", {.stride_h = 2, .stride_w = 2, .pad_h = 2, .pad_w = 2, .dilation_h = 2, .dilation_w = 2}, 3, 3},
-        {"1x1 direct", {0}, 1, 1},
-        {"3x3 groups 4", {.pad_h = 1, .pad_w = 1, .groups = 4}, 3, 3},
-        {"1x3 groups 2 (conv1d-like)", {.pad_w = 1, .groups = 2, .stride_w = 2}, 1, 3},
+        {"3x3 stride 2 dilation 2", {.stride_h = 2, .stride_w = 2, .pad_h = 2, .pad_w = 2, .dilation_h = 2, .dilation_w = 2}, 8, 12, 3, 3},
+        {"1x1 direct", {0}, 8, 12, 1, 1},
+        {"3x3 groups 4", {.pad_h = 1, .pad_w = 1, .groups = 4}, 8, 12, 3, 3},
+        {"1x3 groups 2 (conv1d-like)", {.pad_w = 1, .groups = 2, .stride_w = 2}, 8, 12, 1, 3},
+        {"3x3 dilation 5 groups 2 (tap-wise)", {.pad_h = 5, .pad_w = 5, .dilation_h = 5, .dilation_w = 5, .groups = 2}, 32, 32, 3, 3},
+        {"3x3 dilation 13 (tap-wise, centre tap only)", {.pad_h = 13, .pad_w = 13, .dilation_h = 13, .dilation_w = 13}, 16, 24, 3, 3},
     };
     const int threads = omp_get_max_threads();
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const ds_conv2d_geom g = shapes[i].g;
         const int G = g.groups ? g.groups : 1;
-        const int64_t R = shapes[i].R, S = shapes[i].S;
+        const int64_t R = shapes[i].R, S = shapes[i].S, TC = shapes[i].C, TK = shapes[i].K;
         const int64_t P = ds_conv_out_size(TH, (int)R, g.stride_h ? g.stride_h : 1, g.pad_h, g.dilation_h ? g.dilation_h : 1);
         const int64_t Q = ds_conv_out_size(TW, (int)S, g.stride_w ? g.stride_w : 1, g.pad_w, g.dilation_w ? g.dilation_w : 1);
         const size_t nx = TN * TC * TH * TW, nw = (size_t)(TK * TC / G * R * S), ny = (size_t)(TN * TK * P * Q);
@@ -174,12 +180,12 @@ static void check_thread_independence(ds_test *t, ds_context *ctx) {
             ds_conv2d_geom gg = g;
             gg.stride_h = g.stride_h ? g.stride_h : 1, gg.stride_w = g.stride_w ? g.stride_w : 1;
             gg.dilation_h = g.dilation_h ? g.dilation_h : 1, gg.dilation_w = g.dilation_w ? g.dilation_w : 1;
-            s[r] = run_threads(ctx, r == 0 ? 1 : 2, gg, R, S, r == 2 ? 1 : 0, x, w, b, dy, &o[r]);
+            s[r] = run_threads(ctx, r == 0 ? 1 : 2, gg, TC, TK, R, S, r == 2, x, w, b, dy, &o[r]);
         }
         ds_test_check(t, s[0] == DS_OK && s[1] == DS_OK && s[2] == DS_OK, "%s: a run failed: %s", shapes[i].name,
                       ctx->err.msg);
-        ds_test_check(t, same(&o[0], &o[1], ny, nx, nw), "%s: 1 and 2 threads differ", shapes[i].name);
-        ds_test_check(t, same(&o[0], &o[2], ny, nx, nw), "%s: a one-slot workspace changes the result",
+        ds_test_check(t, same(&o[0], &o[1], ny, nx, nw, TK), "%s: 1 and 2 threads differ", shapes[i].name);
+        ds_test_check(t, same(&o[0], &o[2], ny, nx, nw, TK), "%s: a one-slot workspace changes the result",
                       shapes[i].name);
         for (int r = 0; r < 3; r++) free(o[r].y), free(o[r].dx), free(o[r].dw), free(o[r].db);
         free(x), free(w), free(b), free(dy);
@@ -241,7 +247,7 @@ int main(void) {
     ds_op_fixture f;
     if (ds_op_fixture_open(&t, &f, "conv2d")) {
         const int cases = ds_op_fixture_cases(&f, "x");
-        ds_test_check(&t, cases >= 12, "conv2d fixture holds %d cases, expected at least 12", cases);
+        ds_test_check(&t, cases >= 17, "conv2d fixture holds %d cases, expected at least 17", cases);
         for (int k = 0; k < cases; k++) run_case(&t, &ctx, &f, k);
         ds_op_fixture_close(&f);
     }
