@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/cpu/cpu_isa.h"
 #include "../../kernels/ops.h"
 #include "../gradcheck.h"
 #include "../op_fixture.h"
@@ -136,6 +137,55 @@ static void check_thread_independence(ds_test *t, ds_context *ctx) {
     free(x), free(dy), free(dx);
 }
 
+// F32 forward and backward run one compiled variant per instruction set (cpu_isa.h): each
+// variant this CPU supports gives the baseline's bits, at a width with a tail (C % 16 != 0) and at
+// BERT's 384, with inputs of a large mean (the two-pass variance matters there).
+static void check_isa_independence(ds_test *t, ds_context *ctx) {
+    enum { N = 300, CMAX = 384 };
+    const int widths[] = {131, 384};
+    float *x = malloc(sizeof(float) * N * CMAX), *dy = malloc(sizeof(float) * N * CMAX);
+    float *out[3][5];  // per ISA: y, mean, rstd, dx, (dgamma | dbeta)
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 5; k++) out[i][k] = malloc(sizeof(float) * N * CMAX);
+    float g[CMAX], b[CMAX];
+    const char *isa_env = getenv("DS_CPU_ISA");
+    char *saved = isa_env ? strdup(isa_env) : NULL;
+    for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++) {
+        const int C = widths[wi];
+        ds_fill_uniform_f32(x, N * C, 11), ds_fill_uniform_f32(dy, N * C, 12);
+        ds_fill_uniform_f32(g, C, 13), ds_fill_uniform_f32(b, C, 14);
+        for (int i = 0; i < N * C; i++) x[i] = 100.0f + 3.0f * x[i];
+        const int top = (int)ds_cpu_isa_supported();
+        for (int isa = 0; isa <= top; isa++) {
+            setenv("DS_CPU_ISA", ds_cpu_isa_name((ds_cpu_isa)isa), 1);
+            float *y = out[isa][0], *m = out[isa][1], *r = out[isa][2], *dx = out[isa][3], *dgb = out[isa][4];
+            ds_layernorm_fwd_args f = {.x = ds_tensor_cpu2(x, DS_F32, N, C), .gamma = ds_tensor_cpu1(g, DS_F32, C),
+                                       .beta = ds_tensor_cpu1(b, DS_F32, C), .y = ds_tensor_cpu2(y, DS_F32, N, C),
+                                       .mean = ds_tensor_cpu1(m, DS_F32, N), .rstd = ds_tensor_cpu1(r, DS_F32, N),
+                                       .eps = 1e-12};
+            ds_layernorm_bwd_args a = {.x = f.x, .gamma = f.gamma, .mean = f.mean, .rstd = f.rstd,
+                                       .dy = ds_tensor_cpu2(dy, DS_F32, N, C), .dx = ds_tensor_cpu2(dx, DS_F32, N, C),
+                                       .dgamma = ds_tensor_cpu1(dgb, DS_F32, C),
+                                       .dbeta = ds_tensor_cpu1(dgb + C, DS_F32, C)};
+            const ds_status s1 = ds_layernorm_forward(ctx, &f), s2 = ds_layernorm_backward(ctx, &a);
+            ds_test_check(t, s1 == DS_OK && s2 == DS_OK, "C=%d %s: %s", C, ds_cpu_isa_name((ds_cpu_isa)isa),
+                          ctx->err.msg);
+            if (isa == 0) continue;
+            const size_t sizes[5] = {(size_t)N * C, N, N, (size_t)N * C, 2 * (size_t)C};
+            const char *names[5] = {"y", "mean", "rstd", "dx", "dgamma/dbeta"};
+            for (int k = 0; k < 5; k++)
+                ds_test_check(t, memcmp(out[isa][k], out[0][k], sizes[k] * sizeof(float)) == 0,
+                              "C=%d: %s under %s differs from the baseline's", C, names[k],
+                              ds_cpu_isa_name((ds_cpu_isa)isa));
+        }
+    }
+    if (saved) setenv("DS_CPU_ISA", saved, 1), free(saved);
+    else unsetenv("DS_CPU_ISA");
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 5; k++) free(out[i][k]);
+    free(x), free(dy);
+}
+
 int main(void) {
     ds_test t = ds_test_begin("op_layernorm");
     ds_context ctx = ds_context_cpu();
@@ -148,5 +198,6 @@ int main(void) {
     }
     check_errors(&t, &ctx);
     check_thread_independence(&t, &ctx);
+    check_isa_independence(&t, &ctx);
     return ds_test_finish(&t);
 }
