@@ -154,28 +154,34 @@ typedef struct ds_softmax_bwd_args {
 // ((b*H + h)*T + i)*T + j; out = p' v. A row whose keys are all masked outputs zeros and has
 // lse = -inf. lse (logsumexp of the scaled, masked scores) is what backward needs: it
 // recomputes p from q, k and lse, so no (T, T) tensor is ever saved.
+// token_major_heads (CPU only; CUDA refuses it): 0, the default, takes q, k, v, out (and dout, dq,
+// dk, dv) as (B, H, T, D). H > 0 takes them as (B, T, H*D), the token-major rows the linear layers
+// write, with head h in columns h*D .. h*D + D - 1: no permutes around the op; the numbers are the
+// same as with permuted (B, H, T, D) inputs.
 typedef struct ds_attention_fwd_args {
-    ds_tensor q;         // (B, H, T, D)
-    ds_tensor k;         // (B, H, T, D)
-    ds_tensor v;         // (B, H, T, D)
+    ds_tensor q;         // (B, H, T, D), or (B, T, H*D) with token_major_heads
+    ds_tensor k;         // as q
+    ds_tensor v;         // as q
     ds_tensor key_mask;  // (B, T) I32, 1 = attend, 0 = padding; may be absent (attend to all)
-    ds_tensor out;       // (B, H, T, D) out
+    ds_tensor out;       // as q, out
     ds_tensor lse;       // (B, H, T) out, F32 on every backend (F64 with F64 inputs on the CPU)
     double scale;        // usually 1/sqrt(D)
     float dropout_p;     // 0 disables dropout
     uint64_t dropout_offset;
+    int token_major_heads;
 } ds_attention_fwd_args;
 
 typedef struct ds_attention_bwd_args {
-    ds_tensor q, k, v;   // (B, H, T, D)
+    ds_tensor q, k, v;   // (B, H, T, D), or (B, T, H*D) with token_major_heads
     ds_tensor key_mask;  // (B, T) I32, may be absent
-    ds_tensor out;       // (B, H, T, D) forward output
+    ds_tensor out;       // as q: the forward output
     ds_tensor lse;       // (B, H, T)
-    ds_tensor dout;      // (B, H, T, D)
-    ds_tensor dq, dk, dv;  // (B, H, T, D) out
+    ds_tensor dout;      // as q
+    ds_tensor dq, dk, dv;  // as q, out
     double scale;
     float dropout_p;
     uint64_t dropout_offset;
+    int token_major_heads;
 } ds_attention_bwd_args;
 
 // ---- dropout: y = x * keep / (1 - p), keep drawn from stream (ctx->seed, offset) ----

@@ -80,27 +80,38 @@ static ds_status expect_like(const ds_tensor *t, const char *op, const char *nam
     return DS_OK;
 }
 
-// q sets the dtype (F32 or F64) and the (B, H, T, D) shape; lse is (B, H, T) of the same dtype;
-// key_mask, when present, is (B, T) I32 holding only 0 and 1.
+// q sets the dtype (F32 or F64) and the shape: (B, H, T, D), or (B, T, H*D) with heads = H > 0
+// (token-major); *dims gets (B, H, T, D). lse is (B, H, T) of the same dtype; key_mask, when
+// present, is (B, T) I32 holding only 0 and 1.
 static ds_status check_common(const char *op, const ds_tensor *q, const ds_tensor *k, const ds_tensor *v,
                               const ds_tensor *key_mask, const ds_tensor *lse, double scale, float dropout_p,
-                              ds_err *err) {
+                              int heads, ds_attention_dims *dims, ds_err *err) {
     char what[96], d[96];
     snprintf(what, sizeof what, "%s: q", op);
-    DS_TRY(ds_tensor_expect(q, what, DS_DTYPE_COUNT, DS_DEVICE_CPU, 4, err));
+    DS_REQUIRE(err, heads >= 0, DS_ERR_INVALID_ARG, "%s: token_major_heads must be 0 or a head count, got %d", op,
+               heads);
+    DS_TRY(ds_tensor_expect(q, what, DS_DTYPE_COUNT, DS_DEVICE_CPU, heads > 0 ? 3 : 4, err));
     DS_REQUIRE(err, q->dtype == DS_F32 || q->dtype == DS_F64, DS_ERR_INVALID_ARG,
                "%s: q must be F32 or F64 on the CPU, got %s", op, ds_tensor_describe(q, d, sizeof d));
+    if (heads > 0) {
+        DS_REQUIRE(err, q->shape[2] % heads == 0, DS_ERR_INVALID_ARG,
+                   "%s: q %s: its last dim is not a multiple of token_major_heads = %d", op,
+                   ds_tensor_describe(q, d, sizeof d), heads);
+        *dims = (ds_attention_dims){q->shape[0], heads, q->shape[1], q->shape[2] / heads};
+    } else {
+        *dims = (ds_attention_dims){q->shape[0], q->shape[1], q->shape[2], q->shape[3]};
+    }
     DS_TRY(expect_like(k, op, "k", q, "q", err));
     DS_TRY(expect_like(v, op, "v", q, "q", err));
     snprintf(what, sizeof what, "%s: lse", op);
     DS_TRY(ds_tensor_expect(lse, what, q->dtype, DS_DEVICE_CPU, 3, err));
-    DS_REQUIRE(err, lse->shape[0] == q->shape[0] && lse->shape[1] == q->shape[1] && lse->shape[2] == q->shape[2],
+    DS_REQUIRE(err, lse->shape[0] == dims->B && lse->shape[1] == dims->H && lse->shape[2] == dims->T,
                DS_ERR_INVALID_ARG, "%s: lse must be (B, H, T) of q %s, got %s", op,
                ds_tensor_describe(q, what, sizeof what), ds_tensor_describe(lse, d, sizeof d));
     if (key_mask->data != NULL) {
         snprintf(what, sizeof what, "%s: key_mask", op);
         DS_TRY(ds_tensor_expect(key_mask, what, DS_I32, DS_DEVICE_CPU, 2, err));
-        DS_REQUIRE(err, key_mask->shape[0] == q->shape[0] && key_mask->shape[1] == q->shape[2],
+        DS_REQUIRE(err, key_mask->shape[0] == dims->B && key_mask->shape[1] == dims->T,
                    DS_ERR_INVALID_ARG, "%s: key_mask must be (B, T) of q %s, got %s", op,
                    ds_tensor_describe(q, what, sizeof what), ds_tensor_describe(key_mask, d, sizeof d));
         const int32_t *m = key_mask->data;  // (B, T) host
@@ -132,18 +143,30 @@ static size_t scratch_bytes(int64_t T, int64_t D, int mats, int rows, size_t ele
            round64((size_t)T);
 }
 
+// F64 with token-major tensors: (B, T, H, D) <-> (B, H, T, D) copies around the row-by-row body
+// (the finite-difference checks only; F32 reads token-major rows in place).
+static void heads_copy_f64(const ds_attention_dims *d, const double *src, double *dst, bool to_heads) {
+    for (int64_t b = 0; b < d->B; b++)
+        for (int64_t h = 0; h < d->H; h++)
+            for (int64_t t = 0; t < d->T; t++) {
+                const int64_t tm = ((b * d->T + t) * d->H + h) * d->D, hm = ((b * d->H + h) * d->T + t) * d->D;
+                memcpy(dst + (to_heads ? hm : tm), src + (to_heads ? tm : hm), (size_t)d->D * sizeof(double));
+            }
+}
+
 ds_status ds_cpu_attention_forward(ds_context *ctx, const void *args) {
     const ds_attention_fwd_args *a = args;
     const char *op = "attention_forward";
-    DS_TRY(check_common(op, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p, &ctx->err));
+    ds_attention_dims dims;
+    DS_TRY(check_common(op, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p,
+                        a->token_major_heads, &dims, &ctx->err));
     DS_TRY(expect_like(&a->out, op, "out", &a->q, "q", &ctx->err));
-
-    const ds_attention_dims dims = {a->q.shape[0], a->q.shape[1], a->q.shape[2], a->q.shape[3]};
     const int threads = omp_get_max_threads();
     const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
     if (a->q.dtype == DS_F32) {
         const ds_att_problem pb = {dims.B, dims.H, dims.T, dims.D, a->q.data, a->k.data, a->v.data, mask,
-                                   (float)a->scale, a->dropout_p, ctx->seed, a->dropout_offset};
+                                   (float)a->scale, a->dropout_p, ctx->seed, a->dropout_offset,
+                                   a->token_major_heads > 0};
         const size_t per_thread = ds_att_scratch_bytes(&pb, 0);
         unsigned char *scratch = NULL;
         DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
@@ -157,8 +180,25 @@ ds_status ds_cpu_attention_forward(ds_context *ctx, const void *args) {
     DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
 
     const ds_attention_dropout drop = {ctx->seed, a->dropout_offset, a->dropout_p};
-    attention_forward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data, a->scale, &drop,
-                          scratch, per_thread);
+    if (a->token_major_heads == 0) {
+        attention_forward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data, a->scale,
+                              &drop, scratch, per_thread);
+        free(scratch);
+        return DS_OK;
+    }
+    const size_t n = (size_t)ds_tensor_numel(&a->q);
+    double *h = malloc(4 * n * sizeof(double));  // q, k, v, out as (B, H, T, D)
+    if (h == NULL) {
+        free(scratch);
+        return ds_err_set(&ctx->err, DS_ERR_OOM, "%s: cannot allocate the head-major copies", op);
+    }
+    heads_copy_f64(&dims, a->q.data, h, true);
+    heads_copy_f64(&dims, a->k.data, h + n, true);
+    heads_copy_f64(&dims, a->v.data, h + 2 * n, true);
+    attention_forward_f64(&dims, h, h + n, h + 2 * n, mask, h + 3 * n, a->lse.data, a->scale, &drop, scratch,
+                          per_thread);
+    heads_copy_f64(&dims, h + 3 * n, a->out.data, false);
+    free(h);
     free(scratch);
     return DS_OK;
 }
@@ -166,19 +206,20 @@ ds_status ds_cpu_attention_forward(ds_context *ctx, const void *args) {
 ds_status ds_cpu_attention_backward(ds_context *ctx, const void *args) {
     const ds_attention_bwd_args *a = args;
     const char *op = "attention_backward";
-    DS_TRY(check_common(op, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p, &ctx->err));
+    ds_attention_dims dims;
+    DS_TRY(check_common(op, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p,
+                        a->token_major_heads, &dims, &ctx->err));
     DS_TRY(expect_like(&a->out, op, "out", &a->q, "q", &ctx->err));
     DS_TRY(expect_like(&a->dout, op, "dout", &a->q, "q", &ctx->err));
     DS_TRY(expect_like(&a->dq, op, "dq", &a->q, "q", &ctx->err));
     DS_TRY(expect_like(&a->dk, op, "dk", &a->q, "q", &ctx->err));
     DS_TRY(expect_like(&a->dv, op, "dv", &a->q, "q", &ctx->err));
-
-    const ds_attention_dims dims = {a->q.shape[0], a->q.shape[1], a->q.shape[2], a->q.shape[3]};
     const int threads = omp_get_max_threads();
     const int32_t *mask = a->key_mask.data;  // (B, T) host or NULL
     if (a->q.dtype == DS_F32) {
         const ds_att_problem pb = {dims.B, dims.H, dims.T, dims.D, a->q.data, a->k.data, a->v.data, mask,
-                                   (float)a->scale, a->dropout_p, ctx->seed, a->dropout_offset};
+                                   (float)a->scale, a->dropout_p, ctx->seed, a->dropout_offset,
+                                   a->token_major_heads > 0};
         const size_t per_thread = ds_att_scratch_bytes(&pb, 1);
         unsigned char *scratch = NULL;
         DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
@@ -193,8 +234,25 @@ ds_status ds_cpu_attention_backward(ds_context *ctx, const void *args) {
     DS_TRY(alloc_scratch(op, per_thread, threads, &scratch, &ctx->err));
 
     const ds_attention_dropout drop = {ctx->seed, a->dropout_offset, a->dropout_p};
-    attention_backward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data, a->dout.data,
-                           a->dq.data, a->dk.data, a->dv.data, a->scale, &drop, scratch, per_thread);
+    if (a->token_major_heads == 0) {
+        attention_backward_f64(&dims, a->q.data, a->k.data, a->v.data, mask, a->out.data, a->lse.data, a->dout.data,
+                               a->dq.data, a->dk.data, a->dv.data, a->scale, &drop, scratch, per_thread);
+        free(scratch);
+        return DS_OK;
+    }
+    const size_t n = (size_t)ds_tensor_numel(&a->q);
+    double *h = malloc(8 * n * sizeof(double));  // q, k, v, out, dout, dq, dk, dv as (B, H, T, D)
+    if (h == NULL) {
+        free(scratch);
+        return ds_err_set(&ctx->err, DS_ERR_OOM, "%s: cannot allocate the head-major copies", op);
+    }
+    const ds_tensor *in[5] = {&a->q, &a->k, &a->v, &a->out, &a->dout};
+    for (int i = 0; i < 5; i++) heads_copy_f64(&dims, in[i]->data, h + (size_t)i * n, true);
+    attention_backward_f64(&dims, h, h + n, h + 2 * n, mask, h + 3 * n, a->lse.data, h + 4 * n, h + 5 * n, h + 6 * n,
+                           h + 7 * n, a->scale, &drop, scratch, per_thread);
+    const ds_tensor *outs[3] = {&a->dq, &a->dk, &a->dv};
+    for (int i = 0; i < 3; i++) heads_copy_f64(&dims, h + (size_t)(5 + i) * n, outs[i]->data, false);
+    free(h);
     free(scratch);
     return DS_OK;
 }

@@ -93,6 +93,9 @@ extern "C" ds_status ds_cuda_attention_forward(ds_context *ctx, const void *args
     const char *op = "attention_forward";
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
+    // Token-major q/k/v are the CPU backend's permute-free path; CUDA's kernels take (B, H, T, D).
+    DS_REQUIRE(&ctx->err, a->token_major_heads == 0, DS_ERR_UNSUPPORTED,
+               "%s: token_major_heads (q, k, v as (B, T, H*D)) is a CPU path; on CUDA pass (B, H, T, D)", op);
     ds_attn_problem p;
     DS_TRY(check_common(op, ctx, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p,
                         a->dropout_offset, &p, &ctx->err));
@@ -112,6 +115,9 @@ extern "C" ds_status ds_cuda_attention_backward(ds_context *ctx, const void *arg
     const char *op = "attention_backward";
     ds_cuda_state *s = NULL;
     DS_TRY(ds_cuda_state_of(ctx, op, &s));
+    // Token-major q/k/v are the CPU backend's permute-free path; CUDA's kernels take (B, H, T, D).
+    DS_REQUIRE(&ctx->err, a->token_major_heads == 0, DS_ERR_UNSUPPORTED,
+               "%s: token_major_heads (q, k, v as (B, T, H*D)) is a CPU path; on CUDA pass (B, H, T, D)", op);
     ds_attn_problem p;
     DS_TRY(check_common(op, ctx, &a->q, &a->k, &a->v, &a->key_mask, &a->lse, a->scale, a->dropout_p,
                         a->dropout_offset, &p, &ctx->err));

@@ -83,10 +83,15 @@ ds_status ds_tl_forward(ds_context *ctx, const ds_tl_dims *d, const ds_tl_names 
     DS_TRY(carve2(arena, N, H, &acts->q, err));
     DS_TRY(carve2(arena, N, H, &acts->k, err));
     DS_TRY(carve2(arena, N, H, &acts->v, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->qh, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->kh, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->vh, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->ch, err));
+    // On the CPU attention reads q, k, v and writes c in their token-major rows: no head copies.
+    const bool token_major = x->device.kind == DS_DEVICE_CPU;
+    acts->qh = acts->kh = acts->vh = acts->ch = (ds_tensor){0};
+    if (!token_major) {
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->qh, err));
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->kh, err));
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->vh, err));
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->ch, err));
+    }
     const int64_t lse_shape[] = {B, nh, T};
     DS_TRY(ds_arena_tensor(arena, DS_F32, 3, lse_shape, &acts->lse, err));
     DS_TRY(carve2(arena, N, H, &acts->c, err));
@@ -123,19 +128,27 @@ ds_status ds_tl_forward(ds_context *ctx, const ds_tl_dims *d, const ds_tl_names 
     RUN(ds_linear_forward(ctx, &lk));
     ds_linear_fwd_args lv = {.x = *ain, .w = W(DS_TL_V_W), .b = P(DS_TL_V_B), .y = acts->v};
     RUN(ds_linear_forward(ctx, &lv));
-    const ds_tensor *flat[3] = {&acts->q, &acts->k, &acts->v};
-    const ds_tensor *heads[3] = {&acts->qh, &acts->kh, &acts->vh};
-    for (int i = 0; i < 3; i++) {
-        ds_permute_heads_args sp = {.x = as_bth(flat[i], B, T), .y = *heads[i], .heads = (int)nh, .to_heads = true};
-        RUN(ds_permute_heads(ctx, &sp));
-    }
-    ds_attention_fwd_args at = {.q = acts->qh, .k = acts->kh, .v = acts->vh, .out = acts->ch, .lse = acts->lse,
-                                .scale = 1.0 / __builtin_sqrt((double)dh), .dropout_p = d->attn_dropout,
-                                .dropout_offset = dropout_offset + SITE_PROBS};
+    ds_attention_fwd_args at = {.scale = 1.0 / __builtin_sqrt((double)dh), .dropout_p = d->attn_dropout,
+                                .dropout_offset = dropout_offset + SITE_PROBS, .lse = acts->lse};
     if (key_mask) at.key_mask = *key_mask;
-    RUN(ds_attention_forward(ctx, &at));
-    ds_permute_heads_args mg = {.x = acts->ch, .y = as_bth(&acts->c, B, T), .heads = (int)nh, .to_heads = false};
-    RUN(ds_permute_heads(ctx, &mg));
+    if (token_major) {
+        at.q = as_bth(&acts->q, B, T), at.k = as_bth(&acts->k, B, T), at.v = as_bth(&acts->v, B, T);
+        at.out = as_bth(&acts->c, B, T);
+        at.token_major_heads = (int)nh;
+        RUN(ds_attention_forward(ctx, &at));
+    } else {
+        const ds_tensor *flat[3] = {&acts->q, &acts->k, &acts->v};
+        const ds_tensor *heads[3] = {&acts->qh, &acts->kh, &acts->vh};
+        for (int i = 0; i < 3; i++) {
+            ds_permute_heads_args sp = {.x = as_bth(flat[i], B, T), .y = *heads[i], .heads = (int)nh,
+                                        .to_heads = true};
+            RUN(ds_permute_heads(ctx, &sp));
+        }
+        at.q = acts->qh, at.k = acts->kh, at.v = acts->vh, at.out = acts->ch;
+        RUN(ds_attention_forward(ctx, &at));
+        ds_permute_heads_args mg = {.x = acts->ch, .y = as_bth(&acts->c, B, T), .heads = (int)nh, .to_heads = false};
+        RUN(ds_permute_heads(ctx, &mg));
+    }
 
     // res1 = x + dropout(dense(c)); the dense output is written into res1 and dropped in place.
     ds_linear_fwd_args lo = {.x = acts->c, .w = W(DS_TL_AO_W), .b = P(DS_TL_AO_B), .y = acts->res1};
@@ -232,18 +245,28 @@ static ds_status attention_backward(ds_context *ctx, const ds_tl_dims *d, const 
     ds_linear_bwd_args lo = {.x = acts->c, .w = W(DS_TL_AO_W), .dy = ddense1, .dx = *dc, .dw = G(DS_TL_AO_W),
                              .db = G(DS_TL_AO_B), .accumulate = true};
     DS_TRY(ds_linear_backward(ctx, &lo));
-    ds_permute_heads_args sp = {.x = as_bth(dc, B, T), .y = *dch, .heads = (int)nh, .to_heads = true};
-    DS_TRY(ds_permute_heads(ctx, &sp));
-    ds_attention_bwd_args at = {.q = acts->qh, .k = acts->kh, .v = acts->vh, .out = acts->ch, .lse = acts->lse,
-                                .dout = *dch, .dq = *dqh, .dk = *dkh, .dv = *dvh, .scale = 1.0 / __builtin_sqrt((double)dh),
+    ds_attention_bwd_args at = {.lse = acts->lse, .scale = 1.0 / __builtin_sqrt((double)dh),
                                 .dropout_p = d->attn_dropout, .dropout_offset = dropout_offset + SITE_PROBS};
     if (key_mask) at.key_mask = *key_mask;
-    DS_TRY(ds_attention_backward(ctx, &at));
-    const ds_tensor *dheads[3] = {dqh, dkh, dvh};
     const ds_tensor *dflat[3] = {dq, dk, dv};
-    for (int i = 0; i < 3; i++) {
-        ds_permute_heads_args mg = {.x = *dheads[i], .y = as_bth(dflat[i], B, T), .heads = (int)nh, .to_heads = false};
-        DS_TRY(ds_permute_heads(ctx, &mg));
+    if (acts->x.device.kind == DS_DEVICE_CPU) {  // token-major, as the forward ran: no head copies
+        at.q = as_bth(&acts->q, B, T), at.k = as_bth(&acts->k, B, T), at.v = as_bth(&acts->v, B, T);
+        at.out = as_bth(&acts->c, B, T), at.dout = as_bth(dc, B, T);
+        at.dq = as_bth(dq, B, T), at.dk = as_bth(dk, B, T), at.dv = as_bth(dv, B, T);
+        at.token_major_heads = (int)nh;
+        DS_TRY(ds_attention_backward(ctx, &at));
+    } else {
+        ds_permute_heads_args sp = {.x = as_bth(dc, B, T), .y = *dch, .heads = (int)nh, .to_heads = true};
+        DS_TRY(ds_permute_heads(ctx, &sp));
+        at.q = acts->qh, at.k = acts->kh, at.v = acts->vh, at.out = acts->ch;
+        at.dout = *dch, at.dq = *dqh, at.dk = *dkh, at.dv = *dvh;
+        DS_TRY(ds_attention_backward(ctx, &at));
+        const ds_tensor *dheads[3] = {dqh, dkh, dvh};
+        for (int i = 0; i < 3; i++) {
+            ds_permute_heads_args mg = {.x = *dheads[i], .y = as_bth(dflat[i], B, T), .heads = (int)nh,
+                                        .to_heads = false};
+            DS_TRY(ds_permute_heads(ctx, &mg));
+        }
     }
     // ain feeds the three projections: dout = base + sum of the projections' dx.
     const int wi[3] = {DS_TL_Q_W, DS_TL_K_W, DS_TL_V_W};
@@ -275,10 +298,13 @@ ds_status ds_tl_backward(ds_context *ctx, const ds_tl_dims *d, const ds_tl_names
     DS_TRY(carve2(arena, N, H, &da2, err));
     DS_TRY(carve2(arena, N, H, &dres1, err));
     DS_TRY(carve2(arena, N, H, &dc, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &dch, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &dqh, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &dkh, err));
-    DS_TRY(carve_heads(arena, B, nh, T, dh, &dvh, err));
+    dch = dqh = dkh = dvh = (ds_tensor){0};
+    if (dy->device.kind != DS_DEVICE_CPU) {  // the CPU's attention works token-major (no head copies)
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &dch, err));
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &dqh, err));
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &dkh, err));
+        DS_TRY(carve_heads(arena, B, nh, T, dh, &dvh, err));
+    }
     DS_TRY(carve2(arena, N, H, &dq, err));
     DS_TRY(carve2(arena, N, H, &dk, err));
     DS_TRY(carve2(arena, N, H, &dv, err));

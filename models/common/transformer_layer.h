@@ -62,7 +62,8 @@ typedef struct ds_tl_acts {
     // Activations are of dims.act; lse, mean1/2 and rstd1/2 are F32. All on the arena's device.
     ds_tensor x;                // (B*T, H) the layer input (not owned: the previous layer's output)
     ds_tensor q, k, v;          // (B*T, H)
-    ds_tensor qh, kh, vh, ch;   // (B, nh, T, H/nh) heads; ch = attention output
+    ds_tensor qh, kh, vh, ch;   // (B, nh, T, H/nh) heads; ch = attention output (CUDA only: on the CPU
+                                // attention works on q, k, v, c in place and these stay empty)
     ds_tensor lse;              // (B, nh, T)
     ds_tensor c;                // (B*T, H) merged attention output
     ds_tensor res1, mean1, rstd1, a;       // (B*T, H) x + dropout(dense(c)); LN1 stats (B*T); a = the FFN input

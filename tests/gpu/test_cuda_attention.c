@@ -98,13 +98,13 @@ static void reference_run(ds_context *ctx, ds_test *t, const inputs *in, const a
     r->dk = ds_gpu_test_host_zeros(4, shape4);
     r->dv = ds_gpu_test_host_zeros(4, shape4);
     const double scale = 1.0 / sqrt((double)c->D);
-    ds_attention_fwd_args f = {in->q, in->k, in->v, in->mask, r->out, r->lse, scale, c->p, 1234};
+    ds_attention_fwd_args f = {in->q, in->k, in->v, in->mask, r->out, r->lse, scale, c->p, 1234, 0};
     ds_test_check(t, ds_attention_forward(ctx, &f) == DS_OK, "cpu forward: %s", ctx->err.msg);
     r->out_in = ds_gpu_test_host_zeros(4, shape4);
     memcpy(r->out_in.data, r->out.data, ds_tensor_nbytes(&r->out));
     if (bf16) ds_gpu_test_round_bf16(&r->out_in);
     ds_attention_bwd_args b = {in->q,   in->k,   in->v,    in->mask, r->out_in, r->lse,
-                               in->dout, r->dq, r->dk,    r->dv,    scale,     c->p, 1234};
+                               in->dout, r->dq, r->dk,    r->dv,    scale,     c->p, 1234, 0};
     ds_test_check(t, ds_attention_backward(ctx, &b) == DS_OK, "cpu backward: %s", ctx->err.msg);
 }
 
@@ -147,10 +147,10 @@ static gpu_result gpu_run(ds_context *ctx, ds_test *t, const char *what, const i
     ds_tensor dv = ds_gpu_test_poisoned(ctx, &in->q, dt);
     const double scale = 1.0 / sqrt((double)c->D);
 
-    ds_attention_fwd_args f = {q, k, v, mask, out, lse, scale, c->p, 1234};
+    ds_attention_fwd_args f = {q, k, v, mask, out, lse, scale, c->p, 1234, 0};
     ds_status s1 = ds_attention_forward(ctx, &f);
     ds_test_check(t, s1 == DS_OK, "%s: cuda forward: %s", what, ctx->err.msg);
-    ds_attention_bwd_args b = {q, k, v, mask, out_in, lse_in, dout, dq, dk, dv, scale, c->p, 1234};
+    ds_attention_bwd_args b = {q, k, v, mask, out_in, lse_in, dout, dq, dk, dv, scale, c->p, 1234, 0};
     ds_status s2 = s1 == DS_OK ? ds_attention_backward(ctx, &b) : s1;
     ds_test_check(t, s2 == DS_OK, "%s: cuda backward: %s", what, ctx->err.msg);
     g.ok = s1 == DS_OK && s2 == DS_OK;
@@ -242,7 +242,7 @@ static void cross_check_cudnn(ds_context *ctx, ds_test *t, const attn_case *c, c
     for (int i = 0; i < 2; i++) {
         ds_gpu_set_kernels(ctx, DS_KERNELS_FAST);
         ds_gpu_set_attention(ctx, i == 0 ? DS_ATTENTION_OWN : DS_ATTENTION_CUDNN);
-        ds_attention_fwd_args f = {q, k, v, mask, out[i], lse[i], scale, 0.0f, 0};
+        ds_attention_fwd_args f = {q, k, v, mask, out[i], lse[i], scale, 0.0f, 0, 0};
         ds_status st = ds_attention_forward(ctx, &f);
         if (i == 1 && st == DS_ERR_UNSUPPORTED) {
             printf("%s forward: skipped: %s\n", what, ctx->err.msg);
@@ -252,7 +252,7 @@ static void cross_check_cudnn(ds_context *ctx, ds_test *t, const attn_case *c, c
         }
         if (!ok[0][0]) break;
         // Both backwards read FAST's forward results.
-        ds_attention_bwd_args b = {q, k, v, mask, out[0], lse[0], dout, dq[i], dk[i], dv[i], scale, 0.0f, 0};
+        ds_attention_bwd_args b = {q, k, v, mask, out[0], lse[0], dout, dq[i], dk[i], dv[i], scale, 0.0f, 0, 0};
         const uint64_t fallbacks = ds_gpu_attention_cudnn_fallbacks(ctx);
         st = ds_attention_backward(ctx, &b);
         if (i == 1 && st == DS_OK && ds_gpu_attention_cudnn_fallbacks(ctx) != fallbacks) {
@@ -373,7 +373,7 @@ static void check_errors(ds_context *ctx, ds_test *t) {
     ds_tensor out = ds_gpu_test_poisoned(ctx, &hq, DS_F32);
     ds_tensor lse_bf16 = ds_gpu_test_poisoned(ctx, &h3, DS_BF16);
     ds_tensor none = ds_tensor_make(NULL, DS_I32, (ds_device){DS_DEVICE_CUDA, 0}, 0, NULL);
-    ds_attention_fwd_args f = {q, q, q, none, out, lse_bf16, 0.5, 0.0f, 0};
+    ds_attention_fwd_args f = {q, q, q, none, out, lse_bf16, 0.5, 0.0f, 0, 0};
     ds_status st = ds_attention_forward(ctx, &f);
     ds_test_check(t, st == DS_ERR_INVALID_ARG && strstr(ctx->err.msg, "attention_forward: lse") != NULL,
                   "BF16 lse must be refused naming the op, got status %d: %s", (int)st, ctx->err.msg);
