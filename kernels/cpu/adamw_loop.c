@@ -8,17 +8,8 @@
 #include "isa_targets.h"
 #include "par.h"
 
-#define DS_ISA 0
-#include "adamw_loop_impl.inc"
-#undef DS_ISA
-#if DS_ISA_X86
-#define DS_ISA 1
-#include "adamw_loop_impl.inc"
-#undef DS_ISA
-#define DS_ISA 2
-#include "adamw_loop_impl.inc"
-#undef DS_ISA
-#endif
+#define DS_ISA_IMPL "adamw_loop_impl.inc"
+#include "isa_variants.inc"
 
 void ds_adamw_loop_f32(ds_cpu_isa isa, const ds_adamw_scalars *sc, float *param, const float *grad, float *m,
                        float *v, const unsigned char *decay_mask, int64_t n) {

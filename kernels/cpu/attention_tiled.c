@@ -57,17 +57,8 @@ size_t ds_att_scratch_bytes(const ds_att_problem *pb, int backward) {
     return ds_att_scratch_carve(pb, backward, NULL, &w);
 }
 
-#define DS_ISA 0
-#include "attention_tiled_impl.inc"
-#undef DS_ISA
-#if DS_ISA_X86
-#define DS_ISA 1
-#include "attention_tiled_impl.inc"
-#undef DS_ISA
-#define DS_ISA 2
-#include "attention_tiled_impl.inc"
-#undef DS_ISA
-#endif
+#define DS_ISA_IMPL "attention_tiled_impl.inc"
+#include "isa_variants.inc"
 
 void ds_att_forward_f32(ds_cpu_isa isa, const ds_att_problem *pb, float *out, float *lse, unsigned char *scratch,
                         size_t per_thread) {

@@ -11,17 +11,8 @@
 // Groups of 4 elements per Philox batch: 64 groups = 256 elements, 1 KiB of draws on the stack.
 #define DS_DM_GROUPS 64  // a multiple of the vector blocks (16), which may compute up to it
 
-#define DS_ISA 0
-#include "dropout_mask_impl.inc"
-#undef DS_ISA
-#if DS_ISA_X86
-#define DS_ISA 1
-#include "dropout_mask_impl.inc"
-#undef DS_ISA
-#define DS_ISA 2
-#include "dropout_mask_impl.inc"
-#undef DS_ISA
-#endif
+#define DS_ISA_IMPL "dropout_mask_impl.inc"
+#include "isa_variants.inc"
 
 void ds_dropout_scale_f32(ds_cpu_isa isa, uint64_t seed, uint64_t offset, uint64_t base, int64_t n, float p,
                           float keep_scale, float *z) {

@@ -10,4 +10,19 @@
 #define DS_ISA_X86 0
 #endif
 
+
+// Calls name##_avx512, name##_avx2 or name##_base (the variants isa_variants.inc builds) for isa,
+// a ds_cpu_isa (cpu_isa.h); only the baseline exists where DS_ISA_X86 is 0.
+#if DS_ISA_X86
+#define DS_ISA_DISPATCH(isa, name, ...)                                 \
+    do {                                                                \
+        const ds_cpu_isa isa_ = (isa);                                  \
+        if (isa_ == DS_CPU_ISA_AVX512) name##_avx512(__VA_ARGS__);      \
+        else if (isa_ == DS_CPU_ISA_AVX2) name##_avx2(__VA_ARGS__);     \
+        else name##_base(__VA_ARGS__);                                  \
+    } while (0)
+#else
+#define DS_ISA_DISPATCH(isa, name, ...) ((void)(isa), name##_base(__VA_ARGS__))
+#endif
+
 #endif

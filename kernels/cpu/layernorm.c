@@ -15,45 +15,18 @@
 
 // F32: the same loops compiled once per instruction set (cpu_isa.h; the double lane sums run 8
 // to a register on AVX-512 instead of 2 on the baseline's SSE2). No contraction and a fixed sum
-// order: every variant gives the same bits (tests/cpu/test_cpu_isa_ops.c).
+// order: every variant gives the same bits (tests/cpu/test_op_layernorm.c).
 #define DS_REAL_F64 0
 #define layernorm_fwd_f32 ISA_FN(layernorm_fwd_f32)
 #define layernorm_bwd_f32 ISA_FN(layernorm_bwd_f32)
-#define DS_ISA 0
-#include "isa_begin.inc"
-#include "layernorm_impl.inc"
-#include "isa_end.inc"
-#undef DS_ISA
-#if DS_ISA_X86
-#define DS_ISA 1
-#include "isa_begin.inc"
-#include "layernorm_impl.inc"
-#include "isa_end.inc"
-#undef DS_ISA
-#define DS_ISA 2
-#include "isa_begin.inc"
-#include "layernorm_impl.inc"
-#include "isa_end.inc"
-#undef DS_ISA
-#endif
+#define DS_ISA_IMPL "layernorm_isa.inc"
+#include "isa_variants.inc"
 #undef layernorm_fwd_f32
 #undef layernorm_bwd_f32
 #undef DS_REAL_F64
 #define DS_REAL_F64 1
 #include "layernorm_impl.inc"
 #undef DS_REAL_F64
-
-#if DS_ISA_X86
-#define LN_DISPATCH(name, ...)                                                    \
-    do {                                                                          \
-        const ds_cpu_isa isa_ = ds_cpu_isa_select();                              \
-        if (isa_ == DS_CPU_ISA_AVX512) name##_avx512(__VA_ARGS__);                \
-        else if (isa_ == DS_CPU_ISA_AVX2) name##_avx2(__VA_ARGS__);               \
-        else name##_base(__VA_ARGS__);                                            \
-    } while (0)
-#else
-#define LN_DISPATCH(name, ...) name##_base(__VA_ARGS__)
-#endif
 
 ds_status ds_cpu_layernorm_forward(ds_context *ctx, const void *args) {
     const ds_layernorm_fwd_args *a = args;
@@ -72,8 +45,8 @@ ds_status ds_cpu_layernorm_forward(ds_context *ctx, const void *args) {
                a->eps);
     DS_REQUIRE(err, c > 0, DS_ERR_INVALID_ARG, "%s: x: normalised dim C must be positive, got 0", op);
     if (dt == DS_F32)
-        LN_DISPATCH(layernorm_fwd_f32, a->x.data, a->gamma.data, a->beta.data, a->y.data, a->mean.data, a->rstd.data,
-                    n, c, a->eps);
+        DS_ISA_DISPATCH(ds_cpu_isa_select(), layernorm_fwd_f32, a->x.data, a->gamma.data, a->beta.data, a->y.data,
+                        a->mean.data, a->rstd.data, n, c, a->eps);
     else
         layernorm_fwd_f64(a->x.data, a->gamma.data, a->beta.data, a->y.data, a->mean.data, a->rstd.data, n, c, a->eps);
     return DS_OK;
@@ -97,8 +70,8 @@ ds_status ds_cpu_layernorm_backward(ds_context *ctx, const void *args) {
     double *col_acc = malloc(2 * (size_t)c * sizeof *col_acc);  // (2 C) column sums of dgamma, dbeta
     DS_REQUIRE(err, col_acc != NULL, DS_ERR_OOM, "%s: cannot allocate %lld doubles of scratch", op, (long long)(2 * c));
     if (dt == DS_F32)
-        LN_DISPATCH(layernorm_bwd_f32, a->x.data, a->gamma.data, a->mean.data, a->rstd.data, a->dy.data, a->dx.data,
-                    a->dgamma.data, a->dbeta.data, n, c, a->accumulate, col_acc);
+        DS_ISA_DISPATCH(ds_cpu_isa_select(), layernorm_bwd_f32, a->x.data, a->gamma.data, a->mean.data, a->rstd.data,
+                        a->dy.data, a->dx.data, a->dgamma.data, a->dbeta.data, n, c, a->accumulate, col_acc);
     else
         layernorm_bwd_f64(a->x.data, a->gamma.data, a->mean.data, a->rstd.data, a->dy.data, a->dx.data,
                           a->dgamma.data, a->dbeta.data, n, c, a->accumulate, col_acc);

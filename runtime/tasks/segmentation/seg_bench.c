@@ -24,6 +24,7 @@
 #include "../../base/log.h"
 #include "../../../kernels/gpu.h"
 #include "../../../models/common/device_memory.h"
+#include "../bench_mfu.h"
 #include "../../base/philox.h"
 #include "../../train/optim.h"
 #include "seg_internal.h"
@@ -138,10 +139,8 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
         const double med = times[o.repeats / 2];
         const int p90 = (int)ceil(0.9 * o.repeats) - 1;
         const double gflop = 3.0 * flops / 1e9, achieved = gflop / med;
-        // mfu: on the CPU against the measured sgemm rate; on CUDA against the data-sheet dense peak
-        // of the precision in use (bf16 tensor cores, or fp32), as the text family's CUDA bench.
-        const double basis_gflops = env->cuda ? (env->act == DS_BF16 ? peaks.bf16_flops : peaks.fp32_flops) / 1e9
-                                              : env->gemm_gflops;
+        // mfu (bench_mfu.h): on the CPU against the measured sgemm rate; on CUDA against the
+        // data-sheet dense peak of the precision in use, as the text family's CUDA bench.
         // Parameters, gradients and the momentum buffer (the block's size) + the activation arena.
         // CUDA: the device's peak of live allocations; CPU: the blocks and the arena.
         const size_t peak = env->cuda ? ds_gpu_peak_bytes(ctx) : 2 * m.params.total * sizeof(float) +
@@ -154,13 +153,7 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
                 (long long)o.cfg.width, (long long)o.classes, (long long)o.batch, (long long)o.size,
                 (long long)ds_param_block_numel(&m.params), omp_get_max_threads(), (double)o.batch / med, 1e3 * med,
                 1e3 * times[p90 < 0 ? 0 : p90], gflop, achieved, env->gemm_gflops);
-        if (basis_gflops > 0) fprintf(out, "%.4f", achieved / basis_gflops);
-        else fprintf(out, "null");
-        if (env->cuda)
-            fprintf(out, ", \"mfu_basis\": \"%s dense peak %.0f TFLOP/s\", \"peak_tflops\": %.1f, \"peak_bf16_tflops\": %.1f",
-                    env->act == DS_BF16 ? "bf16" : "fp32", basis_gflops / 1e3, basis_gflops / 1e3, peaks.bf16_flops / 1e12);
-        else
-            fprintf(out, ", \"mfu_basis\": \"measured sgemm rate\"");
+        ds_bench_write_mfu(out, env, &peaks, achieved);
         fprintf(out, ", \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, "
                 "\"first_step_s\": %.3f, \"data_wait_frac\": null, \"last_loss\": %.4f, \"blas_core\": \"%s\"}\n",
                 peak, arena_bytes, first_step_s, last_loss, env->blas_core ? env->blas_core : "");

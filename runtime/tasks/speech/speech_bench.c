@@ -17,6 +17,7 @@
 #include "../../base/log.h"
 #include "../../../kernels/gpu.h"
 #include "../../../models/common/device_memory.h"
+#include "../bench_mfu.h"
 #include "../../base/philox.h"
 #include "../../train/optim.h"
 #include "speech_internal.h"
@@ -121,11 +122,9 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
         // CUDA: the device's peak of live allocations.
         const size_t peak = env->cuda ? ds_gpu_peak_bytes(ctx)
                                       : 2 * m.params.total * sizeof(float) + 2 * trainable * sizeof(float) + arena_bytes;
-        // mfu: on CUDA against the data-sheet dense peak of the precision in use (as the text family's
-        // CUDA bench); on the CPU against the measured sgemm rate when bench.gemm_check measured it.
+        // mfu (bench_mfu.h): on CUDA against the data-sheet dense peak of the precision in use (as the
+        // text family's CUDA bench); on the CPU against the sgemm rate when bench.gemm_check measured it.
         const double gflop = step_flops(&c, B, S) / 1e9, achieved = gflop / med;
-        const double basis_gflops = env->cuda ? (env->act == DS_BF16 ? peaks.bf16_flops : peaks.fp32_flops) / 1e9
-                                              : env->gemm_gflops;
         fprintf(out, "{\"device\": \"%s\", \"precision\": \"%s\", \"model\": \"wav2vec2\", \"hidden\": %lld, "
                 "\"layers\": %lld, \"vocab\": %lld, "
                 "\"batch\": %lld, \"seconds\": %.3f, \"frozen_encoder\": %s, \"params\": %lld, \"trainable\": %zu, "
@@ -136,13 +135,7 @@ ds_status ds_speech_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_
                 c.freeze_feature_encoder ? "true" : "false", (long long)ds_param_block_numel(&m.params), trainable,
                 omp_get_max_threads(), (double)B / med, 1e3 * med, 1e3 * times[p90 < 0 ? 0 : p90], gflop, achieved,
                 env->gemm_gflops);
-        if (basis_gflops > 0) fprintf(out, "%.4f", achieved / basis_gflops);
-        else fprintf(out, "null");
-        if (env->cuda)
-            fprintf(out, ", \"mfu_basis\": \"%s dense peak %.0f TFLOP/s\", \"peak_tflops\": %.1f, \"peak_bf16_tflops\": %.1f",
-                    env->act == DS_BF16 ? "bf16" : "fp32", basis_gflops / 1e3, basis_gflops / 1e3, peaks.bf16_flops / 1e12);
-        else
-            fprintf(out, ", \"mfu_basis\": \"measured sgemm rate\"");
+        ds_bench_write_mfu(out, env, &peaks, achieved);
         fprintf(out, ", \"peak_mem_bytes\": %zu, \"arena_bytes\": %zu, \"first_step_s\": %.3f, \"last_loss\": %.4f, "
                 "\"blas_core\": \"%s\"}\n", peak, arena_bytes, first_step_s, last_loss, env->blas_core ? env->blas_core : "");
     }
