@@ -1,7 +1,7 @@
 // Run-time choice of the vector instruction set for the CPU's hot loops.
 //
 // A hot loop is written once, in plain C, and compiled three times (isa_begin.inc /
-// isa_end.inc): for AVX-512, for AVX2 + FMA, and for the baseline of the build target. At run
+// isa_end.inc around it, isa_variants.inc to include it per variant, DS_ISA_DISPATCH to call one): for AVX-512, for AVX2 + FMA, and for the baseline of the build target. At run
 // time the op calls the variant of ds_cpu_isa_select(). Every variant performs the same
 // operations in the same order, with every fused multiply-add written as an explicit fmaf (the
 // baseline too: glibc's fmaf is the correctly rounded fused operation), no contraction
