@@ -131,6 +131,20 @@ int64_t ds_conv_out_size(int64_t in, int kernel, int stride, int pad, int dilati
     return floor_div(in + 2 * (int64_t)pad - (int64_t)dilation * (kernel - 1) - 1, stride) + 1;
 }
 
+int64_t ds_conv_valid_pairs(int64_t in, int kernel, int stride, int pad, int dilation) {
+    const int64_t out = ds_conv_out_size(in, kernel, stride, pad, dilation);
+    int64_t pairs = 0;
+    for (int64_t t = 0; t < kernel && out > 0; t++) {
+        const int64_t off = t * dilation - pad;  // input of output 0 through this tap
+        // outputs p with 0 <= p * stride + off <= in - 1, within [0, out)
+        int64_t lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+        int64_t hi = in - 1 - off < 0 ? -1 : (in - 1 - off) / stride;
+        if (hi > out - 1) hi = out - 1;
+        if (hi >= lo) pairs += hi - lo + 1;
+    }
+    return pairs;
+}
+
 int64_t ds_pool_out_size(int64_t in, int kernel, int stride, int pad, int dilation, bool ceil_mode) {
     if (stride < 1 || dilation < 1 || kernel < 1) return 0;
     const int64_t span = in + 2 * (int64_t)pad - (int64_t)dilation * (kernel - 1) - 1;

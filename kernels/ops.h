@@ -337,8 +337,10 @@ typedef struct ds_conv2d_geom {
 // (ds_conv2d_workspace_size, on the backend of x's device) and passes that much as `workspace`
 // to forward and backward, carved from its own arena, so the op never allocates. The CPU backend
 // uses it for im2col columns: one (C/G * R * S, P * Q) buffer per parallel slot (0 bytes for a
-// 1x1 stride-1 unpadded convolution, which multiplies x directly); a smaller workspace than asked
-// for still works (fewer slots run in parallel), one below a single slot is an error.
+// 1x1 stride-1 unpadded convolution, which multiplies x directly); for a dilated kernel that mostly
+// reads padding (its tap-wise path, kernels/cpu/conv2d.c) the weights repacked tap by tap and then
+// one (C/G + K/G, P * Q) gather buffer per slot. A smaller workspace than asked for still works
+// (fewer slots run in parallel); one below a single slot is an error.
 typedef struct ds_conv2d_workspace_args {
     ds_tensor x;     // (N, C, H, W): shape, dtype and device only (data may be NULL)
     ds_tensor w;     // (K, C/G, R, S): shape and dtype only (data may be NULL)
@@ -734,6 +736,12 @@ ds_status ds_channel_copy(ds_context *ctx, const ds_channel_copy_args *a);
 // Output extent of a convolution / pooling window along one axis (floor mode), or <= 0 when the
 // input is too small: (in + 2 pad - dilation (kernel - 1) - 1) / stride + 1.
 int64_t ds_conv_out_size(int64_t in, int kernel, int stride, int pad, int dilation);
+// The (output position, kernel tap) pairs along one axis whose input position
+// out * stride - pad + tap * dilation lies inside [0, in): kernel * out_size without padding,
+// fewer with it. Over both axes their product counts the multiply-adds per input and output channel
+// that do not read zero padding (what the CPU conv's tap-wise path computes, and the FLOP basis of
+// the segmentation bench).
+int64_t ds_conv_valid_pairs(int64_t in, int kernel, int stride, int pad, int dilation);
 // The same for max pooling, with torch's ceil_mode rule.
 int64_t ds_pool_out_size(int64_t in, int kernel, int stride, int pad, int dilation, bool ceil_mode);
 ds_status ds_log_softmax_forward(ds_context *ctx, const ds_softmax_fwd_args *a);

@@ -76,10 +76,8 @@ static tap_geom tap_of(const conv_shape *cs, int64_t t) {
 // (tap, output) pairs whose input lies inside x, summed over taps: the multiply-adds the tap-wise
 // path does per input and output channel. Rows and columns are independent, so it is a product.
 static int64_t valid_pairs(const conv_shape *cs) {
-    int64_t rows = 0, cols = 0, lo, hi;
-    for (int64_t r = 0; r < cs->R; r++) valid_range(r * cs->dh - cs->ph, cs->sh, cs->H, cs->P, &lo, &hi), rows += hi - lo;
-    for (int64_t s = 0; s < cs->S; s++) valid_range(s * cs->dw - cs->pw, cs->sw, cs->W, cs->Q, &lo, &hi), cols += hi - lo;
-    return rows * cols;
+    return ds_conv_valid_pairs(cs->H, (int)cs->R, (int)cs->sh, (int)cs->ph, (int)cs->dh) *
+           ds_conv_valid_pairs(cs->W, (int)cs->S, (int)cs->sw, (int)cs->pw, (int)cs->dw);
 }
 
 // The tap-wise path pays per tap (a gather of the shifted input, a GEMM whose inner dimension is

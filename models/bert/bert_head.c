@@ -35,7 +35,7 @@ ds_status ds_bert_head_forward(ds_context *ctx, const ds_bert_head_dims *d, cons
     DS_TRY(ds_arena_tensor(arena, d->act, 2, bc, &acts->logits, err));
     if (arena->measuring) return DS_OK;
 #define P(i) ds_param_block_op_param(pb, first_param + (i))
-#define W(i) (d->act == DS_BF16 ? ds_param_block_op_param_bf16(pb, first_param + (i)) : P(i))
+#define W(i) ds_param_block_op_weight(pb, first_param + (i), d->act)
     // h[:, 0] as a row gather: an embedding lookup with h as the table. Its backward (a
     // scatter into a zeroed dh) is exactly the gradient of the selection.
     int32_t *rows = malloc((size_t)B * sizeof *rows);  // (B) host, copied to the arena's device

@@ -71,16 +71,12 @@ static ds_status allreduce(ds_context *ctx, const ds_conv_bn_mode *m, const ds_t
 
 static ds_tensor param(const ds_param_block *pb, int i) { return ds_param_block_op_param(pb, i); }
 
-// The conv weight the op reads: the F32 block, or its BF16 working copy with BF16 activations.
-static ds_tensor conv_weight(const ds_param_block *pb, const ds_conv_bn *u, const ds_conv_bn_mode *mode) {
-    return mode->act == DS_BF16 ? ds_param_block_op_param_bf16(pb, u->w) : param(pb, u->w);
-}
 
 // A workspace for the conv of u over x as an arena temporary (absent when it needs none).
 static ds_status carve_workspace(ds_context *ctx, const ds_conv_bn *u, const ds_param_block *pb,
                                  const ds_conv_bn_mode *mode, const ds_tensor *x, ds_arena *arena, ds_tensor *ws) {
     size_t bytes = 0;
-    ds_tensor w = conv_weight(pb, u, mode);
+    ds_tensor w = ds_param_block_op_weight(pb, u->w, mode->act);
     if (w.data == NULL) w = param(pb, u->w);  // shape and dtype are all the query reads
     w.dtype = mode->act;
     ds_conv2d_workspace_args q = {.x = *x, .w = w, .geom = u->geom, .bytes = &bytes};
@@ -113,8 +109,9 @@ static ds_status forward(ds_context *ctx, const ds_conv_bn *u, const ds_param_bl
     size_t mark = arena->used;
     ds_tensor ws;
     DS_TRY(carve_workspace(ctx, u, pb, mode, x, arena, &ws));
-    ds_conv2d_fwd_args conv = {.x = *x, .w = conv_weight(pb, u, mode), .b = u->b >= 0 ? param(pb, u->b) : (ds_tensor){0},
-                               .y = acts->z, .workspace = ws, .geom = u->geom};
+    ds_conv2d_fwd_args conv = {.x = *x, .w = ds_param_block_op_weight(pb, u->w, mode->act),
+                               .b = u->b >= 0 ? param(pb, u->b) : (ds_tensor){0}, .y = acts->z, .workspace = ws,
+                               .geom = u->geom};
     RUN(ds_conv2d_forward(ctx, &conv));
     arena->used = mark;
 
@@ -216,7 +213,8 @@ ds_status ds_conv_bn_backward(ds_context *ctx, const ds_conv_bn *u, const ds_par
     }
     ds_tensor ws;
     DS_TRY(carve_workspace(ctx, u, pb, mode, &acts->x, arena, &ws));
-    ds_conv2d_bwd_args cb = {.x = acts->x, .w = conv_weight(pb, u, mode), .dy = *g, .dx = dx ? *dx : (ds_tensor){0},
+    ds_conv2d_bwd_args cb = {.x = acts->x, .w = ds_param_block_op_weight(pb, u->w, mode->act), .dy = *g,
+                             .dx = dx ? *dx : (ds_tensor){0},
                              .dw = ds_param_block_op_grad(pb, u->w),
                              .db = u->b >= 0 ? ds_param_block_op_grad(pb, u->b) : (ds_tensor){0}, .workspace = ws,
                              .geom = u->geom, .accumulate = true};

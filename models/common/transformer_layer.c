@@ -37,16 +37,15 @@ static ds_status carve_heads_(ds_arena *a, ds_dtype dt, int64_t B, int64_t nh, i
     const int64_t s[] = {B, nh, T, dh};
     return ds_arena_tensor(a, dt, 4, s, t, err);
 }
-// The weight operand of a linear: the bf16 working copy when activations are bf16 (the CUDA
-// contract: linear's w is BF16 with BF16 x), else the F32 parameter.
-static ds_tensor linear_weight(const ds_tl_dims *d, const ds_param_block *pb, int i) {
-    return d->act == DS_BF16 ? ds_param_block_op_param_bf16(pb, i) : ds_param_block_op_param(pb, i);
-}
 // (B*T, H) viewed as (B, T, H) for the head permutation.
 static ds_tensor as_bth(const ds_tensor *t, int64_t B, int64_t T) {
     const int64_t s[] = {B, T, t->shape[1]};
     return ds_tensor_make(t->data, t->dtype, t->device, 3, s);
 }
+
+// Whether attention works on the token-major q, k, v rows in place (the CPU backend:
+// token_major_heads) or on (B, nh, T, dh) head copies (CUDA, whose kernels take only those).
+static bool heads_in_place(const ds_tensor *t) { return t->device.kind == DS_DEVICE_CPU; }
 
 // Forward ops run only with a real arena; a measuring arena (data NULL) just plans the memory.
 #define RUN(stmt)                               \
@@ -56,7 +55,7 @@ static ds_tensor as_bth(const ds_tensor *t, int64_t B, int64_t T) {
 
 // The tensor of a role, its bf16-aware linear operand, and its gradient.
 #define P(role) ds_param_block_op_param(pb, first_param + names->slot[role])
-#define W(role) linear_weight(d, pb, first_param + names->slot[role])
+#define W(role) ds_param_block_op_weight(pb, first_param + names->slot[role], d->act)  // in the activations' dtype
 #define G(role) ds_param_block_op_grad(pb, first_param + names->slot[role])
 
 // The Philox offsets of the layer's dropout sites, from its first one.
@@ -84,7 +83,7 @@ ds_status ds_tl_forward(ds_context *ctx, const ds_tl_dims *d, const ds_tl_names 
     DS_TRY(carve2(arena, N, H, &acts->k, err));
     DS_TRY(carve2(arena, N, H, &acts->v, err));
     // On the CPU attention reads q, k, v and writes c in their token-major rows: no head copies.
-    const bool token_major = x->device.kind == DS_DEVICE_CPU;
+    const bool token_major = heads_in_place(x);
     acts->qh = acts->kh = acts->vh = acts->ch = (ds_tensor){0};
     if (!token_major) {
         DS_TRY(carve_heads(arena, B, nh, T, dh, &acts->qh, err));
@@ -249,7 +248,7 @@ static ds_status attention_backward(ds_context *ctx, const ds_tl_dims *d, const 
                                 .dropout_p = d->attn_dropout, .dropout_offset = dropout_offset + SITE_PROBS};
     if (key_mask) at.key_mask = *key_mask;
     const ds_tensor *dflat[3] = {dq, dk, dv};
-    if (acts->x.device.kind == DS_DEVICE_CPU) {  // token-major, as the forward ran: no head copies
+    if (heads_in_place(&acts->x)) {  // token-major, as the forward ran: no head copies
         at.q = as_bth(&acts->q, B, T), at.k = as_bth(&acts->k, B, T), at.v = as_bth(&acts->v, B, T);
         at.out = as_bth(&acts->c, B, T), at.dout = as_bth(dc, B, T);
         at.dq = as_bth(dq, B, T), at.dk = as_bth(dk, B, T), at.dv = as_bth(dv, B, T);
@@ -299,7 +298,7 @@ ds_status ds_tl_backward(ds_context *ctx, const ds_tl_dims *d, const ds_tl_names
     DS_TRY(carve2(arena, N, H, &dres1, err));
     DS_TRY(carve2(arena, N, H, &dc, err));
     dch = dqh = dkh = dvh = (ds_tensor){0};
-    if (dy->device.kind != DS_DEVICE_CPU) {  // the CPU's attention works token-major (no head copies)
+    if (!heads_in_place(dy)) {
         DS_TRY(carve_heads(arena, B, nh, T, dh, &dch, err));
         DS_TRY(carve_heads(arena, B, nh, T, dh, &dqh, err));
         DS_TRY(carve_heads(arena, B, nh, T, dh, &dkh, err));

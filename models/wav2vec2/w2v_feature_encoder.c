@@ -67,11 +67,6 @@ static ds_tensor view2(const ds_tensor *buf, int64_t R, int64_t C) {
     return ds_tensor_make(buf->data, buf->dtype, buf->device, 2, s);
 }
 
-// The conv weight operand of a layer: the bf16 working copy with BF16 activations (the CUDA conv's
-// contract: w in x's dtype), else the F32 parameter.
-static ds_tensor conv_weight(const ds_w2v_fe_dims *d, const ds_param_block *pb, int i) {
-    return d->act == DS_BF16 ? ds_param_block_op_param_bf16(pb, i) : ds_param_block_op_param(pb, i);
-}
 
 // (B, C, L) <-> (B, L, C), through the head permutation with D = 1: x (B, C, L) read as
 // (B, T = C, H*D = L) goes to (B, H = L, T = C, 1).
@@ -153,7 +148,8 @@ ds_status ds_w2v_fe_forward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_p
             DS_TRY(carve(arena, DS_F32, d->layer_norm ? 1 : 2, d->layer_norm ? sl : sg, &a->rstd, err));
         }
         const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
-        const ds_tensor w = conv_weight(d, pb, p0), bias = d->bias ? ds_param_block_op_param(pb, p0 + 1) : (ds_tensor){0};
+        const ds_tensor w = ds_param_block_op_weight(pb, p0, d->act);
+        const ds_tensor bias = d->bias ? ds_param_block_op_param(pb, p0 + 1) : (ds_tensor){0};
         DS_TRY(ds_w2v_conv1d_forward(ctx, &cv, x, &w, &bias, &a->y, arena));
         const int pn = p0 + 1 + (d->bias ? 1 : 0);
         if (norm && !d->layer_norm) {
@@ -196,7 +192,7 @@ ds_status ds_w2v_fe_backward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_
         for (int i = 0; i < d->layers; i++) {
             const ds_w2v_fe_layer_acts *a = &acts->layer[i];
             const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
-            const ds_tensor w = conv_weight(d, pb, layer_first(d, first_param, i));
+            const ds_tensor w = ds_param_block_op_weight(pb, layer_first(d, first_param, i), d->act);
             DS_TRY(ds_w2v_conv1d_backward(ctx, &cv, &a->x, &w, &a->y, NULL, NULL, NULL, arena));
         }
         return DS_OK;
@@ -240,7 +236,7 @@ ds_status ds_w2v_fe_backward(ds_context *ctx, const ds_w2v_fe_dims *d, const ds_
             dx = view3(&g[xbuf], B, d->dim[i - 1], acts->layer[i - 1].L);
         }
         const ds_w2v_conv1d cv = {.stride = (int)d->stride[i], .padding = 0, .groups = 1};
-        const ds_tensor w = conv_weight(d, pb, p0), dw = ds_param_block_op_grad(pb, p0);
+        const ds_tensor w = ds_param_block_op_weight(pb, p0, d->act), dw = ds_param_block_op_grad(pb, p0);
         const ds_tensor db = d->bias ? ds_param_block_op_grad(pb, p0 + 1) : (ds_tensor){0};
         DS_TRY(ds_w2v_conv1d_backward(ctx, &cv, &a->x, &w, &dy, &dx, &dw, &db, arena));
         dh = dx;

@@ -50,9 +50,7 @@ static ds_w2v_pos_dims pos_dims(const ds_w2v_config *c, ds_dtype act) {
 
 #define P(i) ds_param_block_op_param(pb, (i))
 #define G(i) ds_param_block_op_grad(pb, (i))
-// A linear's weight operand: the bf16 working copy with BF16 activations (the CUDA linear's
-// contract: w in x's dtype), else the F32 parameter.
-#define W(i) (act == DS_BF16 ? ds_param_block_op_param_bf16(pb, (i)) : ds_param_block_op_param(pb, (i)))
+#define W(i) ds_param_block_op_weight(pb, (i), act)  // a linear's weight operand in the activations' dtype
 
 // dst = src converted between F32 and BF16 on the device (nothing when they are the same tensor).
 static ds_status convert(ds_context *ctx, const ds_tensor *dst, const ds_tensor *src) {

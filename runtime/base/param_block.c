@@ -171,6 +171,10 @@ ds_tensor ds_param_block_op_param_bf16(const ds_param_block *pb, int i) {
     return op_view(pb, pb->params_bf16_dev, DS_BF16, i);
 }
 
+ds_tensor ds_param_block_op_weight(const ds_param_block *pb, int i, ds_dtype act) {
+    return act == DS_BF16 ? ds_param_block_op_param_bf16(pb, i) : ds_param_block_op_param(pb, i);
+}
+
 static ds_tensor flat(const ds_param_block *pb, void *base, ds_dtype dtype) {
     const int64_t n = (int64_t)pb->total;
     return ds_tensor_make(base, dtype, pb->device, 1, &n);

@@ -103,6 +103,9 @@ ds_tensor ds_param_block_op_param(const ds_param_block *pb, int i);
 ds_tensor ds_param_block_op_grad(const ds_param_block *pb, int i);
 // The BF16 working copy of parameter i on the device; absent (data NULL) when there is none.
 ds_tensor ds_param_block_op_param_bf16(const ds_param_block *pb, int i);
+// The weight operand of a GEMM or conv whose activations are of dtype act: the BF16 working copy
+// with BF16 activations (the CUDA ops' contract: w in x's dtype), else the F32 parameter.
+ds_tensor ds_param_block_op_weight(const ds_param_block *pb, int i, ds_dtype act);
 // The whole block as one flat (total) F32 tensor on pb->device, padding included.
 ds_tensor ds_param_block_op_flat_params(const ds_param_block *pb);
 ds_tensor ds_param_block_op_flat_grads(const ds_param_block *pb);

@@ -241,8 +241,33 @@ static void check_errors(ds_test *t, ds_context *ctx) {
                   "conv2d_forward: w");
 }
 
+// ds_conv_valid_pairs against counting every (output, tap) pair whose input lies inside, over
+// small sizes, kernels, strides, paddings and dilations (including taps entirely in the padding).
+static void check_valid_pairs(ds_test *t) {
+    int bad = 0;
+    for (int in = 1; in <= 12; in++)
+        for (int k = 1; k <= 4; k++)
+            for (int st = 1; st <= 3; st++)
+                for (int pad = 0; pad <= 6; pad++)
+                    for (int dil = 1; dil <= 5; dil++) {
+                        const int64_t out = ds_conv_out_size(in, k, st, pad, dil);
+                        int64_t want = 0;
+                        for (int64_t p = 0; p < out; p++)
+                            for (int r = 0; r < k; r++) {
+                                const int64_t i = p * st - pad + (int64_t)r * dil;
+                                want += i >= 0 && i < in;
+                            }
+                        const int64_t got = ds_conv_valid_pairs(in, k, st, pad, dil);
+                        if (got != want && bad++ < 5)
+                            ds_test_check(t, false, "valid pairs (in %d, k %d, stride %d, pad %d, dil %d): %lld, counted %lld",
+                                          in, k, st, pad, dil, (long long)got, (long long)want);
+                    }
+    ds_test_check(t, bad == 0, "ds_conv_valid_pairs wrong in %d cases", bad);
+}
+
 int main(void) {
     ds_test t = ds_test_begin("op_conv2d");
+    check_valid_pairs(&t);
     ds_context ctx = ds_context_cpu();
     ds_op_fixture f;
     if (ds_op_fixture_open(&t, &f, "conv2d")) {

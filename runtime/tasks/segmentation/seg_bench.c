@@ -9,9 +9,9 @@
 // FLOPs of a step (the basis of achieved_gflops and mfu): the convolutions only, 2 per multiply-add,
 // 2 * N * Cout * (Cin / groups) * pairs_h * pairs_w each (ds_deeplab_conv_shapes lists them), where
 // pairs_h counts the (output row, kernel row) pairs whose input row lies inside the image (R * P
-// without padding), likewise pairs_w: products with the zero padding are not work the model needs
-// (ASPP's rate-36 3x3 on a 32 x 32 map is a 1x1: 8 of its 9 taps read only padding; the CPU conv
-// skips them, so counting them made mfu exceed 1). Times 3 for forward + backward (dx and dw each
+// without padding; ds_conv_valid_pairs), likewise pairs_w: products with the zero padding are not
+// work the model needs (ASPP's rate-36 3x3 on a 32 x 32 map is a 1x1: 8 of its 9 taps read only
+// padding; the CPU conv skips them, so counting them made mfu exceed 1). Times 3 for forward + backward (dx and dw each
 // cost a forward); BN, ReLU, pooling, upsampling and the loss are not counted.
 #include <math.h>
 #include <omp.h>
@@ -40,18 +40,6 @@ typedef struct bench_opts {
     ds_deeplab_config cfg;
 } bench_opts;
 
-// The (output position, kernel position) pairs along one dimension whose input position
-// p * stride - pad + r * dilation lies in [0, in).
-static double valid_pairs(int64_t in, int64_t out, int64_t taps, int64_t stride, int64_t pad, int64_t dilation) {
-    double n = 0;
-    for (int64_t r = 0; r < taps; r++)
-        for (int64_t p = 0; p < out; p++) {
-            const int64_t i = p * stride - pad + r * dilation;
-            n += i >= 0 && i < in;
-        }
-    return n;
-}
-
 // Forward convolution FLOPs of one step of (N, size, size).
 static ds_status conv_flops(ds_context *ctx, const ds_deeplab_model *m, const bench_opts *o, double *flops) {
     ds_deeplab_conv_shape shapes[256];
@@ -62,12 +50,10 @@ static ds_status conv_flops(ds_context *ctx, const ds_deeplab_model *m, const be
     for (int i = 0; i < count; i++) {
         const ds_deeplab_conv_shape *c = &shapes[i];
         const ds_conv2d_geom *g = &c->geom;
-        const int64_t sh = g->stride_h ? g->stride_h : 1, sw = g->stride_w ? g->stride_w : 1;
-        const int64_t dh = g->dilation_h ? g->dilation_h : 1, dw = g->dilation_w ? g->dilation_w : 1;
-        const int64_t P = (c->x[2] + 2 * g->pad_h - dh * (c->w[2] - 1) - 1) / sh + 1;
-        const int64_t Q = (c->x[3] + 2 * g->pad_w - dw * (c->w[3] - 1) - 1) / sw + 1;
-        const double pairs_h = valid_pairs(c->x[2], P, c->w[2], sh, g->pad_h, dh);
-        const double pairs_w = valid_pairs(c->x[3], Q, c->w[3], sw, g->pad_w, dw);
+        const int sh = g->stride_h ? g->stride_h : 1, sw = g->stride_w ? g->stride_w : 1;
+        const int dh = g->dilation_h ? g->dilation_h : 1, dw = g->dilation_w ? g->dilation_w : 1;
+        const double pairs_h = (double)ds_conv_valid_pairs(c->x[2], (int)c->w[2], sh, g->pad_h, dh);
+        const double pairs_w = (double)ds_conv_valid_pairs(c->x[3], (int)c->w[3], sw, g->pad_w, dw);
         f += 2.0 * (double)c->x[0] * (double)c->w[0] * (double)c->w[1] * pairs_h * pairs_w * c->uses;
     }
     *flops = f;
