@@ -11,7 +11,7 @@
 #define IGNORE_ID 255
 
 ds_seg_transform_options ds_seg_transform_defaults(void) {
-    ds_seg_transform_options o = {520, 480, 0.5f, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+    ds_seg_transform_options o = {520, 480, 0.5f, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, 0.5, 2.0};
     return o;
 }
 
@@ -22,6 +22,11 @@ ds_status ds_seg_transform_check(const ds_seg_transform_options *o, ds_err *err)
                (int)o->crop_size);
     DS_REQUIRE(err, o->hflip_prob >= 0.0f && o->hflip_prob <= 1.0f, DS_ERR_CONFIG, "hflip_prob %g outside [0, 1]",
                (double)o->hflip_prob);
+    // An upper bound keeps int(max_scale * base) far from int32 overflow (base <= 65536).
+    DS_REQUIRE(err, isfinite(o->min_scale) && isfinite(o->max_scale) && o->min_scale > 0.0 &&
+                        o->min_scale <= o->max_scale && o->max_scale <= 16.0,
+               DS_ERR_CONFIG, "scale range [%g, %g] must satisfy 0 < min_scale <= max_scale <= 16",
+               o->min_scale, o->max_scale);
     for (int c = 0; c < 3; c++) {
         DS_REQUIRE(err, isfinite(o->mean[c]), DS_ERR_CONFIG, "mean[%d] is not finite", c);
         DS_REQUIRE(err, isfinite(o->std[c]) && o->std[c] > 0.0f, DS_ERR_CONFIG, "std[%d] = %g must be > 0", c,
@@ -32,9 +37,10 @@ ds_status ds_seg_transform_check(const ds_seg_transform_options *o, ds_err *err)
 
 void ds_seg_train_size_range(const ds_seg_transform_options *o, int32_t *lo, int32_t *hi) {
     // presets.py: min_size = int(0.5 * base_size), max_size = int(2.0 * base_size).
-    *lo = (int32_t)(0.5 * o->base_size);
-    *hi = (int32_t)(2.0 * o->base_size);
+    *lo = (int32_t)(o->min_scale * o->base_size);
+    *hi = (int32_t)(o->max_scale * o->base_size);
     if (*lo < 1) *lo = 1;
+    if (*hi < *lo) *hi = *lo;
 }
 
 // Uniform integer in [lo, hi] from 32 random bits (multiply-shift: bias below 2^-20 for the

@@ -5,6 +5,7 @@
 //
 // Training (SegmentationPresetTrain(base_size, crop_size, hflip_prob, mean, std)):
 //   RandomResize(int(0.5 * base), int(2.0 * base))  the shorter side to a size drawn uniformly
+//                                                   (0.5 and 2.0: min_scale, max_scale)
 //                                                   from [min, max], both ends included
 //                                                   (random.randint); image bilinear, mask nearest
 //   RandomHorizontalFlip(hflip_prob)                both flipped when a uniform [0, 1) < prob
@@ -30,21 +31,25 @@
 #include "image.h"
 
 typedef struct ds_seg_transform_options {
-    int32_t base_size;  // 520: training sizes int(0.5 * base) .. int(2.0 * base); eval shorter side
+    int32_t base_size;  // 520: training sizes int(min_scale * base) .. int(max_scale * base); eval shorter side
     int32_t crop_size;  // 480
     float hflip_prob;   // 0.5
     float mean[3];      // (0.485, 0.456, 0.406)
     float std[3];       // (0.229, 0.224, 0.225)
+    double min_scale;   // 0.5: training sizes from int(min_scale * base) (presets.py's 0.5) ...
+    double max_scale;   // 2.0: ... to int(max_scale * base) (presets.py's 2.0)
 } ds_seg_transform_options;
 
 // torchvision's defaults above (train.py's for VOC / COCO: base 520, crop 480).
 ds_seg_transform_options ds_seg_transform_defaults(void);
 
-// Checks base_size >= 1, crop_size >= 1, hflip_prob in [0, 1], std > 0 and everything finite;
+// Checks base_size >= 1, crop_size >= 1, hflip_prob in [0, 1], 0 < min_scale <= max_scale <= 16,
+// std > 0 and everything finite;
 // the message names the option.
 ds_status ds_seg_transform_check(const ds_seg_transform_options *o, ds_err *err);
 
-// RandomResize's range for training: [int(0.5 * base), int(2.0 * base)] (at least 1).
+// RandomResize's range for training: [int(min_scale * base), int(max_scale * base)] (at least 1;
+// torchvision's recipe: 0.5 and 2.0).
 void ds_seg_train_size_range(const ds_seg_transform_options *o, int32_t *lo, int32_t *hi);
 
 // One example's training draws.

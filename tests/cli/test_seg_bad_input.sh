@@ -85,6 +85,8 @@ check "... and predict" "[ $? -eq 0 ] && [ \$(wc -l <'$tmp/conv_pred/predictions
 
 # ---- checkpoints -----------------------------------------------------------------------------
 head -c 100000 "$fix/deeplab_w2_k5.pth" >"$tmp/truncated.pth"
+expect_fail "a training scale range upside down" "min_scale <= max_scale" \
+  train --set data.min_scale=1.5 --set data.max_scale=1.0
 expect_fail "a truncated .pth" "$tmp/truncated.pth" train --set model.path="$tmp/truncated.pth"
 for f in "$src"/tests/fixtures/pth/forbidden_*.pth; do
   expect_fail "a pickle naming a forbidden global ($(basename "$f"))" "$f" train --set model.path="$f"

@@ -207,6 +207,28 @@ static void check_draws(ds_test *t) {
         af += ds_seg_draw_train(&always, 5, 0, (uint64_t)i, H, W).flip;
     }
     ds_test_check(t, nf == 0 && af == 1000, "hflip_prob 0 / 1: %d / %d flips of 1000", nf, af);
+    // data.min_scale / data.max_scale: the range is [int(min * base), int(max * base)] and the
+    // draws stay inside it and reach both ends.
+    ds_seg_transform_options narrow = o;
+    narrow.base_size = 128;
+    narrow.min_scale = 0.75;
+    narrow.max_scale = 1.25;
+    ds_seg_train_size_range(&narrow, &lo, &hi);
+    ds_test_check(t, lo == 96 && hi == 160, "scale [0.75, 1.25] x 128: range [%d, %d], want [96, 160]", lo, hi);
+    int below = 0, above = 0, at_lo = 0, at_hi = 0;
+    for (int i = 0; i < 20000; i++) {
+        const int32_t size = ds_seg_draw_train(&narrow, 9, 1, (uint64_t)i, 128, 128).size;
+        below += size < lo;
+        above += size > hi;
+        at_lo += size == lo;
+        at_hi += size == hi;
+    }
+    // 65 sizes, 20000 draws: each end expects ~308 hits; 0 would be ~17 sd away.
+    ds_test_check(t, below == 0 && above == 0 && at_lo > 0 && at_hi > 0,
+                  "scale [0.75, 1.25]: %d below, %d above, ends hit %d / %d times", below, above, at_lo, at_hi);
+    narrow.min_scale = narrow.max_scale = 1.0;
+    ds_seg_train_size_range(&narrow, &lo, &hi);
+    ds_test_check(t, lo == 128 && hi == 128, "scale [1, 1] x 128: range [%d, %d]", lo, hi);
 }
 
 static void check_bad(ds_test *t, const ds_image *img, const ds_image *mask) {
@@ -234,6 +256,16 @@ static void check_bad(ds_test *t, const ds_image *img, const ds_image *mask) {
     o.hflip_prob = 1.5f;
     s = ds_seg_transform_check(&o, &err);
     ds_test_error_has(t, "hflip_prob 1.5", s, &err, DS_ERR_CONFIG, "hflip_prob", NULL);
+    ds_err_clear(&err);
+    o = ds_seg_transform_defaults();
+    o.min_scale = 1.5;
+    o.max_scale = 1.0;
+    s = ds_seg_transform_check(&o, &err);
+    ds_test_error_has(t, "min_scale > max_scale", s, &err, DS_ERR_CONFIG, "min_scale <= max_scale", NULL);
+    ds_err_clear(&err);
+    o.min_scale = 0.0;
+    s = ds_seg_transform_check(&o, &err);
+    ds_test_error_has(t, "min_scale 0", s, &err, DS_ERR_CONFIG, "scale range", NULL);
 }
 
 int main(void) {

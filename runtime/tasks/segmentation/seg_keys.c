@@ -18,7 +18,9 @@ static const ds_config_key k_keys[] = {
     {"data.mask_field",     DS_CFG_STRING, "mask",  .doc = "segmentation list files: the column or key of the mask path (palette or 8-bit gray PNG of class ids, 255 = ignore)"},
     {"data.class_names",    DS_CFG_STRING, "",      .doc = "segmentation: class names, a file (one per line) or a comma-separated list (class i = name i); empty: <voc_root>/class_names.txt when present, else class_0, class_1, ..."},
     {"data.num_classes",    DS_CFG_INT,    "0",     .min = "0", .max = "255", .doc = "segmentation: K, mask ids 0..K-1 (255 is ignored); 0: the number of class names (PASCAL VOC: 21)"},
-    {"data.base_size",      DS_CFG_INT,    "520",   .min = "1", .max = "16384", .doc = "segmentation: training resizes the shorter side to a random size in [0.5, 2] x base_size; evaluation to base_size (torchvision's recipe: 520)"},
+    {"data.base_size",      DS_CFG_INT,    "520",   .min = "1", .max = "16384", .doc = "segmentation: training resizes the shorter side to a random size in [data.min_scale, data.max_scale] x base_size; evaluation to base_size (torchvision's recipe: 520)"},
+    {"data.min_scale",      DS_CFG_FLOAT,  "0.5",   .min = "0.01", .max = "16", .doc = "segmentation: the smallest training resize, as a multiple of base_size (torchvision's recipe: 0.5)"},
+    {"data.max_scale",      DS_CFG_FLOAT,  "2.0",   .min = "0.01", .max = "16", .doc = "segmentation: the largest training resize, as a multiple of base_size (torchvision's recipe: 2.0; at least data.min_scale)"},
     {"data.crop_size",      DS_CFG_INT,    "480",   .min = "1", .max = "16384", .doc = "segmentation: the square training crop, padded with ignored pixels when the image is smaller (torchvision: 480)"},
     {"data.hflip",          DS_CFG_FLOAT,  "0.5",   .min = "0", .max = "1", .doc = "segmentation: probability of a horizontal flip in training"},
     {"data.class_weights",  DS_CFG_STRING, "",      .doc = "segmentation: K comma-separated cross-entropy class weights (torch's weight=); the loss is then a mean weighted by them; empty: all 1"},
@@ -70,6 +72,8 @@ ds_status ds_seg_transform_from_config(const ds_config *cfg, ds_seg_transform_op
     o.base_size = (int32_t)ds_config_int(cfg, "data.base_size");
     o.crop_size = (int32_t)ds_config_int(cfg, "data.crop_size");
     o.hflip_prob = (float)ds_config_float(cfg, "data.hflip");
+    o.min_scale = ds_config_float(cfg, "data.min_scale");
+    o.max_scale = ds_config_float(cfg, "data.max_scale");
     DS_TRY(ds_seg_transform_check(&o, err));
     *out = o;
     return DS_OK;
