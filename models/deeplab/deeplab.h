@@ -93,14 +93,18 @@ typedef struct ds_deeplab_model {
 } ds_deeplab_model;
 
 typedef struct ds_deeplab_output {
-    ds_tensor out;       // (N, K, H, W) F32 host, valid until the next forward: a view into the arena on
-                         // the CPU, into the model's download buffer on CUDA (widened from bf16 in
-                         // mixed precision)
-    ds_tensor aux;       // (N, K, H, W) F32 host as out, absent (data NULL) without the aux head
+    ds_tensor out;       // (N, K, H, W), valid until the next forward. F32 host: a view into the arena
+                         // on the CPU, the model's download buffer on CUDA in eval mode (widened from
+                         // bf16 in mixed precision). On CUDA in training: the device tensor itself, in
+                         // the activations' dtype (training needs only the loss)
+    ds_tensor aux;       // (N, K, H, W) as out, absent (data NULL) without the aux head
     bool has_loss;       // the batch had masks
     float loss;          // CE(out) + aux_weight * CE(aux); NaN when no pixel is valid (as torch)
     double loss_weight;  // the loss's denominator: the valid-pixel count, or the sum of the class
                          // weights of the valid pixels; 0 when none is valid
+    ds_tensor loss_term[2];  // with masks: CE(out) and (with the aux head) CE(aux), one-element F32
+                             // tensors on the model's device (arena views, valid until the next
+                             // forward); loss = (float)(term 0 + aux_weight x term 1) in double
 } ds_deeplab_output;
 
 // Dropout sites: (rng_step << 20) + site, site 0 the ASPP project dropout, 1 the aux head's.
@@ -149,6 +153,13 @@ ds_status ds_deeplab_arena_bytes(ds_context *ctx, const ds_deeplab_model *m, int
 // valid until the backward of this forward.
 ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deeplab_batch *batch, bool training,
                              uint64_t rng_step, const ds_collective *coll, ds_arena *arena, ds_deeplab_output *out);
+
+// A training forward that leaves the loss on the model's device: out->loss_term as above, while
+// out->loss stays NaN and out->loss_weight 0 (nothing is downloaded, so nothing waits for the
+// device).
+ds_status ds_deeplab_forward_train(ds_context *ctx, ds_deeplab_model *m, const ds_deeplab_batch *batch,
+                                   uint64_t rng_step, const ds_collective *coll, ds_arena *arena,
+                                   ds_deeplab_output *out);
 
 // Backward of the last forward (which must have had masks), on the same arena: the gradient of
 // dloss * loss is ADDED into m->params.grads. hook (may be NULL): ready(from) after the aux head,

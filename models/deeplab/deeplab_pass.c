@@ -160,8 +160,10 @@ static ds_status download_logits(ds_context *ctx, const ds_tensor *t, float *dst
     return DS_OK;
 }
 
-ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deeplab_batch *batch, bool training,
-                             uint64_t rng_step, const ds_collective *coll, ds_arena *arena, ds_deeplab_output *out) {
+// The forward up to the loss's scalars, which stay where they were computed (out->loss_term).
+static ds_status forward_keep_loss(ds_context *ctx, ds_deeplab_model *m, const ds_deeplab_batch *batch, bool training,
+                                   uint64_t rng_step, const ds_collective *coll, ds_arena *arena,
+                                   ds_deeplab_output *out) {
     DS_REQUIRE(&ctx->err, !arena->measuring, DS_ERR_INVALID_ARG,
                "deeplab forward: the arena is a measuring one; size it with ds_deeplab_arena_bytes first");
     // Checked here on the host (every device would refuse it in bn_finalize too, but a CUDA device
@@ -183,7 +185,9 @@ ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deep
     const ds_deeplab_saved *s = &m->saved;
     *out = (ds_deeplab_output){.out = s->out, .aux = m->cfg.aux ? s->aux_out : (ds_tensor){0},
                                .has_loss = s->has_loss, .loss = NAN};
-    if (s->out.device.kind == DS_DEVICE_CUDA) {
+    // Training needs only the loss: its logits stay on the device (out and aux are then device
+    // views), which spares a (N, K, H, W) download and a wait per micro-batch (issue 14).
+    if (s->out.device.kind == DS_DEVICE_CUDA && !training) {
         void *buf = m->host_out;  // two halves (out, aux) of host_out_cap floats each
         DS_TRY(reserve(ctx, &buf, &m->host_out_cap, (size_t)ds_tensor_numel(&s->out), 2 * sizeof(float),
                        "downloaded logits"));
@@ -191,6 +195,17 @@ ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deep
         DS_TRY(download_logits(ctx, &s->out, m->host_out, &out->out));
         if (m->cfg.aux) DS_TRY(download_logits(ctx, &s->aux_out, m->host_out + m->host_out_cap, &out->aux));
     }
+    if (s->has_loss) {
+        out->loss_term[0] = s->loss;
+        if (m->cfg.aux) out->loss_term[1] = s->aux_loss;
+    }
+    return DS_OK;
+}
+
+ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deeplab_batch *batch, bool training,
+                             uint64_t rng_step, const ds_collective *coll, ds_arena *arena, ds_deeplab_output *out) {
+    DS_TRY(forward_keep_loss(ctx, m, batch, training, rng_step, coll, arena, out));
+    const ds_deeplab_saved *s = &m->saved;
     if (!s->has_loss) return DS_OK;
     float loss = 0, wsum = 0, aux_loss = 0;
     DS_TRY(read_scalar(ctx, &s->loss, &loss));
@@ -199,6 +214,12 @@ ds_status ds_deeplab_forward(ds_context *ctx, ds_deeplab_model *m, const ds_deep
     out->loss = (float)((double)loss + (m->cfg.aux ? (double)m->cfg.aux_weight * aux_loss : 0.0));
     out->loss_weight = wsum;
     return DS_OK;
+}
+
+ds_status ds_deeplab_forward_train(ds_context *ctx, ds_deeplab_model *m, const ds_deeplab_batch *batch,
+                                   uint64_t rng_step, const ds_collective *coll, ds_arena *arena,
+                                   ds_deeplab_output *out) {
+    return forward_keep_loss(ctx, m, batch, true, rng_step, coll, arena, out);
 }
 
 ds_status ds_deeplab_backward(ds_context *ctx, ds_deeplab_model *m, double dloss, ds_arena *arena,

@@ -170,6 +170,8 @@ typedef struct ds_w2v_output {
     // batch size for "mean", 1 for "sum" (loss_is_sum: a sum, which adds up as it is).
     double loss_weight;
     bool loss_is_sum;
+    ds_tensor loss_term;       // with labels: the loss as a one-element F32 tensor on the model's
+                               // device (an arena view, valid until the next forward)
 } ds_w2v_output;
 
 // Philox offsets: (rng_step << 20) + site. Sites: 0 feature projection dropout, 1 encoder
@@ -236,6 +238,11 @@ ds_status ds_w2v_arena_bytes(ds_context *ctx, const ds_w2v_model *m, int64_t B, 
 // [0, vocab_size) is an error.
 ds_status ds_w2v_forward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *batch, bool training, uint64_t rng_step,
                          ds_arena *arena, ds_w2v_output *out);
+
+// A training forward that leaves the loss on the model's device (out->loss_term; out->loss stays
+// NaN): nothing is downloaded, so nothing waits for the device.
+ds_status ds_w2v_forward_train(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *batch, uint64_t rng_step,
+                               ds_arena *arena, ds_w2v_output *out);
 
 // Backward of the last forward (which must have had labels) on the same arena: the gradients of
 // dloss * loss are ADDED into m->params.grads (frozen tensors get none), with the grad hook's

@@ -421,8 +421,9 @@ static ds_status backward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_saved *
     return DS_OK;
 }
 
-ds_status ds_w2v_forward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *batch, bool training, uint64_t rng_step,
-                         ds_arena *arena, ds_w2v_output *out) {
+// The forward with its outputs; the loss comes to the host (out->loss) only when read_loss.
+static ds_status forward_out(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *batch, bool training,
+                             uint64_t rng_step, ds_arena *arena, bool read_loss, ds_w2v_output *out) {
     DS_REQUIRE(&ctx->err, !arena->measuring, DS_ERR_INVALID_ARG,
                "wav2vec2 forward: the arena is a measuring one; size it with ds_w2v_arena_bytes first");
     DS_TRY(forward(ctx, m, &m->saved, batch, training, rng_step, 0, arena));
@@ -448,8 +449,19 @@ ds_status ds_w2v_forward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *b
     out->has_loss = s->has_labels;
     out->loss = NAN;
     out->loss_weight = ds_ctc_loss_weight(m->cfg.ctc_loss_reduction, s->B, &out->loss_is_sum);
-    if (s->has_labels) DS_TRY(ds_tensor_to_host(ctx, &out->loss, &s->loss));
+    out->loss_term = s->has_labels ? s->loss : (ds_tensor){0};
+    if (s->has_labels && read_loss) DS_TRY(ds_tensor_to_host(ctx, &out->loss, &s->loss));
     return DS_OK;
+}
+
+ds_status ds_w2v_forward(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *batch, bool training, uint64_t rng_step,
+                         ds_arena *arena, ds_w2v_output *out) {
+    return forward_out(ctx, m, batch, training, rng_step, arena, true, out);
+}
+
+ds_status ds_w2v_forward_train(ds_context *ctx, ds_w2v_model *m, const ds_w2v_batch *batch, uint64_t rng_step,
+                               ds_arena *arena, ds_w2v_output *out) {
+    return forward_out(ctx, m, batch, true, rng_step, arena, false, out);
 }
 
 ds_status ds_w2v_backward(ds_context *ctx, ds_w2v_model *m, double dloss, ds_arena *arena, const ds_grad_hook *hook) {

@@ -67,6 +67,21 @@ typedef struct ds_metric_choice {
     bool greater_is_better;
 } ds_metric_choice;
 
+// A training forward's loss, where the model computed it (forward_train): `count` F32 scalars on
+// the model's device with loss = sum over i of coef[i] x term[i] (in double, in this order), or,
+// with count 0, the host value. The trainer stages the terms and reads a whole optimizer step's
+// losses with one download after its backwards, so a CUDA step does not wait for the device once
+// per micro-batch (issue 14).
+#define DS_TASK_LOSS_TERMS 2
+typedef struct ds_task_loss {
+    int count;                              // 0 .. DS_TASK_LOSS_TERMS device terms; 0: `value`
+    ds_tensor term[DS_TASK_LOSS_TERMS];     // one-element F32 tensors on the model's device (arena
+                                            // views: valid until the next forward)
+    double coef[DS_TASK_LOSS_TERMS];
+    bool round_f32;                         // the sum is rounded to F32 (the model's loss is a float)
+    double value;                           // count 0: the loss (NaN: the batch has no labels)
+} ds_task_loss;
+
 typedef struct ds_task_eval ds_task_eval;  // a family's evaluation sums (opaque)
 
 // `downstream predict`'s options; a family refuses those that do not apply to it.
@@ -176,6 +191,10 @@ struct ds_task_family {
     // in eval mode only (no collective).
     ds_status (*write_samples)(ds_context *ctx, ds_task *t, ds_data_split s, size_t batch, ds_arena *arena,
                                FILE *out);
+    // A training forward (as forward with training = true) that leaves the loss where the model
+    // computed it instead of bringing it to the host (*loss above). The trainer uses it when given.
+    ds_status (*forward_train)(ds_context *ctx, ds_task *t, const void *batch, uint64_t rng_step,
+                               const ds_collective *coll, ds_arena *arena, ds_task_loss *loss);
 };
 
 #endif

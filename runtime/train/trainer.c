@@ -198,6 +198,7 @@ typedef struct step_batches {
     int64_t m;       // micro-batches in the step
     double weight;   // W: the sum of their loss weights over every rank
     bool summed;     // a summed loss: dloss = 1 for every micro-batch
+    int64_t loss_at[MAX_MICRO];  // each micro-batch's index in the trainer's step losses; -1: none
 } step_batches;
 
 // Takes micro-batches b0 .. b0 + m - 1 of the epoch and all-reduces their weights, with whether a
@@ -266,6 +267,37 @@ static void name_nonfinite(trainer *t) {
     ds_err_set(&ctx->err, DS_ERR_NUMERIC, "%s", was);
 }
 
+// The loss is a mean over its weight w: w / W makes the sum over micro-batches and ranks the mean
+// over the step's whole batch (a summed loss just adds up).
+static double micro_dloss(const step_batches *sb, const ds_train_batch *lb) {
+    return sb->summed ? 1.0 : sb->weight > 0 ? lb->info.weight / sb->weight : 0.0;
+}
+
+// After the step's backwards: its losses come down (one wait on a device) and add up, in order,
+// into this rank's shares of the step's and the window's loss. A non-finite loss stops the run
+// here, before the optimizer step (train.nonfinite=stop), naming its micro-batch.
+static ds_status step_loss_shares(trainer *t, const step_batches *sb, int64_t b0, double *step_loss,
+                                  double *window_loss) {
+    DS_TRY(ds_step_losses_resolve(t->ctx, &t->losses));
+    for (int64_t i = 0; i < sb->m; i++) {
+        const ds_train_batch *lb = &sb->mb[i];
+        if (sb->loss_at[i] < 0) continue;
+        const double loss = t->losses.value[sb->loss_at[i]];
+        // A micro-batch with nothing to average (every pixel or label ignored) has the loss 0/0: it
+        // weighs 0 and adds nothing (its backward ran with dloss 0 for the collectives).
+        const bool empty = !sb->summed && lb->info.weight == 0;
+        DS_REQUIRE(&t->ctx->err, isfinite(loss) || empty || t->skip_nonfinite, DS_ERR_NUMERIC,
+                   "the loss of micro-batch %lld of epoch %lld is %g (step %lld): stopped (train.nonfinite=skip "
+                   "drops such steps instead); lower the learning rate or check the data", (long long)(b0 + i),
+                   (long long)t->state.epoch, loss, (long long)t->optim.step + 1);
+        // A summed loss is logged per global micro-batch: the sum averaged over the step's.
+        const double share = empty ? 0.0 : sb->summed ? loss / (double)sb->m : loss * micro_dloss(sb, lb);
+        *step_loss += share;
+        *window_loss += share;
+    }
+    return DS_OK;
+}
+
 // Gives back the slots of a step's micro-batches that are still held (after an error).
 static void release_step(trainer *t, step_batches *sb, int64_t from) {
     for (int64_t i = from; i < sb->m; i++) ds_train_loader_release(&t->loader, &sb->mb[i]);
@@ -306,59 +338,49 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                 release_step(t, sb, 0);
                 break;
             }
-            double step_loss = 0;
+            ds_step_losses_reset(&t->losses);
             for (int64_t i = 0; i < m && st == DS_OK; i++) {
                 ds_train_batch *lb = &sb->mb[i];
                 const bool last_micro = i + 1 == m;
                 if (last_micro && t->gsync_ready) ds_grad_sync_begin(&t->gsync);
+                sb->loss_at[i] = -1;
                 if (lb->info.n > 0) {
                     const uint64_t rng_step =
                         ds_train_rng_step(t->state.epoch, t->batches_per_epoch, b + i, t->world, t->rank);
-                    double loss = NAN;
-                    st = f->forward(ctx, t->task, lb->data, true, rng_step, coll, &t->arena, &loss);
+                    // The loss stays where the model computed it (forward_train) and comes down with the
+                    // step's others after the loop: no wait for the device per micro-batch.
+                    ds_task_loss loss = {.value = NAN};
+                    st = f->forward_train ? f->forward_train(ctx, t->task, lb->data, rng_step, coll, &t->arena, &loss)
+                                          : f->forward(ctx, t->task, lb->data, true, rng_step, coll, &t->arena,
+                                                       &loss.value);
                     // The forward has copied the batch in (on a device: enqueued the copy; the slot goes
                     // once it has completed).
                     const ds_status rs = ds_train_loader_release_after_device(&t->loader, lb, err);
-                    // A micro-batch with nothing to average (every pixel or label ignored) has the loss 0/0:
-                    // it weighs 0 and adds nothing (its backward runs with dloss 0 for the collectives).
-                    const bool empty = !sb->summed && lb->info.weight == 0;
-                    if (st == DS_OK && rs == DS_OK && !isfinite(loss) && !empty && !t->skip_nonfinite)
-                        st = ds_err_set(err, DS_ERR_NUMERIC,
-                                        "the loss of micro-batch %lld of epoch %lld is %g (step %lld): stopped "
-                                        "(train.nonfinite=skip drops such steps instead); lower the learning rate "
-                                        "or check the data", (long long)(b + i), (long long)t->state.epoch, loss,
-                                        (long long)t->optim.step + 1);
+                    if (st == DS_OK && rs == DS_OK) st = ds_step_losses_add(ctx, &t->losses, &loss, &sb->loss_at[i]);
                     if ((st = st != DS_OK ? st : rs) != DS_OK) {
                         release_step(t, sb, i + 1);
                         break;
                     }
-                    // The loss is a mean over its weight w: w / W makes the sum over micro-batches and
-                    // ranks the mean over the step's whole batch (a summed loss just adds up).
-                    const double dloss = sb->summed ? 1.0 : sb->weight > 0 ? lb->info.weight / sb->weight : 0.0;
-                    if ((st = f->backward(ctx, t->task, dloss, &t->arena,
+                    if ((st = f->backward(ctx, t->task, micro_dloss(sb, lb), &t->arena,
                                           last_micro && t->gsync_ready ? &hook : NULL)) != DS_OK) {
                         release_step(t, sb, i + 1);
                         break;
                     }
-                    // A summed loss is logged per global micro-batch: the sum averaged over the step's.
-                    const double share = empty ? 0.0 : sb->summed ? loss / (double)m : loss * dloss;
-                    step_loss += share;
-                    window_loss += share;
                 } else {
                     ds_train_loader_release(&t->loader, lb);  // an empty share: nothing reads it
                 }
                 window_examples += (int64_t)lb->global_n;
                 window_samples += (int64_t)lb->global_n;
-                t->state.epoch_position = b + i + 1;
             }
+            if (st == DS_OK && t->gsync_ready) st = ds_grad_sync_finish(&t->gsync, err);
+            double step_loss = 0;
+            if (st == DS_OK) st = step_loss_shares(t, sb, b, &step_loss, &window_loss);
             if (st != DS_OK) break;
+            t->state.epoch_position = b + m;
             b += m;
             // Training losses summed over ranks: [0] this step's loss, [1] the logging window's.
             double losses[2] = {step_loss, window_loss};
-            if (t->gsync_ready) {
-                if ((st = ds_grad_sync_finish(&t->gsync, err)) != DS_OK) break;
-                if ((st = ds_trainer_allreduce(t, losses, 2, DS_F64)) != DS_OK) break;
-            }
+            if (t->gsync_ready && (st = ds_trainer_allreduce(t, losses, 2, DS_F64)) != DS_OK) break;
             ds_optim_stats s;
             if ((st = ds_optim_step(ctx, &t->optim, t->pb, t->sched.base_lr, ds_lr_lambda(&t->sched, t->optim.step),
                                     &s)) != DS_OK) {
@@ -520,6 +542,7 @@ ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_f
                              .rank = t.rank};
     out->world_size = t.world;
     ds_status st = setup(&t);
+    if (st == DS_OK) st = ds_step_losses_init(ctx, &t.losses, t.accum > 0 ? t.accum : 1);
     if (st == DS_OK) st = train_loop(&t, out);
     if (st == DS_OK) st = finish(&t, out);
     out->steps = t.optim.step;
@@ -529,6 +552,7 @@ ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_f
     if (t.mlog_open) ds_metrics_log_close(&t.mlog);
     if (t.gsync_ready) ds_grad_sync_free(&t.gsync);
     if (t.loader_ready) ds_train_loader_free(&t.loader);
+    ds_step_losses_free(ctx, &t.losses);
     ds_arena_free(&t.arena);
     ds_optim_free(&t.optim);
     if (t.task) t.family->close(t.task);

@@ -8,6 +8,7 @@
 #include "metrics_log.h"
 #include "optim.h"
 #include "progress.h"
+#include "step_losses.h"
 #include "train_loader.h"
 #include "trainer.h"
 
@@ -20,6 +21,7 @@ typedef struct trainer {
     ds_optim optim;
     ds_lr_schedule sched;
     ds_arena arena;
+    ds_step_losses losses;   // the current optimizer step's micro-batch losses (step_losses.h)
     ds_train_state state;
     ds_checkpoint_options ck;
     size_t batch;

@@ -85,6 +85,10 @@ check "... and predict" "[ $? -eq 0 ] && [ \$(wc -l <'$tmp/conv_pred/predictions
 
 # ---- checkpoints -----------------------------------------------------------------------------
 head -c 100000 "$fix/deeplab_w2_k5.pth" >"$tmp/truncated.pth"
+# The loss comes down once per step (forward_train): a non-finite one still stops the run before
+# the update, naming its micro-batch.
+expect_fail "a non-finite loss (lr 1e25), 2 micro-batches a step" "the loss of micro-batch 0 of epoch 1 is" \
+  train --set train.lr=1e25 --set train.max_grad_norm=0 --set train.grad_accum=2 --set train.max_steps=6
 expect_fail "a training scale range upside down" "min_scale <= max_scale" \
   train --set data.min_scale=1.5 --set data.max_scale=1.0
 expect_fail "a truncated .pth" "$tmp/truncated.pth" train --set model.path="$tmp/truncated.pth"

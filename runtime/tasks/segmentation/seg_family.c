@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../../models/common/device_memory.h"
+#include "../task_loss.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
 #include "seg_internal.h"
@@ -221,6 +222,31 @@ static ds_status share_rank0_buffers(ds_context *ctx, ds_param_block *pb, const 
     return device ? ds_param_block_upload(ctx, pb) : DS_OK;
 }
 
+// The trainer's forward: the loss stays on the device, (float)(CE(out) + aux_weight x CE(aux)) as
+// ds_deeplab_forward computes it on the host.
+static ds_status seg_forward_train(ds_context *ctx, ds_task *t, const void *batch, uint64_t rng_step,
+                                   const ds_collective *coll, ds_arena *arena, ds_task_loss *loss) {
+    seg_state *s = (seg_state *)t;
+    ds_seg_slot_layout l;
+    ds_seg_batch b;
+    DS_TRY(ds_seg_unpack(batch, &l, &b, &ctx->err));
+    const ds_deeplab_batch db = {.N = b.header->count, .H = b.header->height, .W = b.header->width,
+                                 .images = b.image, .masks = b.mask, .class_weights = s->data.class_weights};
+    ds_deeplab_output out;
+    DS_TRY(ds_deeplab_forward_train(ctx, &s->model, &db, rng_step, s->sync_bn ? coll : NULL, arena, &out));
+    if (!s->sync_bn && coll && coll->allreduce_sum && coll->world > 1 && !s->model.cfg.frozen_bn)
+        DS_TRY(share_rank0_buffers(ctx, &s->model.params, coll));
+    *loss = (ds_task_loss){.value = NAN};
+    if (!out.has_loss) return DS_OK;
+    loss->count = s->model.cfg.aux ? 2 : 1;
+    loss->term[0] = out.loss_term[0];
+    loss->coef[0] = 1.0;
+    loss->term[1] = out.loss_term[1];
+    loss->coef[1] = (double)s->model.cfg.aux_weight;
+    loss->round_f32 = true;
+    return DS_OK;
+}
+
 static ds_status seg_forward(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,
                              const ds_collective *coll, ds_arena *arena, double *loss) {
     seg_state *s = (seg_state *)t;
@@ -228,14 +254,9 @@ static ds_status seg_forward(ds_context *ctx, ds_task *t, const void *batch, boo
     ds_seg_batch b;
     DS_TRY(ds_seg_unpack(batch, &l, &b, &ctx->err));
     if (!training) return forward_eval(ctx, s, &b, arena, loss);
-    const ds_deeplab_batch db = {.N = b.header->count, .H = b.header->height, .W = b.header->width,
-                                 .images = b.image, .masks = b.mask, .class_weights = s->data.class_weights};
-    ds_deeplab_output out;
-    DS_TRY(ds_deeplab_forward(ctx, &s->model, &db, true, rng_step, s->sync_bn ? coll : NULL, arena, &out));
-    if (!s->sync_bn && coll && coll->allreduce_sum && coll->world > 1 && !s->model.cfg.frozen_bn)
-        DS_TRY(share_rank0_buffers(ctx, &s->model.params, coll));
-    *loss = out.has_loss ? (double)out.loss : (double)NAN;
-    return DS_OK;
+    ds_task_loss device_loss;
+    DS_TRY(seg_forward_train(ctx, t, batch, rng_step, coll, arena, &device_loss));
+    return ds_task_loss_to_host(ctx, &device_loss, loss);
 }
 
 static ds_status seg_backward(ds_context *ctx, ds_task *t, double dloss, ds_arena *arena, const ds_grad_hook *hook) {
@@ -341,6 +362,7 @@ const ds_task_family ds_seg_task_family = {
     .to_device = seg_to_device,
     .arena_bytes = seg_arena_bytes,
     .forward = seg_forward,
+    .forward_train = seg_forward_train,
     .backward = seg_backward,
     .count = seg_count,
     .batch_bytes = seg_batch_bytes,

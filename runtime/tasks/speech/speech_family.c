@@ -16,8 +16,10 @@
 #include <cjson/cJSON.h>
 
 #include "../../../data/audio/json_file.h"
+#include "../../../models/common/device_memory.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
+#include "../task_loss.h"
 #include "speech_internal.h"
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
@@ -213,7 +215,14 @@ static ds_w2v_batch model_batch(const ds_speech_batch *b) {
 static ds_status infinite_loss(ds_context *ctx, const speech_state *s, const speech_pack_header *h,
                                const int64_t *examples, const ds_speech_batch *b) {
     const ds_speech_dataset *d = s->data.src[h->split];
-    const float *losses = s->model.saved.losses.data;  // (B) F32 host: per-utterance losses
+    // (B) F32 host: the per-utterance losses (downloaded from a device; NULL: name the first rows)
+    const ds_tensor *per_utt = &s->model.saved.losses;
+    float *host = per_utt->device.kind == DS_DEVICE_CPU ? NULL : malloc(ds_tensor_nbytes(per_utt));
+    if (host && ds_tensor_to_host(ctx, host, per_utt) != DS_OK) {
+        free(host);
+        return ctx->err.status;
+    }
+    const float *losses = per_utt->device.kind == DS_DEVICE_CPU ? per_utt->data : host;
     char names[1600] = "";
     size_t at = 0;
     int shown = 0;
@@ -227,16 +236,51 @@ static ds_status infinite_loss(ds_context *ctx, const speech_state *s, const spe
                                    (double)b->audio_lengths[i] / s->pack.features.sampling_rate, (long long)frames,
                                    (int)b->label_lengths[i]);
     }
+    free(host);
     return ds_err_set(&ctx->err, DS_ERR_NUMERIC,
                       "the CTC loss is infinite: the audio is too short for its transcript (CTC needs at least one "
                       "frame per label, two between repeated letters): %s. Remove such utterances, or set "
                       "model.ctc_zero_infinity=true to give them loss 0 (as HF's ctc_zero_infinity)", names);
 }
 
-static ds_status speech_forward(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,
-                                const ds_collective *coll, ds_arena *arena, double *loss) {
+// The trainer's forward. The loss stays on the device unless an infinite CTC loss must be told
+// apart here, where the batch's files are still known: always on the CPU (no wait there), and on a
+// device unless model.ctc_zero_infinity (which makes the loss finite) is set; there a wait per
+// micro-batch remains.
+static ds_status speech_forward_train(ds_context *ctx, ds_task *t, const void *batch, uint64_t rng_step,
+                                      const ds_collective *coll, ds_arena *arena, ds_task_loss *loss) {
     (void)coll;  // no batch statistics: gradients alone are all-reduced (by the trainer)
     speech_state *s = (speech_state *)t;
+    const speech_pack_header *h;
+    const int64_t *examples;
+    ds_speech_batch b;
+    DS_TRY(ds_speech_unpack(s, batch, &h, &examples, &b, &ctx->err));
+    s->pending_rows = -1;
+    *loss = (ds_task_loss){.value = NAN};
+    if (b.B == 0) {
+        s->pending_rows = 0;
+        return DS_OK;
+    }
+    const ds_w2v_batch mb = model_batch(&b);
+    ds_w2v_output out;
+    DS_TRY(ds_w2v_forward_train(ctx, &s->model, &mb, rng_step, arena, &out));
+    if (!out.has_loss) return DS_OK;
+    *loss = (ds_task_loss){.count = 1, .term = {out.loss_term}, .coef = {1.0}, .round_f32 = true, .value = NAN};
+    if (out.loss_term.device.kind != DS_DEVICE_CPU && s->model.cfg.ctc_zero_infinity) return DS_OK;
+    double value;
+    DS_TRY(ds_task_loss_to_host(ctx, loss, &value));
+    if (isinf(value)) return infinite_loss(ctx, s, h, examples, &b);
+    return DS_OK;
+}
+
+static ds_status speech_forward(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,
+                                const ds_collective *coll, ds_arena *arena, double *loss) {
+    speech_state *s = (speech_state *)t;
+    if (training) {
+        ds_task_loss l;
+        DS_TRY(speech_forward_train(ctx, t, batch, rng_step, coll, arena, &l));
+        return ds_task_loss_to_host(ctx, &l, loss);
+    }
     const speech_pack_header *h;
     const int64_t *examples;
     ds_speech_batch b;
@@ -249,12 +293,9 @@ static ds_status speech_forward(ds_context *ctx, ds_task *t, const void *batch, 
     }
     const ds_w2v_batch mb = model_batch(&b);
     ds_w2v_output out;
-    DS_TRY(ds_w2v_forward(ctx, &s->model, &mb, training, rng_step, arena, &out));
+    DS_TRY(ds_w2v_forward(ctx, &s->model, &mb, false, 0, arena, &out));
     *loss = out.has_loss ? (double)out.loss : (double)NAN;
-    if (training && out.has_loss && !isfinite(out.loss) && isinf(out.loss))
-        return infinite_loss(ctx, s, h, examples, &b);
-    if (!training) DS_TRY(ds_speech_decode_rows(s, &out, b.B, &ctx->err));
-    return DS_OK;
+    return ds_speech_decode_rows(s, &out, b.B, &ctx->err);
 }
 
 static ds_status speech_backward(ds_context *ctx, ds_task *t, double dloss, ds_arena *arena,
@@ -355,6 +396,7 @@ const ds_task_family ds_speech_task_family = {
     .to_device = speech_to_device,
     .arena_bytes = speech_arena_bytes,
     .forward = speech_forward,
+    .forward_train = speech_forward_train,
     .backward = speech_backward,
     .count = speech_count,
     .batch_bytes = speech_batch_bytes,
