@@ -254,9 +254,15 @@ static ds_status seg_forward(ds_context *ctx, ds_task *t, const void *batch, boo
     ds_seg_batch b;
     DS_TRY(ds_seg_unpack(batch, &l, &b, &ctx->err));
     if (!training) return forward_eval(ctx, s, &b, arena, loss);
-    ds_task_loss device_loss;
-    DS_TRY(seg_forward_train(ctx, t, batch, rng_step, coll, arena, &device_loss));
-    return ds_task_loss_to_host(ctx, &device_loss, loss);
+    // The model's own host loss (what forward_train's terms must reproduce: test_forward_train_same).
+    const ds_deeplab_batch db = {.N = b.header->count, .H = b.header->height, .W = b.header->width,
+                                 .images = b.image, .masks = b.mask, .class_weights = s->data.class_weights};
+    ds_deeplab_output out;
+    DS_TRY(ds_deeplab_forward(ctx, &s->model, &db, true, rng_step, s->sync_bn ? coll : NULL, arena, &out));
+    if (!s->sync_bn && coll && coll->allreduce_sum && coll->world > 1 && !s->model.cfg.frozen_bn)
+        DS_TRY(share_rank0_buffers(ctx, &s->model.params, coll));
+    *loss = out.has_loss ? (double)out.loss : (double)NAN;
+    return DS_OK;
 }
 
 static ds_status seg_backward(ds_context *ctx, ds_task *t, double dloss, ds_arena *arena, const ds_grad_hook *hook) {

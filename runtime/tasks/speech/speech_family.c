@@ -275,12 +275,8 @@ static ds_status speech_forward_train(ds_context *ctx, ds_task *t, const void *b
 
 static ds_status speech_forward(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,
                                 const ds_collective *coll, ds_arena *arena, double *loss) {
+    (void)coll;
     speech_state *s = (speech_state *)t;
-    if (training) {
-        ds_task_loss l;
-        DS_TRY(speech_forward_train(ctx, t, batch, rng_step, coll, arena, &l));
-        return ds_task_loss_to_host(ctx, &l, loss);
-    }
     const speech_pack_header *h;
     const int64_t *examples;
     ds_speech_batch b;
@@ -293,9 +289,11 @@ static ds_status speech_forward(ds_context *ctx, ds_task *t, const void *batch, 
     }
     const ds_w2v_batch mb = model_batch(&b);
     ds_w2v_output out;
-    DS_TRY(ds_w2v_forward(ctx, &s->model, &mb, false, 0, arena, &out));
+    DS_TRY(ds_w2v_forward(ctx, &s->model, &mb, training, rng_step, arena, &out));
     *loss = out.has_loss ? (double)out.loss : (double)NAN;
-    return ds_speech_decode_rows(s, &out, b.B, &ctx->err);
+    if (training && out.has_loss && isinf(out.loss)) return infinite_loss(ctx, s, h, examples, &b);
+    if (!training) DS_TRY(ds_speech_decode_rows(s, &out, b.B, &ctx->err));
+    return DS_OK;
 }
 
 static ds_status speech_backward(ds_context *ctx, ds_task *t, double dloss, ds_arena *arena,
