@@ -35,8 +35,11 @@ if [ "$task" = text ]; then
 fi
 
 # OpenMP threads that wait by sleeping rather than spinning: on a machine shared with other jobs a
-# spinning thread burns the core its partner needs (measured here: 3-10x slower steps).
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# spinning thread burns the core its partner needs (measured here: 3-10x slower steps). Not for
+# segmentation: its many small convolutions make the threads wait often, and sleeping then halves
+# the speed on free cores (63 against 115 images/s); downstream's own default spin (GOMP_SPINCOUNT
+# 20000, runtime/cli/blas_fastpath.c) applies there.
+if [ "$task" != segmentation ]; then export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}; fi
 if [ "$task" = speech ]; then
   data=${DS_DATA_DIR:-$root/data_cache}/speech
   out=runs/speech-demo
@@ -62,13 +65,15 @@ fi
 # ---- segmentation --------------------------------------------------------------------------------
 data=${DS_DATA_DIR:-$root/data_cache}/seg_demo
 out=runs/segmentation-demo
+began=$(date +%s)
 bash scripts/make_seg_demo.sh "$data"
 start=$(date +%s)
 build/downstream train --config configs/segmentation_demo.json --set data.voc_root="$data" \
   --set train.output_dir="$out" "$@"
 trained=$(date +%s)
 echo
-echo "== evaluation of $out/model on the held-out images (never seen in training)"
+echo "== evaluation of $out/model: dev chose the checkpoint; test (the val images) is the held-out figure,"
+echo "   never seen in training or in choosing the checkpoint"
 build/downstream eval --config configs/segmentation_demo.json --set data.voc_root="$data" \
   --set model.path="$out/model" --quiet
 # The held-out photos' masks and overlays, for a person to look at.
@@ -76,5 +81,6 @@ mkdir -p "$out/heldout"
 head -n 24 "$data/ImageSets/Segmentation/val.txt" | sed "s|^|$data/JPEGImages/|; s|$|.jpg|" >"$out/heldout/list.txt"
 build/downstream predict --model "$out/model" --input "$out/heldout/list.txt" --output "$out/predictions" --overlay --quiet
 echo
-echo "training took $((trained - start)) s; masks and overlays of 24 held-out images: $out/predictions/"
+echo "data $((start - began)) s, training $((trained - start)) s, in all $(($(date +%s) - began)) s;" \
+  "masks and overlays of 24 held-out images: $out/predictions/"
 echo "(<id>.png: the mask in VOC colours; <id>_overlay.png: the mask over the photo; predictions.jsonl: class shares)"
