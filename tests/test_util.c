@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../data/common/file_read.h"
@@ -107,4 +108,12 @@ char *ds_test_read_file(const char *path, size_t *size) {
     if (ds_read_whole_file(path, &data, &n, NULL) != DS_OK) return NULL;
     if (size) *size = n;
     return data;
+}
+
+bool ds_test_same_bytes(const char *a, const char *b) {
+    size_t na = 0, nb = 0;
+    char *x = ds_test_read_file(a, &na), *y = ds_test_read_file(b, &nb);
+    const bool same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x), free(y);
+    return same;
 }

@@ -36,6 +36,8 @@ double ds_test_close_f64(ds_test *t, const char *what, const double *got, const 
 // The whole file at `path` as a malloc'd buffer with a NUL after its end (its length in *size
 // when size is non-NULL), or NULL when it cannot be read. The caller frees it.
 char *ds_test_read_file(const char *path, size_t *size);
+// Whether two files hold the same bytes (false when either cannot be read).
+bool ds_test_same_bytes(const char *a, const char *b);
 
 // Path of a committed fixture: "<source>/tests/fixtures/<rel>" into buf; returns buf.
 const char *ds_test_fixture(const char *rel, char *buf, size_t cap);

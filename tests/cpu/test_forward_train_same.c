@@ -54,14 +54,6 @@ static int losses(const char *dir, char vals[][40], int cap) {
     return n;
 }
 
-static bool same_file(const char *a, const char *b) {
-    size_t na = 0, nb = 0;
-    char *x = ds_test_read_file(a, &na), *y = ds_test_read_file(b, &nb);
-    const bool same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x), free(y);
-    return same;
-}
-
 static void check_family(ds_test *t, const char *name, const char *const *sets, int n, int steps) {
     const ds_task_family *fam = ds_task_family_find(name);
     if (!ds_test_check(t, fam && fam->forward_train, "%s: no forward_train to compare", name)) return;
@@ -79,7 +71,7 @@ static void check_family(ds_test *t, const char *name, const char *const *sets, 
     char pa[1300], pb[1300];
     snprintf(pa, sizeof pa, "%s/checkpoint-%d.safetensors", a, steps);
     snprintf(pb, sizeof pb, "%s/checkpoint-%d.safetensors", b, steps);
-    ds_test_check(t, same_file(pa, pb), "%s: checkpoint-%d differs between forward_train and forward", name, steps);
+    ds_test_check(t, ds_test_same_bytes(pa, pb), "%s: checkpoint-%d differs between forward_train and forward", name, steps);
     char la[16][40], lb[16][40];
     const int na = losses(a, la, 16), nb = losses(b, lb, 16);
     bool same = na == nb && na >= steps;

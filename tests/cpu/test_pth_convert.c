@@ -17,15 +17,6 @@ static int run(const char *cmd) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static bool same_file(const char *a, const char *b) {
-    size_t na = 0, nb = 0;
-    char *x = ds_test_read_file(a, &na), *y = ds_test_read_file(b, &nb);
-    const bool same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 static bool file_has(const char *path, const char *text) {
     char *s = ds_test_read_file(path, NULL);
     const bool has = s && strstr(s, text);
@@ -55,7 +46,7 @@ int main(void) {
         unlink(out);
         snprintf(cmd, sizeof cmd, "'%s' convert '%s' '%s' >'%s' 2>&1", bin, in, out, log);
         const int rc = run(cmd);
-        ds_test_check(&t, rc == 0 && same_file(out, want), "convert %s: exit %d, output %s %s", e->string, rc,
+        ds_test_check(&t, rc == 0 && ds_test_same_bytes(out, want), "convert %s: exit %d, output %s %s", e->string, rc,
                       rc == 0 ? "differs from" : "vs", want);
         if (cJSON_GetArraySize(cJSON_GetObjectItem(e, "ignored_globals")) > 0)
             ds_test_check(&t, file_has(log, "never executed): argparse.Namespace"),
@@ -67,7 +58,7 @@ int main(void) {
     // A safetensors input passes through unchanged.
     ds_test_fixture("pth/values.safetensors", in, sizeof in);
     snprintf(cmd, sizeof cmd, "'%s' convert '%s' '%s' >'%s' 2>&1", bin, in, out, log);
-    ds_test_check(&t, run(cmd) == 0 && same_file(out, in), "convert of a safetensors file");
+    ds_test_check(&t, run(cmd) == 0 && ds_test_same_bytes(out, in), "convert of a safetensors file");
 
     // Refused: exit 1, one message naming the file and the global, no output written.
     ds_test_fixture("pth/forbidden_system_zip.pth", in, sizeof in);

@@ -37,14 +37,6 @@ static ds_status train(const char *dir, const char *extra0, const char *extra1, 
     return st;
 }
 
-static bool same_file(const char *a, const char *b) {
-    size_t na = 0, nb = 0;
-    char *x = ds_test_read_file(a, &na), *y = ds_test_read_file(b, &nb);
-    const bool same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x), free(y);
-    return same;
-}
-
 int main(void) {
     ds_test t = ds_test_begin("trainer_toy");
     char straight[1024], resumed[1024], path[1200], other[1200];
@@ -57,7 +49,7 @@ int main(void) {
     ds_test_check(&t, train(resumed, "train.resume=true", NULL, &err) == DS_OK, "resume, 3 steps: %s", err.msg);
     snprintf(path, sizeof path, "%s/checkpoint-6.safetensors", straight);
     snprintf(other, sizeof other, "%s/checkpoint-6.safetensors", resumed);
-    ds_test_check(&t, same_file(path, other), "checkpoint-6 (parameters, buffers, momentum) byte-identical after resume");
+    ds_test_check(&t, ds_test_same_bytes(path, other), "checkpoint-6 (parameters, buffers, momentum) byte-identical after resume");
 
     ds_st_file f = {0};
     if (ds_test_check(&t, ds_st_open(path, &f, &err) == DS_OK, "%s", err.msg)) {

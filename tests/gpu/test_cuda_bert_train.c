@@ -17,14 +17,6 @@ static bool run(const char *cmd) {
     return rc == 0;
 }
 
-static bool same_file(const char *a, const char *b) {
-    size_t na = 0, nb = 0;
-    char *x = ds_test_read_file(a, &na), *y = ds_test_read_file(b, &nb);
-    const bool same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x), free(y);
-    return same;
-}
-
 static bool file_has(const char *path, const char *needle) {
     char *x = ds_test_read_file(path, NULL);
     const bool has = x && strstr(x, needle);
@@ -51,7 +43,7 @@ static void check_precision(ds_test *t, const char *bin, const char *cfg, const 
     if (!ds_test_check(t, run(cmd), "%s: 5 + resume + 5", precision)) return;
     snprintf(a, sizeof a, "%s/%s_straight/checkpoint-10.safetensors", tmp, precision);
     snprintf(b, sizeof b, "%s/%s_resumed/checkpoint-10.safetensors", tmp, precision);
-    ds_test_check(t, same_file(a, b), "%s: checkpoint-10 differs between straight and 5 + resume + 5", precision);
+    ds_test_check(t, ds_test_same_bytes(a, b), "%s: checkpoint-10 differs between straight and 5 + resume + 5", precision);
     snprintf(a, sizeof a, "%s/%s_straight/model/model.safetensors", tmp, precision);
     struct stat st;
     ds_test_check(t, stat(a, &st) == 0 && st.st_size > 0, "%s: no export", precision);

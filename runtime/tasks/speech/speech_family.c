@@ -243,6 +243,19 @@ static ds_status infinite_loss(ds_context *ctx, const speech_state *s, const spe
                       "model.ctc_zero_infinity=true to give them loss 0 (as HF's ctc_zero_infinity)", names);
 }
 
+// A packed batch as the forwards read it. An empty one (no utterance) leaves nothing to decode.
+typedef struct speech_unpacked {
+    const speech_pack_header *h;
+    const int64_t *examples;
+    ds_speech_batch b;
+} speech_unpacked;
+
+static ds_status unpack_for_forward(ds_context *ctx, speech_state *s, const void *batch, speech_unpacked *u) {
+    DS_TRY(ds_speech_unpack(s, batch, &u->h, &u->examples, &u->b, &ctx->err));
+    s->pending_rows = u->b.B == 0 ? 0 : -1;
+    return DS_OK;
+}
+
 // The trainer's forward. The loss stays on the device unless an infinite CTC loss must be told
 // apart here, where the batch's files are still known: always on the CPU (no wait there), and on a
 // device unless model.ctc_zero_infinity (which makes the loss finite) is set; there a wait per
@@ -251,17 +264,11 @@ static ds_status speech_forward_train(ds_context *ctx, ds_task *t, const void *b
                                       const ds_collective *coll, ds_arena *arena, ds_task_loss *loss) {
     (void)coll;  // no batch statistics: gradients alone are all-reduced (by the trainer)
     speech_state *s = (speech_state *)t;
-    const speech_pack_header *h;
-    const int64_t *examples;
-    ds_speech_batch b;
-    DS_TRY(ds_speech_unpack(s, batch, &h, &examples, &b, &ctx->err));
-    s->pending_rows = -1;
+    speech_unpacked u;
+    DS_TRY(unpack_for_forward(ctx, s, batch, &u));
     *loss = (ds_task_loss){.value = NAN};
-    if (b.B == 0) {
-        s->pending_rows = 0;
-        return DS_OK;
-    }
-    const ds_w2v_batch mb = model_batch(&b);
+    if (u.b.B == 0) return DS_OK;
+    const ds_w2v_batch mb = model_batch(&u.b);
     ds_w2v_output out;
     DS_TRY(ds_w2v_forward_train(ctx, &s->model, &mb, rng_step, arena, &out));
     if (!out.has_loss) return DS_OK;
@@ -269,30 +276,24 @@ static ds_status speech_forward_train(ds_context *ctx, ds_task *t, const void *b
     if (out.loss_term.device.kind != DS_DEVICE_CPU && s->model.cfg.ctc_zero_infinity) return DS_OK;
     double value;
     DS_TRY(ds_task_loss_to_host(ctx, loss, &value));
-    if (isinf(value)) return infinite_loss(ctx, s, h, examples, &b);
+    if (isinf(value)) return infinite_loss(ctx, s, u.h, u.examples, &u.b);
     return DS_OK;
 }
 
 static ds_status speech_forward(ds_context *ctx, ds_task *t, const void *batch, bool training, uint64_t rng_step,
                                 const ds_collective *coll, ds_arena *arena, double *loss) {
-    (void)coll;
+    (void)coll;  // as speech_forward_train
     speech_state *s = (speech_state *)t;
-    const speech_pack_header *h;
-    const int64_t *examples;
-    ds_speech_batch b;
-    DS_TRY(ds_speech_unpack(s, batch, &h, &examples, &b, &ctx->err));
-    s->pending_rows = -1;
-    if (b.B == 0) {
-        *loss = NAN;
-        s->pending_rows = 0;
-        return DS_OK;
-    }
-    const ds_w2v_batch mb = model_batch(&b);
+    speech_unpacked u;
+    DS_TRY(unpack_for_forward(ctx, s, batch, &u));
+    *loss = NAN;
+    if (u.b.B == 0) return DS_OK;
+    const ds_w2v_batch mb = model_batch(&u.b);
     ds_w2v_output out;
     DS_TRY(ds_w2v_forward(ctx, &s->model, &mb, training, rng_step, arena, &out));
     *loss = out.has_loss ? (double)out.loss : (double)NAN;
-    if (training && out.has_loss && isinf(out.loss)) return infinite_loss(ctx, s, h, examples, &b);
-    if (!training) DS_TRY(ds_speech_decode_rows(s, &out, b.B, &ctx->err));
+    if (training && out.has_loss && isinf(out.loss)) return infinite_loss(ctx, s, u.h, u.examples, &u.b);
+    if (!training) DS_TRY(ds_speech_decode_rows(s, &out, u.b.B, &ctx->err));
     return DS_OK;
 }
 
