@@ -127,6 +127,19 @@ ds_status ds_tensor_to_host(ds_context *ctx, void *dst, const ds_tensor *t) {
     return ds_gpu_sync(ctx);
 }
 
+ds_status ds_tensor_copy(ds_context *ctx, const ds_tensor *dst, const ds_tensor *src) {
+    const size_t bytes = ds_tensor_nbytes(src);
+    DS_REQUIRE(&ctx->err, ds_tensor_nbytes(dst) == bytes && dst->device.kind == src->device.kind &&
+                              dst->device.index == src->device.index,
+               DS_ERR_INTERNAL, "tensor copy: %zu bytes into %zu, or across devices", bytes, ds_tensor_nbytes(dst));
+    if (bytes == 0) return DS_OK;
+    if (src->device.kind == DS_DEVICE_CPU) {
+        memcpy(dst->data, src->data, bytes);
+        return DS_OK;
+    }
+    return ds_gpu_copy(ctx, dst->data, src->data, bytes);
+}
+
 ds_status ds_tensor_zero(ds_context *ctx, const ds_tensor *t) {
     const size_t bytes = ds_tensor_nbytes(t);
     if (bytes == 0) return DS_OK;

@@ -42,6 +42,9 @@ ds_status ds_param_block_zero_grads(ds_context *ctx, ds_param_block *pb);
 ds_status ds_tensor_from_host(ds_context *ctx, const ds_tensor *t, const void *src);
 // Tensor t -> host dst (t's nbytes), complete when this returns (a sync on CUDA).
 ds_status ds_tensor_to_host(ds_context *ctx, void *dst, const ds_tensor *t);
+// Tensor src -> tensor dst of the same bytes, both on the same device; asynchronous on CUDA (in
+// stream order), a memcpy on the CPU.
+ds_status ds_tensor_copy(ds_context *ctx, const ds_tensor *dst, const ds_tensor *src);
 // Zero bytes over t.
 ds_status ds_tensor_zero(ds_context *ctx, const ds_tensor *t);
 

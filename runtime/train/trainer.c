@@ -198,7 +198,6 @@ typedef struct step_batches {
     int64_t m;       // micro-batches in the step
     double weight;   // W: the sum of their loss weights over every rank
     bool summed;     // a summed loss: dloss = 1 for every micro-batch
-    int64_t loss_at[MAX_MICRO];  // each micro-batch's index in the trainer's step losses; -1: none
 } step_batches;
 
 // Takes micro-batches b0 .. b0 + m - 1 of the epoch and all-reduces their weights, with whether a
@@ -279,10 +278,13 @@ static double micro_dloss(const step_batches *sb, const ds_train_batch *lb) {
 static ds_status step_loss_shares(trainer *t, const step_batches *sb, int64_t b0, double *step_loss,
                                   double *window_loss) {
     DS_TRY(ds_step_losses_resolve(t->ctx, &t->losses));
+    int64_t k = 0;  // the step losses hold the micro-batches with examples, in order
     for (int64_t i = 0; i < sb->m; i++) {
         const ds_train_batch *lb = &sb->mb[i];
-        if (sb->loss_at[i] < 0) continue;
-        const double loss = t->losses.value[sb->loss_at[i]];
+        if (lb->info.n == 0) continue;
+        DS_REQUIRE(&t->ctx->err, k < t->losses.n, DS_ERR_INTERNAL, "training: micro-batch %lld has no loss",
+                   (long long)i);
+        const double loss = t->losses.value[k++];
         // A micro-batch with nothing to average (every pixel or label ignored) has the loss 0/0: it
         // weighs 0 and adds nothing (its backward ran with dloss 0 for the collectives).
         const bool empty = !sb->summed && lb->info.weight == 0;
@@ -343,7 +345,6 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                 ds_train_batch *lb = &sb->mb[i];
                 const bool last_micro = i + 1 == m;
                 if (last_micro && t->gsync_ready) ds_grad_sync_begin(&t->gsync);
-                sb->loss_at[i] = -1;
                 if (lb->info.n > 0) {
                     const uint64_t rng_step =
                         ds_train_rng_step(t->state.epoch, t->batches_per_epoch, b + i, t->world, t->rank);
@@ -356,7 +357,7 @@ static ds_status train_loop(trainer *t, ds_train_summary *out) {
                     // The forward has copied the batch in (on a device: enqueued the copy; the slot goes
                     // once it has completed).
                     const ds_status rs = ds_train_loader_release_after_device(&t->loader, lb, err);
-                    if (st == DS_OK && rs == DS_OK) st = ds_step_losses_add(ctx, &t->losses, &loss, &sb->loss_at[i]);
+                    if (st == DS_OK && rs == DS_OK) st = ds_step_losses_add(ctx, &t->losses, &loss);
                     if ((st = st != DS_OK ? st : rs) != DS_OK) {
                         release_step(t, sb, i + 1);
                         break;
@@ -552,7 +553,7 @@ ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_f
     if (t.mlog_open) ds_metrics_log_close(&t.mlog);
     if (t.gsync_ready) ds_grad_sync_free(&t.gsync);
     if (t.loader_ready) ds_train_loader_free(&t.loader);
-    ds_step_losses_free(ctx, &t.losses);
+    ds_step_losses_free(&t.losses);
     ds_arena_free(&t.arena);
     ds_optim_free(&t.optim);
     if (t.task) t.family->close(t.task);

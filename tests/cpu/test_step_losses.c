@@ -32,13 +32,9 @@ int main(void) {
     const ds_task_loss host = {.value = 0.123456789012345};
     float ctc = 5.5f;
     const ds_task_loss raw = {.count = 1, .term = {scalar(&ctc)}, .coef = {0.25}};
-    int64_t at[3] = {-1, -1, -1};
-    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &seg, &at[0]) == DS_OK &&
-                          ds_step_losses_add(&ctx, &s, &host, &at[1]) == DS_OK &&
-                          ds_step_losses_add(&ctx, &s, &raw, &at[2]) == DS_OK,
+    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &seg) == DS_OK && ds_step_losses_add(&ctx, &s, &host) == DS_OK &&
+                          ds_step_losses_add(&ctx, &s, &raw) == DS_OK && s.n == 3,
                   "add: %s", ctx.err.msg);
-    ds_test_check(&t, at[0] == 0 && at[1] == 1 && at[2] == 2, "indices %lld %lld %lld", (long long)at[0],
-                  (long long)at[1], (long long)at[2]);
     // The next forward reuses the arena: the staged copies must not follow.
     ce = aux = ctc = NAN;
     ds_test_check(&t, ds_step_losses_resolve(&ctx, &s) == DS_OK, "resolve: %s", ctx.err.msg);
@@ -57,25 +53,24 @@ int main(void) {
                   direct, want_seg);
 
     // Full: a fourth micro-batch is refused; a reset starts over.
-    int64_t extra = -1;
-    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &host, &extra) == DS_ERR_INTERNAL && strstr(ctx.err.msg, "more than 3"),
+    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &host) == DS_ERR_INTERNAL && strstr(ctx.err.msg, "more than 3"),
                   "capacity: %s", ctx.err.msg);
     ds_err_clear(&ctx.err);
     ds_step_losses_reset(&s);
-    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &host, &extra) == DS_OK && extra == 0, "after reset: %s",
+    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &host) == DS_OK && s.n == 1, "after reset: %s",
                   ctx.err.msg);
     // A term that is not one F32 value, or too many terms.
     double wide = 1.0;
     const int64_t one = 1;
     ds_task_loss bad = {.count = 1, .term = {ds_tensor_make(&wide, DS_F64, (ds_device){DS_DEVICE_CPU, 0}, 1, &one)},
                         .coef = {1.0}};
-    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &bad, &extra) == DS_ERR_INTERNAL && strstr(ctx.err.msg, "F32"),
+    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &bad) == DS_ERR_INTERNAL && strstr(ctx.err.msg, "F32"),
                   "F64 term: %s", ctx.err.msg);
     ds_err_clear(&ctx.err);
     bad.count = DS_TASK_LOSS_TERMS + 1;
-    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &bad, &extra) == DS_ERR_INTERNAL, "too many terms accepted");
+    ds_test_check(&t, ds_step_losses_add(&ctx, &s, &bad) == DS_ERR_INTERNAL, "too many terms accepted");
     ds_err_clear(&ctx.err);
-    ds_step_losses_free(&ctx, &s);
-    ds_step_losses_free(&ctx, &s);  // idempotent
+    ds_step_losses_free(&s);
+    ds_step_losses_free(&s);  // idempotent
     return ds_test_finish(&t);
 }

@@ -14,7 +14,6 @@
 #include <cjson/cJSON.h>
 
 #include "../../../models/common/device_memory.h"
-#include "../task_loss.h"
 #include "../../base/check.h"
 #include "../../base/log.h"
 #include "seg_internal.h"
@@ -222,6 +221,21 @@ static ds_status share_rank0_buffers(ds_context *ctx, ds_param_block *pb, const 
     return device ? ds_param_block_upload(ctx, pb) : DS_OK;
 }
 
+// A training forward of an unpacked batch. keep_loss: the loss stays on the device (out->loss_term,
+// ds_deeplab_forward_train); otherwise the model brings it to the host (out->loss). Without SyncBN,
+// rank 0's BN buffers are shared afterwards, as DDP broadcasts them.
+static ds_status train_forward(ds_context *ctx, seg_state *s, const ds_seg_batch *b, uint64_t rng_step,
+                               const ds_collective *coll, ds_arena *arena, bool keep_loss, ds_deeplab_output *out) {
+    const ds_deeplab_batch db = {.N = b->header->count, .H = b->header->height, .W = b->header->width,
+                                 .images = b->image, .masks = b->mask, .class_weights = s->data.class_weights};
+    const ds_collective *sync = s->sync_bn ? coll : NULL;
+    DS_TRY(keep_loss ? ds_deeplab_forward_train(ctx, &s->model, &db, rng_step, sync, arena, out)
+                     : ds_deeplab_forward(ctx, &s->model, &db, true, rng_step, sync, arena, out));
+    if (!s->sync_bn && coll && coll->allreduce_sum && coll->world > 1 && !s->model.cfg.frozen_bn)
+        DS_TRY(share_rank0_buffers(ctx, &s->model.params, coll));
+    return DS_OK;
+}
+
 // The trainer's forward: the loss stays on the device, (float)(CE(out) + aux_weight x CE(aux)) as
 // ds_deeplab_forward computes it on the host.
 static ds_status seg_forward_train(ds_context *ctx, ds_task *t, const void *batch, uint64_t rng_step,
@@ -230,20 +244,12 @@ static ds_status seg_forward_train(ds_context *ctx, ds_task *t, const void *batc
     ds_seg_slot_layout l;
     ds_seg_batch b;
     DS_TRY(ds_seg_unpack(batch, &l, &b, &ctx->err));
-    const ds_deeplab_batch db = {.N = b.header->count, .H = b.header->height, .W = b.header->width,
-                                 .images = b.image, .masks = b.mask, .class_weights = s->data.class_weights};
     ds_deeplab_output out;
-    DS_TRY(ds_deeplab_forward_train(ctx, &s->model, &db, rng_step, s->sync_bn ? coll : NULL, arena, &out));
-    if (!s->sync_bn && coll && coll->allreduce_sum && coll->world > 1 && !s->model.cfg.frozen_bn)
-        DS_TRY(share_rank0_buffers(ctx, &s->model.params, coll));
+    DS_TRY(train_forward(ctx, s, &b, rng_step, coll, arena, true, &out));
     *loss = (ds_task_loss){.value = NAN};
     if (!out.has_loss) return DS_OK;
-    loss->count = s->model.cfg.aux ? 2 : 1;
-    loss->term[0] = out.loss_term[0];
-    loss->coef[0] = 1.0;
-    loss->term[1] = out.loss_term[1];
-    loss->coef[1] = (double)s->model.cfg.aux_weight;
-    loss->round_f32 = true;
+    *loss = (ds_task_loss){.count = s->model.cfg.aux ? 2 : 1, .term = {out.loss_term[0], out.loss_term[1]},
+                           .coef = {1.0, (double)s->model.cfg.aux_weight}, .round_f32 = true, .value = NAN};
     return DS_OK;
 }
 
@@ -255,12 +261,8 @@ static ds_status seg_forward(ds_context *ctx, ds_task *t, const void *batch, boo
     DS_TRY(ds_seg_unpack(batch, &l, &b, &ctx->err));
     if (!training) return forward_eval(ctx, s, &b, arena, loss);
     // The model's own host loss (what forward_train's terms must reproduce: test_forward_train_same).
-    const ds_deeplab_batch db = {.N = b.header->count, .H = b.header->height, .W = b.header->width,
-                                 .images = b.image, .masks = b.mask, .class_weights = s->data.class_weights};
     ds_deeplab_output out;
-    DS_TRY(ds_deeplab_forward(ctx, &s->model, &db, true, rng_step, s->sync_bn ? coll : NULL, arena, &out));
-    if (!s->sync_bn && coll && coll->allreduce_sum && coll->world > 1 && !s->model.cfg.frozen_bn)
-        DS_TRY(share_rank0_buffers(ctx, &s->model.params, coll));
+    DS_TRY(train_forward(ctx, s, &b, rng_step, coll, arena, false, &out));
     *loss = out.has_loss ? (double)out.loss : (double)NAN;
     return DS_OK;
 }
