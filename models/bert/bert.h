@@ -136,6 +136,14 @@ ds_status ds_bert_arena_bytes(ds_context *ctx, const ds_bert_model *m, int64_t B
 ds_status ds_bert_forward(ds_context *ctx, ds_bert_model *m, const ds_bert_batch *batch, bool training,
                           uint64_t rng_step, ds_arena *arena, ds_bert_output *out);
 
+// A training forward (training = true, labels required) that leaves the loss where it was
+// computed: *loss is the (1) F32 loss tensor on the model's device (an arena view, valid until the
+// next forward), or a tensor without data when the batch has no labels. Nothing is downloaded, so
+// on CUDA nothing waits for the device; the logits stay in the arena (the trainer does not read
+// them). The backward is ds_bert_backward's, as after ds_bert_forward.
+ds_status ds_bert_forward_train(ds_context *ctx, ds_bert_model *m, const ds_bert_batch *batch, uint64_t rng_step,
+                                ds_arena *arena, ds_tensor *loss);
+
 // Backward of the last forward (which must have had labels), on the same arena: every
 // parameter's gradient of dloss * loss is ADDED into m->params.grads, so that micro-batches
 // accumulate (pass dloss = 1 / accumulation steps, as HF's Trainer scales the loss). Zero the

@@ -156,6 +156,15 @@ ds_status ds_bert_forward(ds_context *ctx, ds_bert_model *m, const ds_bert_batch
     return publish_output(ctx, m, out);
 }
 
+ds_status ds_bert_forward_train(ds_context *ctx, ds_bert_model *m, const ds_bert_batch *batch, uint64_t rng_step,
+                                ds_arena *arena, ds_tensor *loss) {
+    DS_REQUIRE(&ctx->err, !arena->measuring, DS_ERR_INVALID_ARG,
+               "bert forward: the arena is a measuring one; size it with ds_bert_arena_bytes first");
+    DS_TRY(forward(ctx, m, &m->saved, batch, true, rng_step, arena));
+    *loss = m->saved.has_labels ? m->saved.loss.loss : (ds_tensor){0};
+    return DS_OK;
+}
+
 ds_status ds_bert_backward(ds_context *ctx, ds_bert_model *m, double dloss, ds_arena *arena) {
     return ds_bert_backward_hooked(ctx, m, dloss, arena, NULL);
 }

@@ -1,6 +1,6 @@
 // A family's forward_train (the loss left where the model computed it, staged by the trainer and
 // read once per step: runtime/train/step_losses) trains exactly as its forward with the host loss:
-// the segmentation and speech families, each run with its table as it is and with forward_train
+// the text, segmentation and speech families, each run with its table as it is and with forward_train
 // removed, give byte-identical checkpoints and the same logged losses, over steps of 2
 // micro-batches and a last step of 1 (gradient accumulation 2).
 #include <stdio.h>
@@ -108,6 +108,18 @@ int main(void) {
                          "train.eval_every=4", "train.log_every=1", "train.warmup_ratio=0", "train.max_grad_norm=1",
                          "train.keep_last=5"};
     check_family(&t, "segmentation", seg, (int)(sizeof seg / sizeof *seg), 4);
+
+    // The tiny BERT on 96 sentences (72 train after the split: 9 batches of 8), accumulation 2:
+    // four steps of 2 micro-batches, then 1; dropout on (the tiny config's 0.1).
+    char bert[1100], bert_set[1200], sent_set[1200];
+    ds_test_fixture("trainer", bert, sizeof bert);
+    snprintf(bert_set, sizeof bert_set, "model.path=%s/tiny_bert", bert);
+    snprintf(sent_set, sizeof sent_set, "data.train=%s/sentiment.csv", bert);
+    const char *tx[] = {"task.type=text_classification", "run.threads=1", bert_set, sent_set,
+                        "data.split=0.75,0.125,0.125", "model.max_length=32", "train.batch_size=8", "train.grad_accum=2",
+                        "train.max_steps=5", "train.eval_every=5", "train.log_every=1", "train.warmup_ratio=0",
+                        "train.keep_last=5", "train.max_grad_norm=1"};
+    check_family(&t, "text_classification", tx, (int)(sizeof tx / sizeof *tx), 5);
 
     // 9 utterances, batch 4 x accumulation 2: steps of (4, 4) and (1); dropout, LayerDrop and
     // SpecAugment on; the CTC loss's infinite check runs (ctc_zero_infinity false).

@@ -25,6 +25,7 @@
 #include "../../../kernels/gpu.h"
 #include "../../../models/common/device_memory.h"
 #include "../bench_mfu.h"
+#include "../task_loss.h"
 #include "../../base/philox.h"
 #include "../../train/optim.h"
 #include "seg_internal.h"
@@ -109,14 +110,17 @@ ds_status ds_seg_bench(ds_context *ctx, const ds_config *cfg, const ds_bench_env
     const ds_deeplab_batch b = {.N = o.batch, .H = o.size, .W = o.size, .images = images, .masks = masks};
     for (int i = 0; st == DS_OK && i < o.warmup + o.repeats; i++) {
         const double t0 = ds_now_seconds();
+        // As the trainer runs a step: the loss stays on the device until the optimizer step is done.
         ds_deeplab_output y;
-        st = ds_deeplab_forward(ctx, &m, &b, true, (uint64_t)i, NULL, &arena, &y);
+        st = ds_deeplab_forward_train(ctx, &m, &b, (uint64_t)i, NULL, &arena, &y);
         if (st == DS_OK) st = ds_deeplab_backward(ctx, &m, 1.0, &arena, NULL);
         if (st == DS_OK) st = ds_optim_step(ctx, &opt, &m.params, 0.01, 1.0, NULL);
         if (st == DS_OK) st = ds_deeplab_zero_grads(&m);
+        const ds_task_loss l = {.count = m.cfg.aux ? 2 : 1, .term = {y.loss_term[0], y.loss_term[1]},
+                                .coef = {1.0, (double)m.cfg.aux_weight}, .round_f32 = true};
+        if (st == DS_OK) st = ds_task_loss_to_host(ctx, &l, &last_loss);
         if (st == DS_OK && env->cuda) st = ds_gpu_sync(ctx);  // the step's time includes its device work
         const double t1 = ds_now_seconds();
-        last_loss = y.loss;
         if (i == 0) first_step_s = t1 - env->process_start_s;
         if (i >= o.warmup) times[i - o.warmup] = t1 - t0;
     }

@@ -216,6 +216,21 @@ static ds_status text_forward(ds_context *ctx, ds_task *t, const void *batch, bo
     return DS_OK;
 }
 
+// The trainer's forward: the loss stays on the model's device (one F32 scalar, what text_forward
+// reads on the host), and the logits are not downloaded.
+static ds_status text_forward_train(ds_context *ctx, ds_task *t, const void *batch, uint64_t rng_step,
+                                    const ds_collective *coll, ds_arena *arena, ds_task_loss *loss) {
+    (void)coll;  // as text_forward
+    text_state *s = (text_state *)t;
+    ds_bert_batch b;
+    ds_text_unpack(batch, &b);
+    ds_tensor term;
+    DS_TRY(ds_bert_forward_train(ctx, &s->model, &b, rng_step, arena, &term));
+    *loss = (ds_task_loss){.value = NAN};
+    if (term.data) *loss = (ds_task_loss){.count = 1, .term = {term}, .coef = {1.0}, .round_f32 = true, .value = NAN};
+    return DS_OK;
+}
+
 static ds_status text_backward(ds_context *ctx, ds_task *t, double dloss, ds_arena *arena, const ds_grad_hook *hook) {
     return ds_bert_backward_hooked(ctx, &((text_state *)t)->model, dloss, arena, hook);
 }
@@ -331,6 +346,7 @@ const ds_task_family ds_text_task_family = {
     .predict = ds_text_predict,
     .bench = ds_text_bench,
     .write_samples = ds_text_write_samples,
+    .forward_train = text_forward_train,
 };
 
 // A family for wrapped examples: the real table, used only to pack (tests of the train loader).
