@@ -31,11 +31,17 @@ typedef enum ds_attention_impl { DS_ATTENTION_OWN = 0, DS_ATTENTION_CUDNN = 1 } 
 // cached in the device state.
 typedef enum ds_conv_impl { DS_CONV_OWN = 0, DS_CONV_CUDNN = 1, DS_CONV_AUTO = 2 } ds_conv_impl;
 
+// Which CTC loss the ctc_loss ops run (docs/cuda_ops_speech.md): the extended-range kernels
+// written here, or cuDNN's (cudnnCTCLoss_v8, fp32 log space) for the cases it takes (F32, blank
+// 0, at most 255 labels per utterance); other cases run the own kernels.
+typedef enum ds_ctc_impl { DS_CTC_OWN = 0, DS_CTC_CUDNN = 1 } ds_ctc_impl;
+
 typedef struct ds_gpu_options {
     int device_index;              // CUDA ordinal
     ds_kernel_variant kernels;     // PLAIN or FAST for every custom kernel
     ds_attention_impl attention;   // OWN or CUDNN
     ds_conv_impl conv;             // OWN, CUDNN or AUTO
+    ds_ctc_impl ctc;               // OWN or CUDNN
     bool allow_tf32;               // F32 GEMMs may use TF32 tensor cores (off: exact fp32 mode)
     size_t gemm_workspace_bytes;   // cuBLASLt workspace; 0 picks 32 MiB (Hopper's recommendation)
     // The caller validated every index tensor (embedding ids, cross-entropy and per-pixel
@@ -48,7 +54,7 @@ typedef struct ds_gpu_options {
     bool trusted_indices;
 } ds_gpu_options;
 
-// PLAIN kernels, own attention and convolution, TF32 off, default workspace, device 0.
+// PLAIN kernels, own attention, convolution and CTC, TF32 off, default workspace, device 0.
 ds_gpu_options ds_gpu_options_default(void);
 
 // Opens the device for this context: sets ctx->cuda and ctx->device = {CUDA, index}.
@@ -66,6 +72,10 @@ void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a);
 // cuDNN comparison from the fallback.
 uint64_t ds_gpu_attention_cudnn_fallbacks(const ds_context *ctx);
 void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c);
+void ds_gpu_set_ctc(ds_context *ctx, ds_ctc_impl c);
+// How many CTC forwards and backwards cuDNN ran (DS_CTC_CUDNN and a case it takes); 0 without a
+// device. Tests use it to tell a real cuDNN comparison from the own kernels.
+uint64_t ds_gpu_ctc_cudnn_calls(const ds_context *ctx);
 
 // Device memory (cudaMalloc on the context's device). An out-of-memory failure reports the
 // bytes asked for and the bytes free/total on the device.

@@ -553,7 +553,10 @@ typedef struct ds_channel_copy_args {
 // the blank states 0, 2, .., 2L and [S+1, S+L] the label states 1, 3, .., 2L-1
 // (L = target_lengths[n]); a zero probability is alpha = 0, alpha_exp = INT32_MIN. Other entries
 // are not written. (A probability below 2^-2147483647, a log-likelihood under -1.5e9, counts as
-// 0; so does a log-prob under -1e15.)
+// 0; so does a log-prob under -1e15.) On CUDA with run.ctc = cudnn (ds_gpu_options.ctc), the
+// cases cuDNN takes (F32, blank 0, S <= 255) run cuDNN's fp32 log-space CTC instead: alpha and
+// alpha_exp are then not written, and the CUDA backward of such a forward recomputes through cuDNN
+// (docs/cuda_ops_speech.md).
 typedef enum ds_ctc_reduction { DS_CTC_MEAN = 0, DS_CTC_SUM } ds_ctc_reduction;
 
 // What backward differentiates with respect to.

@@ -14,8 +14,9 @@
 #      the general sweep reaches them                   sanitizer/memcheck_speech/, racecheck_speech/
 #   4. ds_kernel_bench (bench/kernel_bench.c)                         kernel_bench.jsonl, .log
 #   4b. CTC loss at B=32, T=500, L=100, V=32: bench/ctc_gpu_bench.c (ours, with the label check's
-#      sync and --trusted without it) and scripts/bench/torch_ctc_gpu.py (torch's native CUDA
-#      kernel and its cuDNN path)                                     ctc_bench.jsonl, torch_ctc.jsonl
+#      sync and --trusted without it; cuDNN's through our op with --cudnn, run.ctc = cudnn) and
+#      scripts/bench/torch_ctc_gpu.py (torch's native CUDA kernel and its cuDNN path)
+#                                                                     ctc_bench.jsonl, torch_ctc.jsonl
 #   5. scripts/bench/torch_kernels.py (python3)                       torch_kernels.jsonl, .log
 #   6. conv2d (bench/conv_bench_gpu.c: our FAST implicit GEMM and cuDNN, bf16) on every DeepLabV3-
 #      ResNet50 conv shape at 8 x 3 x 512 x 512 and on wav2vec2-base's convs (8 clips of 10 s:
@@ -213,7 +214,7 @@ if ((built)); then
     STAGE_STDOUT="$OUT/kernel_bench.jsonl" stage kernel_bench 60 "$build/bench/ds_kernel_bench"
     # 4b. the CTC loss, with and without the label check's synchronisation.
     # shellcheck disable=SC2016 # expanded by the inner bash
-    STAGE_STDOUT="$OUT/ctc_bench.jsonl" stage ctc_bench 30 bash -c '"$1" 32 500 100 32 50; "$1" 32 500 100 32 50 --trusted' \
+    STAGE_STDOUT="$OUT/ctc_bench.jsonl" stage ctc_bench 40 bash -c '"$1" 32 500 100 32 50; "$1" 32 500 100 32 50 --trusted; "$1" 32 500 100 32 50 --trusted --cudnn' \
         _ "$build/bench/ds_ctc_gpu_bench"
 else
     for s in ctest_gpu memcheck_speech racecheck_speech memcheck racecheck kernel_bench ctc_bench; do
@@ -464,11 +465,11 @@ print()
 print("CTC loss forward + backward, B=32 T=500 L=100 V=32 (ms median; ratio = torch native / ours, target >= 3)")
 tnat = next((r for r in ctc_torch if r.get("impl") == "torch" and "ms_median" in r), None)
 for r in ctc_ours + ctc_torch:
-    name = r.get("impl") or ("ours (trusted labels)" if r.get("trusted") else "ours")
+    name = r.get("impl") or (("ours cuDNN" if r.get("cudnn") else "ours") + (" (trusted labels)" if r.get("trusted") else ""))
     if "ms_median" not in r:
-        print(f"  {name:22} error: {str(r.get('error'))[:90]}")
+        print(f"  {name:28} error: {str(r.get('error'))[:90]}")
         continue
-    line = f"  {name:22} {r['ms_median']:9.3f} ms (forward {r.get('fwd_ms_median', float('nan')):.3f}), loss {r.get('loss')}"
+    line = f"  {name:28} {r['ms_median']:9.3f} ms (forward {r.get('fwd_ms_median', float('nan')):.3f}), loss {r.get('loss')}"
     if tnat and "impl" not in r:
         line += f", x{tnat['ms_median'] / r['ms_median']:.2f} vs torch native"
     print(line)

@@ -33,11 +33,13 @@
 // DS_ERR_UNSUPPORTED. The same code reads either memory through a generic pointer.
 // Lengths and targets are checked on the device (one synchronisation) unless
 // opt.trusted_indices, with the CPU op's messages; nothing is written before that.
+// run.ctc = cudnn (opt.ctc) hands the cases cuDNN takes to ctc_cudnn.cu after the same checks; the
+// finish kernel (losses, reduction) is this file's either way.
 #include <math.h>
 
 #include "block_reduce.cuh"
+#include "ctc_internal.cuh"
 #include "ctc_math.cuh"
-#include "cuda_state.cuh"
 #include "op_checks.cuh"
 
 extern "C" {
@@ -45,11 +47,6 @@ extern "C" {
 }
 
 enum { CTC_MAX_THREADS = 512, CTC_DEFAULT_SMEM = 48 * 1024 };
-
-struct ctc_geom {
-    int64_t N, T, C, S;
-    int blank;
-};
 
 // Index into a (N, T, 2S+1) alpha row of state s (the CPU's split layout).
 static __device__ __forceinline__ int64_t ctc_store_index(int64_t s, int64_t S) {
@@ -342,15 +339,19 @@ static ds_status launch_forward(ds_context *ctx, ds_cuda_state *cu, const ds_ctc
     DS_REQUIRE(&ctx->err, reserved <= cu->scratch_bytes, DS_ERR_UNSUPPORTED,
                "%s: a batch of %lld utterances is more than the scratch holds", op, (long long)g.N);
     double *nll = (double *)cu->scratch;
-    ctc_plan p;
-    DS_TRY(plan_work(ctx, cu, op, (const void *)ctc_forward_kernel<T>, fwd_work_bytes(g.S), reserved, g, &p));
-    for (int64_t n0 = 0; n0 < g.N; n0 += p.chunk) {
-        const int64_t cnt = g.N - n0 < p.chunk ? g.N - n0 : p.chunk;
-        ctc_forward_kernel<T><<<(unsigned)cnt, p.threads, p.smem ? p.bytes : 0, cu->stream>>>(
-            (const T *)a->log_probs.data, (const int32_t *)a->targets.data, (const int32_t *)a->input_lengths.data,
-            (const int32_t *)a->target_lengths.data, g, (double *)a->alpha.data, (int32_t *)a->alpha_exp.data, nll,
-            p.smem ? NULL : (char *)cu->scratch + reserved, p.stride, n0);
-        DS_CUDA_CHECK_LAUNCH(&ctx->err);
+    if (ds_ctc_cudnn_takes(cu, g, a->log_probs.dtype)) {
+        DS_TRY(ds_ctc_cudnn_nll(ctx, cu, a, g, nll));
+    } else {
+        ctc_plan p;
+        DS_TRY(plan_work(ctx, cu, op, (const void *)ctc_forward_kernel<T>, fwd_work_bytes(g.S), reserved, g, &p));
+        for (int64_t n0 = 0; n0 < g.N; n0 += p.chunk) {
+            const int64_t cnt = g.N - n0 < p.chunk ? g.N - n0 : p.chunk;
+            ctc_forward_kernel<T><<<(unsigned)cnt, p.threads, p.smem ? p.bytes : 0, cu->stream>>>(
+                (const T *)a->log_probs.data, (const int32_t *)a->targets.data, (const int32_t *)a->input_lengths.data,
+                (const int32_t *)a->target_lengths.data, g, (double *)a->alpha.data, (int32_t *)a->alpha_exp.data, nll,
+                p.smem ? NULL : (char *)cu->scratch + reserved, p.stride, n0);
+            DS_CUDA_CHECK_LAUNCH(&ctx->err);
+        }
     }
     ctc_finish_kernel<T><<<1, 1, 0, cu->stream>>>(nll, (const int32_t *)a->target_lengths.data, g.N,
                                                    a->reduction == DS_CTC_MEAN, a->zero_infinity,
@@ -408,6 +409,7 @@ extern "C" ds_status ds_cuda_ctc_loss_backward(ds_context *ctx, const void *args
                         &a->alpha_exp, a->blank, &g));
     DS_TRY(ds_cuda_check(ctx, op, "grad", &a->grad, a->log_probs.dtype, 3, a->log_probs.shape));
     if (g.N == 0) return DS_OK;
+    if (ds_ctc_cudnn_takes(cu, g, a->log_probs.dtype)) return ds_ctc_cudnn_backward(ctx, cu, a, g);
     if (a->log_probs.dtype == DS_F32) return launch_backward<float>(ctx, cu, a, g);
     return launch_backward<double>(ctx, cu, a, g);
 }

@@ -13,6 +13,7 @@ extern "C" ds_gpu_options ds_gpu_options_default(void) {
     o.kernels = DS_KERNELS_PLAIN;
     o.attention = DS_ATTENTION_OWN;
     o.conv = DS_CONV_OWN;
+    o.ctc = DS_CTC_OWN;
     o.allow_tf32 = false;
     o.gemm_workspace_bytes = 0;
     o.trusted_indices = false;
@@ -100,6 +101,12 @@ extern "C" void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a) {
 }
 extern "C" void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c) {
     if (ctx->cuda) ctx->cuda->opt.conv = c;
+}
+extern "C" void ds_gpu_set_ctc(ds_context *ctx, ds_ctc_impl c) {
+    if (ctx->cuda) ctx->cuda->opt.ctc = c;
+}
+extern "C" uint64_t ds_gpu_ctc_cudnn_calls(const ds_context *ctx) {
+    return ctx->cuda ? ctx->cuda->ctc_cudnn_calls : 0;
 }
 
 static ds_status need_device(ds_context *ctx, const char *what) {

@@ -28,6 +28,11 @@ uint64_t ds_gpu_attention_cudnn_fallbacks(const ds_context *ctx) {
     return 0;
 }
 void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c) { (void)ctx, (void)c; }
+void ds_gpu_set_ctc(ds_context *ctx, ds_ctc_impl c) { (void)ctx, (void)c; }
+uint64_t ds_gpu_ctc_cudnn_calls(const ds_context *ctx) {
+    (void)ctx;
+    return 0;
+}
 ds_status ds_gpu_alloc(ds_context *ctx, size_t bytes, void **dev_ptr) {
     (void)bytes;
     *dev_ptr = NULL;

@@ -12,6 +12,7 @@ static const ds_config_key k_keys[] = {
     {"run.kernels",         DS_CFG_ENUM,   "plain", .choices = "plain|fast",            .doc = "CUDA custom kernels: plain (simple, the reference) or fast (tensor cores, tiling)"},
     {"run.attention",       DS_CFG_ENUM,   "own",   .choices = "own|cudnn",             .doc = "CUDA attention: downstream's own kernels or cuDNN's fused SDPA"},
     {"run.conv",            DS_CFG_ENUM,   "own",   .choices = "own|cudnn|auto",        .doc = "CUDA convolutions: downstream's own implicit GEMM, cuDNN (its fastest deterministic algorithm per shape), or auto (both timed once per shape, the faster kept)"},
+    {"run.ctc",             DS_CFG_ENUM,   "own",   .choices = "own|cudnn",             .doc = "CUDA CTC loss: downstream's own kernels (extended-range, near double precision), or cuDNN's (fp32 log space; F32 only, at most 255 labels per utterance, other cases run the own kernels)"},
     {"run.deterministic",   DS_CFG_BOOL,   "true",                                     .doc = "CUDA: no float atomics, identical results run to run (bit-exact resume); false may be faster"},
     {"run.log_level",       DS_CFG_ENUM,   "info",  .choices = "error|warn|info|debug", .doc = "log verbosity (--quiet sets warn, --verbose debug)"},
     {"run.threads",         DS_CFG_INT,    "0",     .min = "0",                        .doc = "CPU threads; 0 = all cores"},

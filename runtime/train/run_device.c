@@ -85,6 +85,7 @@ ds_status ds_run_device_open(ds_context *ctx, const ds_config *cfg, const ds_wor
     o.attention = strcmp(ds_config_str(cfg, "run.attention"), "cudnn") == 0 ? DS_ATTENTION_CUDNN : DS_ATTENTION_OWN;
     const char *conv = ds_config_str(cfg, "run.conv");
     o.conv = strcmp(conv, "cudnn") == 0 ? DS_CONV_CUDNN : strcmp(conv, "auto") == 0 ? DS_CONV_AUTO : DS_CONV_OWN;
+    o.ctc = strcmp(ds_config_str(cfg, "run.ctc"), "cudnn") == 0 ? DS_CTC_CUDNN : DS_CTC_OWN;
     // TF32 stays off: in fp32 mode every F32 GEMM is exact fp32 (the parity tests rely on it), and
     // in bf16 mode the GEMMs take bf16 operands, so TF32 would change nothing there.
     o.allow_tf32 = false;
@@ -110,10 +111,12 @@ ds_status ds_run_device_open(ds_context *ctx, const ds_config *cfg, const ds_wor
     }
     char name[256] = "?";
     if (ds_cuda_device_name(index, name, sizeof name, err) != DS_OK) ds_err_clear(err);
-    snprintf(out->description, sizeof out->description, "cuda:%d %s, %s, %s kernels, %s attention, %s conv%s%s", index,
+    snprintf(out->description, sizeof out->description, "cuda:%d %s, %s, %s kernels, %s attention, %s conv, %s CTC%s%s",
+             index,
              name, out->act == DS_BF16 ? "bf16 mixed precision" : "fp32 (TF32 off)",
              o.kernels == DS_KERNELS_FAST ? "fast" : "plain", o.attention == DS_ATTENTION_CUDNN ? "cuDNN" : "own",
              o.conv == DS_CONV_CUDNN ? "cuDNN" : o.conv == DS_CONV_AUTO ? "auto (own or cuDNN per shape)" : "own",
+             o.ctc == DS_CTC_CUDNN ? "cuDNN" : "own",
              ctx->deterministic ? ", deterministic" : "", is_auto ? " (run.device=auto found a CUDA device)" : "");
     DS_LOG_INFO(&ctx->log, "device: %s", out->description);
     return DS_OK;

@@ -7,6 +7,7 @@
 //   run.kernels     plain | fast   custom kernel variant (kernels/gpu.h)
 //   run.attention   own | cudnn    attention implementation on CUDA
 //   run.conv        own | cudnn | auto   convolution implementation on CUDA (auto: timed per shape)
+//   run.ctc         own | cudnn          CTC loss implementation on CUDA
 //   run.precision   auto | fp32 | bf16   activations: auto is bf16 on CUDA and fp32 on the CPU
 //                   (the CPU backend computes in fp32 only); fp32 on CUDA runs with TF32 off
 //   run.deterministic   no float atomics on CUDA: identical results run to run (bit-exact resume)
