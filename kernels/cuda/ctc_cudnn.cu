@@ -159,8 +159,8 @@ ds_status run(ds_context *ctx, ds_cuda_state *cu, const cudnn_ctc_descs &d, cons
 
 bool ds_ctc_cudnn_takes(const ds_cuda_state *cu, const ctc_geom &g, ds_dtype dt) {
 #if DS_HAVE_CUDNN
-    return cu->opt.ctc == DS_CTC_CUDNN && dt == DS_F32 && g.blank == 0 && g.S <= CUDNN_CTC_MAX_LABELS && g.N >= 1 &&
-           g.T >= 1 && g.C >= 2 && g.N * g.C <= INT32_MAX && g.T * g.N * g.C <= INT32_MAX;
+    return cu->opt.ctc == DS_CTC_CUDNN && dt == DS_F32 && g.blank == 0 && g.S >= 1 && g.S <= CUDNN_CTC_MAX_LABELS &&
+           g.N >= 1 && g.T >= 1 && g.C >= 2 && g.N * g.C <= INT32_MAX && g.T * g.N * g.C <= INT32_MAX;
 #else
     (void)cu, (void)g, (void)dt;
     return false;

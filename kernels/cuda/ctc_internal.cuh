@@ -12,7 +12,7 @@ struct ctc_geom {
 };
 
 // Whether this call runs cuDNN: run.ctc = cudnn, a build with cuDNN, and a case cuDNN takes (F32,
-// blank 0, S <= 255, N, T >= 1, C >= 2, sizes within int). Shapes and options only, so a forward
+// blank 0, 1 <= S <= 255, N, T >= 1, C >= 2, sizes within int). Shapes and options only, so a forward
 // and the backward of the same loss always agree.
 bool ds_ctc_cudnn_takes(const ds_cuda_state *cu, const ctc_geom &g, ds_dtype dt);
 
