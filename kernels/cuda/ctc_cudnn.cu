@@ -145,13 +145,23 @@ ds_status prepare(ds_context *ctx, ds_cuda_state *cu, const ds_tensor *lp, const
     return DS_OK;
 }
 
-ds_status run(ds_context *ctx, ds_cuda_state *cu, const cudnn_ctc_descs &d, const cudnn_ctc_buffers &b,
-              bool with_grads) {
-    DS_CUDNN_CHECK(&ctx->err, cudnnCTCLoss_v8(cu->cudnn, CUDNN_CTC_LOSS_ALGO_DETERMINISTIC, d.loss, d.probs, b.probs,
-                                              b.labels, b.tl, b.il, b.costs, with_grads ? d.probs : NULL,
-                                              with_grads ? b.grads : NULL, b.work_bytes, b.work));
+// prepare, then cuDNN's call: costs into b->costs, and with_grads its gradients into b->grads.
+ds_status cudnn_pass(ds_context *ctx, ds_cuda_state *cu, const ds_tensor *lp, const ds_tensor *targets,
+                     const ds_tensor *il, const ds_tensor *tl, const ctc_geom &g, bool with_grads, cudnn_ctc_descs *d,
+                     cudnn_ctc_buffers *b) {
+    DS_TRY(prepare(ctx, cu, lp, targets, il, tl, g, with_grads, d, b));
+    DS_CUDNN_CHECK(&ctx->err, cudnnCTCLoss_v8(cu->cudnn, CUDNN_CTC_LOSS_ALGO_DETERMINISTIC, d->loss, d->probs, b->probs,
+                                              b->labels, b->tl, b->il, b->costs, with_grads ? d->probs : NULL,
+                                              with_grads ? b->grads : NULL, b->work_bytes, b->work));
     cu->ctc_cudnn_calls++;
     return DS_OK;
+}
+
+// The status of the last launch.
+ds_status launched(ds_context *ctx, const char *op) {
+    const cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) return DS_OK;
+    return ds_err_set(&ctx->err, DS_ERR_CUDA, "%s: cuDNN path: %s", op, cudaGetErrorString(e));
 }
 
 }  // namespace
@@ -172,13 +182,11 @@ ds_status ds_ctc_cudnn_nll(ds_context *ctx, ds_cuda_state *cu, const ds_ctc_loss
 #if DS_HAVE_CUDNN
     cudnn_ctc_descs d;
     cudnn_ctc_buffers b = {};
-    ds_status st = prepare(ctx, cu, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, g, false, &d, &b);
-    if (st == DS_OK) st = run(ctx, cu, d, b, false);
+    ds_status st =
+        cudnn_pass(ctx, cu, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, g, false, &d, &b);
     if (st == DS_OK) {
         ctc_cudnn_nll_kernel<<<(unsigned)((g.N + 127) / 128), 128, 0, cu->stream>>>(b.costs, b.status, g.N, nll);
-        if (cudaPeekAtLastError() != cudaSuccess)
-            st = ds_err_set(&ctx->err, DS_ERR_CUDA, "ctc_loss_forward: cuDNN path: %s",
-                            cudaGetErrorString(cudaGetLastError()));
+        st = launched(ctx, "ctc_loss_forward");
     }
     release(cu, &d, &b);
     return st;
@@ -192,16 +200,14 @@ ds_status ds_ctc_cudnn_backward(ds_context *ctx, ds_cuda_state *cu, const ds_ctc
 #if DS_HAVE_CUDNN
     cudnn_ctc_descs d;
     cudnn_ctc_buffers b = {};
-    ds_status st = prepare(ctx, cu, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, g, true, &d, &b);
-    if (st == DS_OK) st = run(ctx, cu, d, b, true);
+    ds_status st =
+        cudnn_pass(ctx, cu, &a->log_probs, &a->targets, &a->input_lengths, &a->target_lengths, g, true, &d, &b);
     if (st == DS_OK) {
         ctc_cudnn_grad_kernel<<<ds_cuda_grid(g.N * g.T * g.C, 256), 256, 0, cu->stream>>>(
             (const float *)a->log_probs.data, b.grads, b.status, (const int32_t *)a->input_lengths.data,
             (const int32_t *)a->target_lengths.data, g, a->dloss, a->reduction == DS_CTC_MEAN, a->zero_infinity,
             a->wrt == DS_CTC_GRAD_LOGITS, (float *)a->grad.data);
-        if (cudaPeekAtLastError() != cudaSuccess)
-            st = ds_err_set(&ctx->err, DS_ERR_CUDA, "ctc_loss_backward: cuDNN path: %s",
-                            cudaGetErrorString(cudaGetLastError()));
+        st = launched(ctx, "ctc_loss_backward");
     }
     release(cu, &d, &b);
     return st;
