@@ -186,6 +186,10 @@ ds_status ds_bert_arena_bytes(ds_context *ctx, const ds_bert_model *m, int64_t B
     s.layers = calloc((size_t)(m->cfg.layers > 0 ? m->cfg.layers : 1), sizeof *s.layers);
     DS_REQUIRE(&ctx->err, s.layers != NULL, DS_ERR_OOM, "bert plan: out of memory");
     ds_arena plan = ds_arena_measure();
+    // The plan's tensors carry the model's device: the transformer layers carve per-head copies of
+    // q, k, v and the context on CUDA only (its attention takes that layout), so a plan measured as
+    // CPU memory would be short on a device.
+    plan.device = m->params.device;
     const ds_bert_batch shape = {.B = B, .T = T};
     // Dropout on: its buffers are the superset of what eval carves.
     ds_status st = forward(ctx, m, &s, &shape, true, 0, &plan);

@@ -65,8 +65,14 @@ static bool world_above_one(const ds_conv_bn_mode *m) {
     return m->coll != NULL && m->coll->allreduce_sum != NULL && m->coll->world > 1;
 }
 
+// SyncBatchNorm's sums over the ranks, where they are: host memory on the CPU, device memory
+// (ordered after the kernels that computed them) on a GPU.
 static ds_status allreduce(ds_context *ctx, const ds_conv_bn_mode *m, const ds_tensor *buf) {
-    return m->coll->allreduce_sum(m->coll->user, buf->data, ds_tensor_numel(buf), buf->dtype, &ctx->err);
+    if (buf->device.kind == DS_DEVICE_CPU)
+        return m->coll->allreduce_sum(m->coll->user, buf->data, ds_tensor_numel(buf), buf->dtype, &ctx->err);
+    DS_REQUIRE(&ctx->err, m->coll->allreduce_sum_device != NULL, DS_ERR_INVALID_ARG,
+               "SyncBatchNorm: the statistics are in device memory but the collective sums host memory only");
+    return m->coll->allreduce_sum_device(m->coll->user, buf->data, ds_tensor_numel(buf), buf->dtype, &ctx->err);
 }
 
 static ds_tensor param(const ds_param_block *pb, int i) { return ds_param_block_op_param(pb, i); }

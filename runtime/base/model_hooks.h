@@ -22,12 +22,15 @@ typedef struct ds_grad_hook {
 } ds_grad_hook;
 
 // A collective over every rank of a data-parallel run, for layers whose math spans the global
-// batch (SyncBatchNorm: the per-channel sums of forward and of backward). allreduce_sum sums
-// `count` elements of `dtype` (F32, F64 or I64) in place over the ranks; buf is in the memory of
-// the model's device (host on the CPU). Every rank must make the same calls in the same order.
-// A NULL table or a NULL allreduce_sum is a world of one: the model skips the call.
+// batch (SyncBatchNorm: the per-channel sums of forward and of backward) and for metric sums.
+// allreduce_sum sums `count` elements of `dtype` (F32, F64 or I64) in place over the ranks, buf in
+// host memory; allreduce_sum_device does the same for buf in the memory of the model's device
+// (NULL when the model is on the CPU: host memory is its memory), ordered after the work already
+// enqueued on the device and complete when it returns. Every rank must make the same calls in the
+// same order. A NULL table or a NULL allreduce_sum is a world of one: the model skips the call.
 typedef struct ds_collective {
     ds_status (*allreduce_sum)(void *user, void *buf, int64_t count, ds_dtype dtype, ds_err *err);
+    ds_status (*allreduce_sum_device)(void *user, void *buf, int64_t count, ds_dtype dtype, ds_err *err);
     void *user;
     int world;  // ranks taking part (1 when there is no communicator)
     int rank;   // this process's rank among them

@@ -214,16 +214,30 @@ static ds_status enqueue_chunked(ds_comm *c, ds_comm_op op, ds_comm_ticket *tick
     return DS_OK;
 }
 
-// ---- public operations -----------------------------------------------------------------------
-ds_status ds_comm_allreduce_sum(ds_comm *c, void *buf, int64_t count, ds_dtype dtype, ds_err *err) {
+// A blocking sum of buf in host or (on_device) device memory.
+static ds_status allreduce_blocking(ds_comm *c, void *buf, int64_t count, ds_dtype dtype, bool on_device,
+                                   ds_err *err) {
     DS_REQUIRE(err, dtype == DS_F32 || dtype == DS_F64 || dtype == DS_I64, DS_ERR_INVALID_ARG,
                "all-reduce: dtype %s is not summed (F32, F64, I64)", ds_dtype_name(dtype));
     DS_REQUIRE(err, count >= 0, DS_ERR_INVALID_ARG, "all-reduce: negative count %lld", (long long)count);
+    DS_REQUIRE(err, !on_device || !c->ops || c->backend == DS_COMM_NCCL, DS_ERR_INVALID_ARG,
+               "all-reduce of device memory: dist.backend %s sums host memory only (use nccl)",
+               ds_comm_backend_name(c->backend));
     if (!c->ops || count == 0) return DS_OK;
-    const ds_comm_op op = {.kind = DS_COMM_OP_ALLREDUCE, .buf = buf, .count = count, .dtype = dtype};
+    const ds_comm_op op = {.kind = DS_COMM_OP_ALLREDUCE, .buf = buf, .count = count, .dtype = dtype,
+                           .on_device = on_device};
     ds_comm_ticket t = 0;
     DS_TRY(enqueue_chunked(c, op, &t, err));
     return ds_comm_wait(c, t, err);
+}
+
+// ---- public operations -----------------------------------------------------------------------
+ds_status ds_comm_allreduce_sum(ds_comm *c, void *buf, int64_t count, ds_dtype dtype, ds_err *err) {
+    return allreduce_blocking(c, buf, count, dtype, false, err);
+}
+
+ds_status ds_comm_allreduce_sum_device(ds_comm *c, void *buf, int64_t count, ds_dtype dtype, ds_err *err) {
+    return allreduce_blocking(c, buf, count, dtype, true, err);
 }
 
 ds_status ds_comm_broadcast(ds_comm *c, void *buf, size_t bytes, int root, ds_err *err) {

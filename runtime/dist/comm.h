@@ -104,6 +104,11 @@ bool ds_comm_failed(ds_comm *c);
 // Sum over ranks, in place: buf (count) host, dtype F32, F64 or I64. Every rank gets the same sum.
 ds_status ds_comm_allreduce_sum(ds_comm *c, void *buf, int64_t count, ds_dtype dtype, ds_err *err);
 
+// The same sum over buf (count) in device memory (nccl only: a host communicator refuses it): the
+// collective waits for the work already enqueued on the compute stream (comm options' cuda_stream)
+// and the call returns once the sum is complete, so work enqueued afterwards reads it.
+ds_status ds_comm_allreduce_sum_device(ds_comm *c, void *buf, int64_t count, ds_dtype dtype, ds_err *err);
+
 // Rank `root`'s bytes into every rank's buf (bytes) host.
 ds_status ds_comm_broadcast(ds_comm *c, void *buf, size_t bytes, int root, ds_err *err);
 

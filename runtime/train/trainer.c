@@ -25,10 +25,15 @@ ds_status ds_trainer_broadcast(trainer *t, void *buf, size_t bytes) {
     return ds_comm_broadcast(t->comm, buf, bytes, 0, &t->ctx->err);
 }
 
-// The collective hook models and the evaluator use (runtime/base/model_hooks.h).
+// The collective hook models and the evaluator use (runtime/base/model_hooks.h): host buffers, and
+// buffers in the model's device memory (SyncBatchNorm's sums on CUDA).
 static ds_status collective_sum(void *user, void *buf, int64_t count, ds_dtype dtype, ds_err *err) {
     trainer *t = user;
     return ds_comm_allreduce_sum(t->comm, buf, count, dtype, err);
+}
+static ds_status collective_sum_device(void *user, void *buf, int64_t count, ds_dtype dtype, ds_err *err) {
+    trainer *t = user;
+    return ds_comm_allreduce_sum_device(t->comm, buf, count, dtype, err);
 }
 
 // The dev metric that selects the best checkpoint, as the family names it.
@@ -539,8 +544,10 @@ ds_status ds_train_family(ds_context *ctx, const ds_config *cfg, const ds_task_f
     t.comm = comm && ds_comm_size(comm) > 1 ? comm : NULL;
     t.rank = t.comm ? ds_comm_rank(comm) : 0;
     t.world = t.comm ? ds_comm_size(comm) : 1;
-    t.coll = (ds_collective){.allreduce_sum = t.comm ? collective_sum : NULL, .user = &t, .world = t.world,
-                             .rank = t.rank};
+    t.coll = (ds_collective){.allreduce_sum = t.comm ? collective_sum : NULL,
+                             .allreduce_sum_device =
+                                 t.comm && ctx->device.kind != DS_DEVICE_CPU ? collective_sum_device : NULL,
+                             .user = &t, .world = t.world, .rank = t.rank};
     out->world_size = t.world;
     ds_status st = setup(&t);
     if (st == DS_OK) st = ds_step_losses_init(ctx, &t.losses, t.accum > 0 ? t.accum : 1);

@@ -195,6 +195,22 @@ static void check_pass_errors(ds_test *t, ds_context *ctx, const ds_bert_config 
     ds_bert_free(&m);
 }
 
+// The plan follows the model's device: with the parameters labelled CUDA (nothing is touched while
+// measuring) it must include the per-head q, k, v and context copies the CUDA attention needs, 4
+// (B, T, H) F32 tensors per layer on top of the CPU plan (the forward keeps them for the backward).
+static void check_plan_device(ds_test *t, ds_context *ctx, const ds_bert_model *m) {
+    size_t on_cpu = 0, on_cuda = 0;
+    ds_bert_model dev = *m;
+    dev.params.device = (ds_device){DS_DEVICE_CUDA, 0};
+    if (!ds_test_check(t, ds_bert_arena_bytes(ctx, m, B, T, true, &on_cpu) == DS_OK &&
+                              ds_bert_arena_bytes(ctx, &dev, B, T, true, &on_cuda) == DS_OK,
+                       "plans: %s", ctx->err.msg))
+        return;
+    const size_t heads = (size_t)m->cfg.layers * 4 * (size_t)(B * T * m->cfg.hidden) * sizeof(float);
+    ds_test_check(t, on_cuda >= on_cpu + heads, "the CUDA plan (%zu bytes) must exceed the CPU plan (%zu) by the %zu "
+                  "bytes of per-head copies", on_cuda, on_cpu, heads);
+}
+
 // dloss scales every gradient: one pass with dloss 0.25 gives a quarter of one with 1, to
 // rounding (the scale is applied to dlogits, exact for a power of two).
 static void check_dloss(ds_test *t, ds_context *ctx, ds_bert_model *m, ds_arena *arena) {
@@ -237,6 +253,7 @@ int main(void) {
         check_dloss(&t, &ctx, &m, &arena);
     }
     check_pass_errors(&t, &ctx, &cfg);
+    check_plan_device(&t, &ctx, &m);
     ds_arena_free(&arena);
     ds_bert_free(&m);
     return ds_test_finish(&t);

@@ -82,6 +82,13 @@ static ds_status run_ops(ds_comm *c, rank_job *j) {
     snprintf(j->bcast0, sizeof j->bcast0, "from rank %d", r);
     DS_TRY(ds_comm_broadcast(c, j->bcast0, sizeof j->bcast0, 0, err));
     DS_TRY(ds_comm_barrier(c, err));
+    // Device memory through a host communicator: refused before anything is sent, the
+    // communicator still usable (the buckets below).
+    double dev_sum = 0;
+    if (ds_comm_allreduce_sum_device(c, &dev_sum, 1, DS_F64, err) != DS_ERR_INVALID_ARG ||
+        strstr(err->msg, "sums host memory only (use nccl)") == NULL)
+        return ds_err_set(err, DS_ERR_INTERNAL, "a device all-reduce on tcp was not refused (%s)", err->msg);
+    ds_err_clear(err);
     ds_comm_ticket tk[3];
     for (int b = 0; b < 3; b++) {
         for (int i = 0; i < 4; i++) j->buckets[b][i] = (float)(b * 10 + i + r);

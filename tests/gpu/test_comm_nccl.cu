@@ -47,6 +47,18 @@ int main(void) {
     cudaMemcpy(back, dev, n * sizeof(float), cudaMemcpyDeviceToHost);
     ds_test_check(&t, memcmp(host, back, sizeof host) == 0, "one rank: the device sum is the identity");
 
+    // A blocking device all-reduce (SyncBatchNorm's F64 sums): ordered after a kernel-free copy on
+    // the caller's stream (the legacy default here), complete on return.
+    double *ddev = NULL, dback[2] = {0, 0};
+    const double dsrc[2] = {0.25, -1e-300};
+    cudaMalloc(&ddev, sizeof dsrc);
+    cudaMemcpy(ddev, dsrc, sizeof dsrc, cudaMemcpyHostToDevice);
+    ds_test_check(&t, ds_comm_allreduce_sum_device(c, ddev, 2, DS_F64, &err) == DS_OK, "device F64 all-reduce: %s",
+                  err.msg);
+    cudaMemcpy(dback, ddev, sizeof dback, cudaMemcpyDeviceToHost);
+    ds_test_check(&t, memcmp(dsrc, dback, sizeof dback) == 0, "one rank: the device F64 sum is the identity");
+    cudaFree(ddev);
+
     double d[3] = {1.5, -2.0, 1e300};
     int64_t counts[2] = {7, -9};
     char text[16] = "rank zero";
