@@ -314,6 +314,14 @@ ds_status ds_conv_auto_pick(ds_context *ctx, const ds_conv_problem &p, ds_conv_p
         *choice = 0;  // cuDNN cannot run this pass here: our own, without timing
         return DS_OK;
     }
+    if (!ds_conv_own_is_fast(ctx, p)) {
+        // Our own would be the PLAIN reference kernel (F32 data, or run.kernels=plain): one thread
+        // per output summing in double, never a contest for cuDNN, and timing it four times per
+        // shape would add seconds to the first step of an fp32 DeepLabV3. cuDNN without timing.
+        *choice = 1;
+        *use_cudnn = true;
+        return DS_OK;
+    }
     // A temporary output of the pass's shape, so that timing never touches the caller's tensors.
     const size_t es = ds_dtype_size(p.dt);
     const size_t out_bytes = pass == DS_CONV_PASS_FWD     ? (size_t)(p.N * p.K * p.P * p.Q) * es

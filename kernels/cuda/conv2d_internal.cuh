@@ -29,6 +29,8 @@ struct ds_conv_problem {
 
 // The FAST (tensor-core) path's limits: every GEMM extent and index fits in int32.
 bool ds_conv_fast_fits(const ds_conv_problem &p);
+// Whether our own passes of p run FAST (BF16 data, opt.kernels FAST, within the limits), not PLAIN.
+bool ds_conv_own_is_fast(const ds_context *ctx, const ds_conv_problem &p);
 
 // Bytes of workspace our own implementation uses at most for p (FAST wgrad's split-K partials,
 // whatever the variant: the variant may change between the query and the call); 0 for F32.

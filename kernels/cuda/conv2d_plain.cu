@@ -129,9 +129,10 @@ struct db_finish {
     }
 };
 
-static bool use_fast(ds_context *ctx, const ds_conv_problem &p) {
+bool ds_conv_own_is_fast(const ds_context *ctx, const ds_conv_problem &p) {
     return p.dt == DS_BF16 && ctx->cuda->opt.kernels == DS_KERNELS_FAST && ds_conv_fast_fits(p);
 }
+static bool use_fast(ds_context *ctx, const ds_conv_problem &p) { return ds_conv_own_is_fast(ctx, p); }
 
 static const unsigned kThreads = 256;
 
