@@ -92,6 +92,9 @@ bool ds_conv_fast_fits(const ds_conv_problem &p) {
                          (int64_t)p.dh * p.R, (int64_t)p.dw * p.S};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (v[i] >= lim) return false;
+    // wgrad's reduction runs over N P Q in int32 with split ends up to ~1.5x past it
+    // (conv2d_igemm.cuh: kbeg + ksplit): keep half the range.
+    if (p.N * p.P * p.Q >= lim / 2) return false;
     return p.G <= 65535 && cdiv(p.Kg, 64) <= 65535 && cdiv(p.Cg, 64) <= 65535;
 }
 
