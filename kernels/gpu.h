@@ -67,9 +67,10 @@ const ds_gpu_options *ds_gpu_get_options(const ds_context *ctx);
 // Switches the kernel variant / attention implementation of an open context (tests run both).
 void ds_gpu_set_kernels(ds_context *ctx, ds_kernel_variant v);
 void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a);
-// How many attention backwards asked for cuDNN ran the own kernels instead because cuDNN had no
-// engine for them (kernels/cuda/attention.cu); 0 without a device. Tests use it to tell a real
-// cuDNN comparison from the fallback.
+// How many attention forwards and backwards asked for cuDNN ran the own kernels instead because
+// cuDNN does not take them (dropout, F32, a mask that is not right padding, no engine;
+// kernels/cuda/attention.cu); 0 without a device. Tests use it to tell a real cuDNN comparison
+// from the fallback.
 uint64_t ds_gpu_attention_cudnn_fallbacks(const ds_context *ctx);
 void ds_gpu_set_conv(ds_context *ctx, ds_conv_impl c);
 void ds_gpu_set_ctc(ds_context *ctx, ds_ctc_impl c);

@@ -101,7 +101,16 @@ extern "C" ds_status ds_cuda_attention_forward(ds_context *ctx, const void *args
                         a->dropout_offset, &p, &ctx->err));
     DS_TRY(expect_like_q(&a->out, op, "out", &a->q, &ctx->err));
     if ((int64_t)p.B * p.H * p.T == 0) return DS_OK;  // nothing to compute (and no empty grid)
-    if (s->opt.attention == DS_ATTENTION_CUDNN) return ds_attn_cudnn_forward(ctx, s, a, p);
+    if (s->opt.attention == DS_ATTENTION_CUDNN) {
+        const ds_status cs = ds_attn_cudnn_forward(ctx, s, a, p);
+        if (cs != DS_ERR_UNSUPPORTED) return cs;
+        // cuDNN does not take this problem (attention dropout, F32, a mask that is not right
+        // padding, no engine): the own kernels run it, so that BERT training (attention dropout
+        // 0.1) goes on under run.attention=cudnn instead of stopping at its first forward. The
+        // refused call wrote nothing.
+        ds_err_clear(&ctx->err);
+        s->attn_cudnn_fallbacks++;
+    }
 
     const ds_attn_fwd_ptrs ptrs = {a->q.data, a->k.data, a->v.data, a->out.data, (float *)a->lse.data,
                                    a->q.dtype == DS_BF16};
@@ -135,7 +144,7 @@ extern "C" ds_status ds_cuda_attention_backward(ds_context *ctx, const void *arg
         // compute the same gradients from the same natural-log lse the forward saved, so training
         // goes on instead of stopping. Nothing was written by the refused call.
         ds_err_clear(&ctx->err);
-        s->attn_cudnn_bwd_fallbacks++;
+        s->attn_cudnn_fallbacks++;
     }
 
     // D_i = dO_i . out_i (B, H, T) fp32: in the context's scratch when it fits, else a

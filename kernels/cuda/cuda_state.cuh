@@ -44,7 +44,7 @@ struct ds_cuda_state {
     ds_conv_tuning *conv_tuning;     // run.conv = cudnn | auto: grown on first use; NULL until then
     ds_gemm_cache *gemm_cache;       // linear.cu's GEMM descriptors: grown on first use; NULL until then
     size_t live_bytes, peak_bytes;   // ds_gpu_alloc bookkeeping
-    uint64_t attn_cudnn_bwd_fallbacks;  // attention backwards cuDNN refused, run by the own kernels
+    uint64_t attn_cudnn_fallbacks;   // attention forwards and backwards cuDNN refused, run by the own kernels
     uint64_t ctc_cudnn_calls;        // CTC forwards and backwards run by cuDNN (run.ctc = cudnn)
 };
 

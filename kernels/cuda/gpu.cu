@@ -93,7 +93,7 @@ extern "C" void ds_gpu_set_kernels(ds_context *ctx, ds_kernel_variant v) {
     if (ctx->cuda) ctx->cuda->opt.kernels = v;
 }
 extern "C" uint64_t ds_gpu_attention_cudnn_fallbacks(const ds_context *ctx) {
-    return ctx->cuda ? ctx->cuda->attn_cudnn_bwd_fallbacks : 0;
+    return ctx->cuda ? ctx->cuda->attn_cudnn_fallbacks : 0;
 }
 
 extern "C" void ds_gpu_set_attention(ds_context *ctx, ds_attention_impl a) {

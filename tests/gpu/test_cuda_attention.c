@@ -243,7 +243,10 @@ static void cross_check_cudnn(ds_context *ctx, ds_test *t, const attn_case *c, c
         ds_gpu_set_kernels(ctx, DS_KERNELS_FAST);
         ds_gpu_set_attention(ctx, i == 0 ? DS_ATTENTION_OWN : DS_ATTENTION_CUDNN);
         ds_attention_fwd_args f = {q, k, v, mask, out[i], lse[i], scale, 0.0f, 0, 0};
+        const uint64_t fwd_fallbacks = ds_gpu_attention_cudnn_fallbacks(ctx);
         ds_status st = ds_attention_forward(ctx, &f);
+        if (i == 1 && st == DS_OK && ds_gpu_attention_cudnn_fallbacks(ctx) != fwd_fallbacks)
+            printf("%s forward: cuDNN: skipped (refused; the own forward ran instead)\n", what);
         if (i == 1 && st == DS_ERR_UNSUPPORTED) {
             printf("%s forward: skipped: %s\n", what, ctx->err.msg);
         } else {
@@ -339,6 +342,25 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
                               ds_gpu_test_same_bits(&g1.dv, &g2.dv),
                           "%s: two runs differ", what);
         gpu_result_free(&g2);
+        // run.attention=cudnn with dropout (BERT's training case): cuDNN refuses it, and the own
+        // kernels must run both passes instead (the same bits as FAST) rather than stop.
+        if (c->p > 0.0f && vi == V_BF16_FAST && g1.ok) {
+            ds_gpu_set_attention(ctx, DS_ATTENTION_CUDNN);
+            const uint64_t fallbacks = ds_gpu_attention_cudnn_fallbacks(ctx);
+            gpu_result g3 = gpu_run(ctx, t, what, use, c, DS_BF16, r);
+            ds_gpu_set_attention(ctx, DS_ATTENTION_OWN);
+            ds_test_check(t, g3.ok && ds_gpu_attention_cudnn_fallbacks(ctx) - fallbacks == 2,
+                          "%s: under run.attention=cudnn, dropout must fall back to the own kernels in forward and "
+                          "backward (%llu fallbacks)", what,
+                          (unsigned long long)(ds_gpu_attention_cudnn_fallbacks(ctx) - fallbacks));
+            if (g3.ok)
+                ds_test_check(t,
+                              ds_gpu_test_same_bits(&g1.out, &g3.out) && ds_gpu_test_same_bits(&g1.lse, &g3.lse) &&
+                                  ds_gpu_test_same_bits(&g1.dq, &g3.dq) && ds_gpu_test_same_bits(&g1.dk, &g3.dk) &&
+                                  ds_gpu_test_same_bits(&g1.dv, &g3.dv),
+                              "%s: the cuDNN fallback differs from FAST", what);
+            gpu_result_free(&g3);
+        }
         gpu_result_free(&g1);
     }
 
