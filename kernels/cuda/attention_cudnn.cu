@@ -32,8 +32,10 @@ namespace {
 enum : int64_t { UID_Q = 1, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE, UID_SEQ_Q, UID_SEQ_KV, UID_DO, UID_DQ, UID_DK, UID_DV };
 
 // Every descriptor one call creates, destroyed (in reverse) when the call ends, whatever happened.
+// Room: ~16 tensors and the operation, graph and pack, plus per heuristic mode (three) its
+// descriptor and up to 8 configurations and 8 candidate plans: ~70 at worst, so 256.
 struct desc_set {
-    cudnnBackendDescriptor_t d[64];
+    cudnnBackendDescriptor_t d[256];
     int n = 0;
     ~desc_set() {
         for (int i = n - 1; i >= 0; i--) cudnnBackendDestroyDescriptor(d[i]);
@@ -58,7 +60,9 @@ ds_status cudnn_fail(ds_err *err, const char *op, const char *stage, cudnnStatus
 
 ds_status create(desc_set &set, ds_err *err, const char *op, cudnnBackendDescriptorType_t type,
                  cudnnBackendDescriptor_t *out) {
-    DS_REQUIRE(err, set.n < 64, DS_ERR_INTERNAL, "%s: cuDNN SDPA: too many descriptors", op);
+    // Out of room is a refusal like NOT_SUPPORTED, so the attention op falls back to its own kernels.
+    DS_REQUIRE(err, set.n < (int)(sizeof set.d / sizeof set.d[0]), DS_ERR_UNSUPPORTED,
+               "%s: cuDNN SDPA: too many descriptors", op);
     DS_CUDNN_STAGE(err, op, "cudnnBackendCreateDescriptor", cudnnBackendCreateDescriptor(type, out));
     set.d[set.n++] = *out;
     return DS_OK;
