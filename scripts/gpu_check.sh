@@ -28,7 +28,8 @@
 #      `OUT=$OUT/e2e_families DS_BIN=<build>/downstream PYTHON=$py bash <script>`
 #                                                                     e2e_families.log, e2e_families/
 #   7. scripts/bench/gpu_vs_torch.sh, only if it exists (end-to-end training step vs PyTorch),
-#      run as `OUT=$OUT/e2e DS_BUILD_DIR=<build> DS_BIN=<build>/downstream bash <script>`
+#      run as `OUT=$OUT/e2e DS_BUILD_DIR=<build> DS_BIN=<build>/downstream bash <script> $PYTHON
+#      --set run.kernels=fast`
 #                                                                     e2e.log, e2e/
 # and last a summary table (summary.txt; also summary.json): test pass/fail/skip counts,
 # sanitizer error counts, the kernel table, ours against PyTorch with ratios, the families' end-to-end
@@ -257,7 +258,10 @@ elif ((!built)); then
     skip e2e "no build"
 else
     mkdir -p "$OUT/e2e"
-    stage e2e 120 env OUT="$OUT/e2e" DS_BUILD_DIR="$build" DS_BIN="$build/downstream" PYTHON="$py" bash "$e2e"
+    # run.kernels=fast: the tensor-core attention (plain, the default until a GPU run has passed
+    # the tests, is the reference path and recomputes the scores).
+    stage e2e 120 env OUT="$OUT/e2e" DS_BUILD_DIR="$build" DS_BIN="$build/downstream" PYTHON="$py" bash "$e2e" \
+        "$py" --set run.kernels=fast
 fi
 
 # ---- summary -----------------------------------------------------------------------------------

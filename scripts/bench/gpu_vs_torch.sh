@@ -7,11 +7,12 @@
 # > 1 means downstream is faster for throughput, slower for times). With $OUT set, also writes
 # $OUT/gpu_vs_torch.json ({"runs": [...]}).
 # usage: scripts/bench/gpu_vs_torch.sh [PYTHON] [extra --set KEY=VALUE for downstream ...]
-#   PYTHON: with torch and transformers (default python3). The GPU machine has no network: the
-#   torch side builds its model from a BertConfig, nothing is downloaded.
+#   PYTHON: with torch and transformers (default: $PYTHON, else python3). The GPU machine has no
+#   network: the torch side builds its model from a BertConfig, nothing is downloaded.
+#   scripts/gpu_check.sh passes --set run.kernels=fast (the default, plain, is the reference path).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-py=${1:-python3}
+py=${1:-${PYTHON:-python3}}
 shift || true
 bin=${DS_BIN:-$root/build/downstream}
 base=(--set bench.vocab=30522 --set bench.hidden=768 --set bench.layers=12 --set bench.heads=12
