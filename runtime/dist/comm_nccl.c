@@ -10,8 +10,9 @@
 //   (options.cuda_stream, NULL: the legacy default stream) when it queues the bucket, so the
 //   communication stream starts as soon as that bucket's gradients are written and the rest of
 //   backward keeps running on the compute stream.
-// - Host buffers (metric counts, parameter broadcasts) are staged through a device buffer. The
-//   collective is polled to completion (against the deadline) before the copy back is queued: a
+// - Host buffers (metric counts, parameter broadcasts) are staged through a device buffer of at
+//   most STAGING_MAX bytes (a larger buffer goes piece by piece: this memory is outside the run's
+//   memory plan, so it stays small). The collective is polled to completion (against the deadline) before the copy back is queued: a
 //   device-to-host copy into pageable memory blocks the calling thread until the stream reaches
 //   it, so queued behind a collective that a dead peer never completes it would hang instead of
 //   timing out.
@@ -29,6 +30,7 @@
 #include "comm_internal.h"
 
 #define EVENT_POOL 1024  // one per queued operation (the queue holds at most this many)
+#define STAGING_MAX ((size_t)16 << 20)  // bytes of the device buffer that stages host buffers
 
 typedef struct nccl_comm {
     ncclComm_t comm;
@@ -102,39 +104,56 @@ static ds_status nccl_on_enqueue(void *impl, ds_comm_op *op, ds_err *err) {
     return DS_OK;
 }
 
+// One collective of op's kind over count elements at dbuf (device), on the communication stream.
+static ds_status nccl_call(nccl_comm *n, const ds_comm_op *op, void *dbuf, size_t count, const char *what,
+                           ds_err *err) {
+    // A non-blocking communicator may answer ncclInProgress: the call is queued, nccl_poll waits.
+    ncclResult_t r;
+    if (op->kind == DS_COMM_OP_ALLREDUCE)
+        r = ncclAllReduce(dbuf, dbuf, count, nccl_type(op->dtype), ncclSum, n->comm, n->stream);
+    else if (op->kind == DS_COMM_OP_BROADCAST)
+        r = ncclBroadcast(dbuf, dbuf, count * ds_comm_dtype_size(op->dtype), ncclUint8, op->root, n->comm, n->stream);
+    else
+        r = ncclAllReduce(dbuf, dbuf, 1, ncclInt64, ncclSum, n->comm, n->stream);
+    DS_REQUIRE(err, r == ncclSuccess || r == ncclInProgress, DS_ERR_NCCL, "nccl: rank %d: %s: %s", n->rank, what,
+               ncclGetErrorString(r));
+    return DS_OK;
+}
+
 static ds_status nccl_run(void *impl, ds_comm_op *op, double deadline, ds_err *err) {
     nccl_comm *n = impl;
     char what[64];
     snprintf(what, sizeof what, "%s #%llu",
              op->kind == DS_COMM_OP_ALLREDUCE ? "all-reduce" : op->kind == DS_COMM_OP_BROADCAST ? "broadcast" : "barrier",
              (unsigned long long)op->seq);
-    const size_t bytes = (size_t)op->count * ds_comm_dtype_size(op->dtype);
-    void *dbuf = op->buf;
     if (op->on_device) {
         DS_CUDA_CHECK(err, cudaStreamWaitEvent(n->stream, (cudaEvent_t)op->event, 0));
-    } else {
-        DS_TRY(ensure_staging(n, bytes ? bytes : 8, err));
-        dbuf = n->staging;
-        if (op->kind == DS_COMM_OP_BARRIER) DS_CUDA_CHECK(err, cudaMemsetAsync(dbuf, 0, 8, n->stream));
-        else DS_CUDA_CHECK(err, cudaMemcpyAsync(dbuf, op->buf, bytes, cudaMemcpyHostToDevice, n->stream));
+        DS_TRY(nccl_call(n, op, op->buf, (size_t)op->count, what, err));
+        return nccl_poll(n, n->stream, deadline, what, err);
     }
-    // A non-blocking communicator may answer ncclInProgress: the call is queued, nccl_poll waits.
-    ncclResult_t r;
-    if (op->kind == DS_COMM_OP_ALLREDUCE)
-        r = ncclAllReduce(dbuf, dbuf, (size_t)op->count, nccl_type(op->dtype), ncclSum, n->comm, n->stream);
-    else if (op->kind == DS_COMM_OP_BROADCAST)
-        r = ncclBroadcast(dbuf, dbuf, bytes, ncclUint8, op->root, n->comm, n->stream);
-    else
-        r = ncclAllReduce(dbuf, dbuf, 1, ncclInt64, ncclSum, n->comm, n->stream);
-    DS_REQUIRE(err, r == ncclSuccess || r == ncclInProgress, DS_ERR_NCCL, "nccl: rank %d: %s: %s", n->rank, what,
-               ncclGetErrorString(r));
-    if (op->on_device || op->kind == DS_COMM_OP_BARRIER) return nccl_poll(n, n->stream, deadline, what, err);
-    // Host buffer: the collective (and the stream) complete first, polled against the deadline;
-    // only then the copy back to pageable memory, which would otherwise block this thread behind
-    // a collective that never ends.
-    DS_TRY(nccl_poll(n, n->stream, deadline, what, err));
-    DS_CUDA_CHECK(err, cudaMemcpyAsync(op->buf, dbuf, bytes, cudaMemcpyDeviceToHost, n->stream));
-    return nccl_poll(n, n->stream, deadline, what, err);
+    if (op->kind == DS_COMM_OP_BARRIER) {
+        DS_TRY(ensure_staging(n, 8, err));
+        DS_CUDA_CHECK(err, cudaMemsetAsync(n->staging, 0, 8, n->stream));
+        DS_TRY(nccl_call(n, op, n->staging, 1, what, err));
+        return nccl_poll(n, n->stream, deadline, what, err);
+    }
+    // Host buffer, piece by piece through the staging buffer (every rank cuts the same pieces:
+    // the same count and dtype). Each piece's collective (and the stream) completes first, polled
+    // against the deadline; only then the copy back to pageable memory, which would otherwise
+    // block this thread behind a collective that never ends.
+    const size_t esize = ds_comm_dtype_size(op->dtype), total = (size_t)op->count;
+    const size_t per = STAGING_MAX / esize;
+    DS_TRY(ensure_staging(n, (total < per ? total : per) * esize, err));
+    for (size_t at = 0; at < total; at += per) {
+        const size_t cnt = total - at < per ? total - at : per, bytes = cnt * esize;
+        char *host = (char *)op->buf + at * esize;
+        DS_CUDA_CHECK(err, cudaMemcpyAsync(n->staging, host, bytes, cudaMemcpyHostToDevice, n->stream));
+        DS_TRY(nccl_call(n, op, n->staging, cnt, what, err));
+        DS_TRY(nccl_poll(n, n->stream, deadline, what, err));
+        DS_CUDA_CHECK(err, cudaMemcpyAsync(host, n->staging, bytes, cudaMemcpyDeviceToHost, n->stream));
+        DS_TRY(nccl_poll(n, n->stream, deadline, what, err));
+    }
+    return DS_OK;
 }
 
 static void nccl_close(void *impl, bool abort) {

@@ -2,9 +2,11 @@
 // id shared through a file (no MPI, no launcher). With one rank every sum is the identity, so
 // this checks the whole path rather than the arithmetic: communicator creation (non-blocking,
 // polled), a device all-reduce waiting on an event of the caller's stream, host buffers staged
-// through the device, broadcast, barrier, and an orderly close. Skipped (77) without a GPU or NCCL.
+// through the device (piece by piece beyond the 16 MiB staging buffer), broadcast, barrier, and an
+// orderly close. Skipped (77) without a GPU or NCCL.
 #include <cuda_runtime.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern "C" {
@@ -68,6 +70,18 @@ int main(void) {
                   "host I64 all-reduce: %s", err.msg);
     ds_test_check(&t, ds_comm_broadcast(c, text, sizeof text, 0, &err) == DS_OK && strcmp(text, "rank zero") == 0,
                   "broadcast: %s", err.msg);
+    // A host buffer larger than the 16 MiB staging buffer goes piece by piece (a parameter
+    // broadcast); 40 MiB of floats: three pieces, the last one partial.
+    const size_t big_n = (size_t)10 << 20;
+    float *big = (float *)malloc(big_n * sizeof(float));
+    for (size_t i = 0; i < big_n; i++) big[i] = (float)(i % 4099) - 7.0f;
+    bool same = ds_comm_allreduce_sum(c, big, (int64_t)big_n, DS_F32, &err) == DS_OK;
+    for (size_t i = 0; same && i < big_n; i++) same = big[i] == (float)(i % 4099) - 7.0f;
+    ds_test_check(&t, same, "host all-reduce of 40 MiB in pieces: %s", err.msg);
+    same = ds_comm_broadcast(c, big, big_n * sizeof(float), 0, &err) == DS_OK;
+    for (size_t i = 0; same && i < big_n; i++) same = big[i] == (float)(i % 4099) - 7.0f;
+    ds_test_check(&t, same, "host broadcast of 40 MiB in pieces: %s", err.msg);
+    free(big);
     ds_test_check(&t, ds_comm_barrier(c, &err) == DS_OK, "barrier: %s", err.msg);
     ds_test_check(&t, !ds_comm_failed(c), "no failure");
     ds_comm_close(c);
