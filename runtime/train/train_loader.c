@@ -78,7 +78,11 @@ ds_status ds_train_loader_init(ds_train_loader *l, const ds_task *task, const ds
         l->fences = calloc((size_t)opt->slots, sizeof *l->fences);
         l->fenced = calloc((size_t)opt->slots, sizeof *l->fenced);
         l->fence_on = calloc((size_t)opt->slots, sizeof *l->fence_on);
-        if (!l->fences || !l->fenced || !l->fence_on) st = ds_err_set(err, DS_ERR_OOM, "train loader: out of memory");
+        if (!l->fences || !l->fenced || !l->fence_on) {
+            st = ds_err_set(err, DS_ERR_OOM, "train loader: out of memory");
+            free(l->fences), free(l->fenced), free(l->fence_on);  // all three or none (the loops test fences)
+            l->fences = NULL, l->fenced = NULL, l->fence_on = NULL;
+        }
         for (int i = 0; i < opt->slots && st == DS_OK; i++)
             if ((st = ds_gpu_event_create(opt->device, &l->fences[i])) != DS_OK)
                 ds_err_set(err, st, "train loader: %s", opt->device->err.msg);
@@ -176,11 +180,24 @@ ds_status ds_train_loader_release_after_device(ds_train_loader *l, const ds_trai
 }
 
 void ds_train_loader_stop_epoch(ds_train_loader *l) {
+    ds_context *dev = l->opt.device;
+    // This often runs while an error is being reported (the trainer's cleanup): a failed wait
+    // below must not replace that error's message in the context.
+    ds_err saved;
+    if (dev) saved = dev->err;
+    bool failed = false;
     for (int s = 0; l->fences && s < l->opt.slots; s++) {
         ds_err ignored;  // a failed wait: the device is broken and its next call says so; the slot goes anyway
         ds_err_clear(&ignored);
-        if (l->fence_on[s] && unfence(l, s, true, &ignored) != DS_OK) l->fence_on[s] = false;
+        if (l->fence_on[s] && unfence(l, s, true, &ignored) != DS_OK) {
+            l->fence_on[s] = false;
+            failed = true;
+        }
     }
+    // The slots go back to the workers below: where a fence could not be waited on, wait for the
+    // whole stream instead, so that no copy still reads a slot a worker refills.
+    if (failed) (void)ds_gpu_sync(dev);
+    if (dev) dev->err = saved;
     ds_batch_loader_stop(l->ring);
 }
 
