@@ -8,9 +8,11 @@
 // Downloaded at the end, every batch must be exactly what the producer made: a slot released too
 // early, or a buffer overwritten before compute read it, would show as wrong bytes.
 // Then the trainer's way (runtime/train/train_loader.h with .device, the text family packing):
-// each batch's ids uploaded from its pinned slot on the compute stream (asynchronous), the slot
-// handed back with ds_train_loader_release_after_device, and the ids on the device checked
-// against ds_text_batch_make's.
+// each batch's ids uploaded from its pinned slot on the compute stream (asynchronous, behind
+// 256 MiB of copying so that the stream lags the host), the slot handed back with
+// ds_train_loader_release_after_device, and the ids on the device checked against
+// ds_text_batch_make's; and a control that releases each slot at once, which must see corrupted
+// batches (otherwise the fenced run would prove nothing).
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +56,16 @@ static ds_text_examples fixed_examples(void) {
     return e;
 }
 
-static void test_text_loader_fenced(ds_test *t, ds_context *ctx) {
+// Bytes of device-to-device copying enqueued before each upload, so that the compute stream runs
+// well behind the host (~0.3 ms per batch on an H200, accumulating) and a slot released too early
+// is refilled by a worker before its upload has read it.
+#define BUSY_BYTES ((size_t)256 << 20)
+
+// One epoch through the train loader with pinned slots; each batch's ids uploaded from its slot on
+// the compute stream behind BUSY_BYTES of copying, the slot released after the device (fenced) or
+// at once (the control, which must see corruption, or the fenced result proves nothing). Returns
+// the number of batches whose ids reached the device wrong, or -1 when the run failed.
+static int64_t run_text_loader(ds_test *t, ds_context *ctx, bool fenced) {
     ds_text_examples e = fixed_examples();
     size_t order[EX_N];
     for (size_t i = 0; i < EX_N; i++) order[i] = (i * 7919) % EX_N;  // a permutation (7919 is prime)
@@ -66,46 +77,70 @@ static void test_text_loader_fenced(ds_test *t, ds_context *ctx) {
     ds_train_loader l;
     memset(&l, 0, sizeof l);
     ds_task *task = NULL;
-    void *dev = NULL;  // (batches x EX_B x EX_T) int32 device: every batch's ids
+    void *dev = NULL;             // (batches x EX_B x EX_T) int32 device: every batch's ids
+    void *busy[2] = {NULL, NULL};  // (BUSY_BYTES) device each: copied into each other
     ds_err err;
     ds_err_clear(&err);
     ds_status st = ds_text_task_of_examples(&e, &task, &err);
     if (st == DS_OK) st = ds_train_loader_init(&l, task, &o, &err);
     if (st == DS_OK) st = ds_gpu_alloc(ctx, batch_bytes * (size_t)batches, &dev);
+    for (int k = 0; k < 2 && st == DS_OK; k++)
+        if ((st = ds_gpu_alloc(ctx, BUSY_BYTES, &busy[k])) == DS_OK) st = ds_gpu_memset(ctx, busy[k], k, BUSY_BYTES);
+    if (st == DS_OK) st = ds_gpu_sync(ctx);
     if (st == DS_OK) st = ds_train_loader_start_epoch(&l, 0, order, 0, &err);
     for (int64_t b = 0; b < batches && st == DS_OK; b++) {
         ds_train_batch lb;
         if ((st = ds_train_loader_next(&l, &lb, &err)) != DS_OK) break;
         ds_bert_batch bb;
         ds_text_batch_of_packed(lb.data, &bb);
-        st = ds_gpu_upload(ctx, (char *)dev + (size_t)b * batch_bytes, bb.input_ids, batch_bytes);
-        const ds_status rs = ds_train_loader_release_after_device(&l, &lb, &err);
+        st = ds_gpu_copy(ctx, busy[b % 2], busy[1 - b % 2], BUSY_BYTES);
+        if (st == DS_OK) st = ds_gpu_upload(ctx, (char *)dev + (size_t)b * batch_bytes, bb.input_ids, batch_bytes);
+        ds_status rs = DS_OK;
+        if (fenced) rs = ds_train_loader_release_after_device(&l, &lb, &err);
+        else ds_train_loader_release(&l, &lb);  // too early, on purpose: the control
         if (st == DS_OK) st = rs;
     }
     ds_train_loader_stop_epoch(&l);
     if (st == DS_OK) st = ds_gpu_sync(ctx);
-    ds_test_check(t, st == DS_OK, "fenced text loader ran: %s", err.msg[0] ? err.msg : ctx->err.msg);
+    ds_test_check(t, st == DS_OK, "%s text loader ran: %s", fenced ? "fenced" : "unfenced",
+                  err.msg[0] ? err.msg : ctx->err.msg);
+    int64_t wrong = -1;
     if (st == DS_OK) {
         int32_t *got = malloc(batch_bytes * (size_t)batches);
         ds_text_batch_buf ref;
         ds_text_batch_buf_init(&ref, EX_B, EX_T, 2, &err);
         st = ds_gpu_download(ctx, got, dev, batch_bytes * (size_t)batches);
         if (st == DS_OK) st = ds_gpu_sync(ctx);
-        int64_t wrong = 0;
+        wrong = st == DS_OK ? 0 : -1;
         for (int64_t b = 0; b < batches && st == DS_OK; b++) {
             ds_bert_batch rb;
             ds_text_batch_make(&e, order + (size_t)b * EX_B, EX_B, &ref, &rb);
             wrong += memcmp(got + (size_t)b * EX_B * EX_T, rb.input_ids, batch_bytes) != 0;
         }
-        ds_test_check(t, st == DS_OK && wrong == 0, "every batch's ids reached the device intact (%lld of %lld wrong)",
-                      (long long)wrong, (long long)batches);
         ds_text_batch_buf_free(&ref);
         free(got);
     }
+    for (int k = 0; k < 2; k++) ds_gpu_free(ctx, busy[k], BUSY_BYTES);
     ds_gpu_free(ctx, dev, batch_bytes * (size_t)batches);
     ds_train_loader_free(&l);
     if (task) task->family->close(task);
     ds_text_examples_free(&e);
+    return wrong;
+}
+
+static void test_text_loader_fenced(ds_test *t, ds_context *ctx) {
+    const int64_t batches = EX_N / EX_B;
+    const int64_t wrong = run_text_loader(t, ctx, true);
+    ds_test_check(t, wrong == 0, "every batch's ids reached the device intact (%lld of %lld wrong)", (long long)wrong,
+                  (long long)batches);
+    // The control: the same run releasing each slot right after enqueueing its upload.
+    const int64_t control = run_text_loader(t, ctx, false);
+    ds_test_check(t, control > 0,
+                  "the control (slots released before their uploads ran) must see corrupted batches, else the fenced "
+                  "run above proves nothing: %lld of %lld wrong",
+                  (long long)control, (long long)batches);
+    printf("gpu_async: fenced %lld wrong, unfenced control %lld of %lld wrong\n", (long long)wrong,
+           (long long)control, (long long)batches);
 }
 
 int main(void) {
