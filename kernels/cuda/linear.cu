@@ -367,7 +367,16 @@ static ds_status linear_forward_into(ds_context *ctx, const char *op, const ds_l
             bias_after = true;
         }
     }
-    DS_TRY(lt_matmul(ctx, op, &g));
+    ds_status st = lt_matmul(ctx, op, &g);
+    if (st == DS_ERR_CUBLAS && g.bias != NULL) {
+        // No algorithm takes the bias epilogue for this shape (e.g. a classifier with m = 2 outputs):
+        // the plain GEMM, then the bias in its own kernel, rather than no forward at all.
+        ds_err_clear(&ctx->err);
+        g.bias = NULL;
+        bias_after = true;
+        st = lt_matmul(ctx, op, &g);
+    }
+    DS_TRY(st);
     if (bias_after)
         DS_TRY(d->dt == DS_BF16 ? launch_bias_rows<__nv_bfloat16>(ctx, out, b, d->n, d->m, true)
                                 : launch_bias_rows<float>(ctx, out, b, d->n, d->m, true));
