@@ -130,7 +130,6 @@ ds_status ds_deeplab_to_device(ds_context *ctx, ds_deeplab_model *m, ds_dtype ac
 
 void ds_deeplab_free(ds_deeplab_model *m) {
     free(m->host_out);
-    free(m->host_images);
     ds_param_block_free(&m->params);
     ds_resnet_free(&m->backbone);
     free(m->saved.backbone.block);

@@ -88,8 +88,6 @@ typedef struct ds_deeplab_model {
     ds_dtype act_dtype;
     float *host_out;          // (2 x host_out_cap) F32 host, CUDA only: out and aux downloaded per forward
     size_t host_out_cap;      // elements of each half
-    uint16_t *host_images;    // (host_images_cap) bf16 host staging of a BF16 model's images
-    size_t host_images_cap;
 } ds_deeplab_model;
 
 typedef struct ds_deeplab_output {

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "../../runtime/base/check.h"
+#include "../../kernels/gpu_convert.h"
 #include "../common/device_memory.h"
 
 ds_status ds_deeplab_check_batch(ds_err *err, const ds_deeplab_config *cfg, const ds_deeplab_batch *b) {
@@ -29,22 +30,20 @@ ds_status ds_deeplab_check_batch(ds_err *err, const ds_deeplab_config *cfg, cons
 }
 
 ds_status ds_deeplab_stage_batch(ds_context *ctx, const ds_deeplab_config *cfg, const ds_deeplab_batch *b,
-                                 ds_dtype act, uint16_t *bf16_stage, ds_arena *arena, ds_deeplab_saved *s) {
+                                 ds_dtype act, ds_arena *arena, ds_deeplab_saved *s) {
     ds_err *err = &ctx->err;
     const int64_t img[] = {b->N, 3, b->H, b->W}, msk[] = {b->N, b->H, b->W};
     DS_TRY(ds_arena_tensor(arena, act, 4, img, &s->images, err));
+    ds_tensor images_f32 = s->images;  // (N, 3, H, W) F32: the upload's target
+    if (act != DS_F32) DS_TRY(ds_arena_tensor(arena, DS_F32, 4, img, &images_f32, err));
     DS_TRY(ds_arena_tensor(arena, DS_I32, 3, msk, &s->masks, err));
     DS_TRY(ds_arena_tensor(arena, DS_F32, 1, &cfg->num_classes, &s->class_weights, err));
     s->N = b->N, s->H = b->H, s->W = b->W;
     s->has_loss = b->masks != NULL;
     if (arena->measuring) return DS_OK;
-    if (act == DS_BF16) {
-        const int64_t n = b->N * 3 * b->H * b->W;
-        for (int64_t i = 0; i < n; i++) bf16_stage[i] = ds_f32_to_bf16(b->images[i]);
-        DS_TRY(ds_tensor_from_host(ctx, &s->images, bf16_stage));  // pageable: staged before it returns
-    } else {
-        DS_TRY(ds_tensor_from_host(ctx, &s->images, b->images));
-    }
+    DS_TRY(ds_tensor_from_host(ctx, &images_f32, b->images));
+    if (act != DS_F32)  // round to nearest even, as ds_f32_to_bf16 and torch's .to(bfloat16)
+        DS_TRY(ds_gpu_convert(ctx, s->images.data, act, images_f32.data, DS_F32, (size_t)ds_tensor_numel(&s->images)));
     if (b->masks) DS_TRY(ds_tensor_from_host(ctx, &s->masks, b->masks));
     if (b->class_weights) DS_TRY(ds_tensor_from_host(ctx, &s->class_weights, b->class_weights));
     else s->class_weights = (ds_tensor){0};

@@ -46,10 +46,8 @@ static ds_status loss_forward(ds_context *ctx, const ds_deeplab_model *m, const 
     return DS_OK;
 }
 
-// bf16_stage: (N, 3, H, W) host staging of the images for a BF16 model (NULL when measuring or F32).
 static ds_status forward(ds_context *ctx, const ds_deeplab_model *m, ds_deeplab_saved *s, const ds_deeplab_batch *batch,
-                         bool training, uint64_t rng_step, const ds_collective *coll, uint16_t *bf16_stage,
-                         ds_arena *arena) {
+                         bool training, uint64_t rng_step, const ds_collective *coll, ds_arena *arena) {
     const ds_deeplab_config *c = &m->cfg;
     const ds_param_block *pb = &m->params;
     s->valid = false;
@@ -57,7 +55,7 @@ static ds_status forward(ds_context *ctx, const ds_deeplab_model *m, ds_deeplab_
     DS_REQUIRE(&ctx->err, arena->measuring || arena->device.kind == pb->device.kind, DS_ERR_INVALID_ARG,
                "deeplab forward: the arena and the parameters are in different memories");
     ds_arena_reset(arena);
-    DS_TRY(ds_deeplab_stage_batch(ctx, c, batch, m->act_dtype, bf16_stage, arena, s));
+    DS_TRY(ds_deeplab_stage_batch(ctx, c, batch, m->act_dtype, arena, s));
     s->training = training;
     s->rng_step = rng_step;
     s->coll = coll;
@@ -175,13 +173,7 @@ static ds_status forward_keep_loss(ds_context *ctx, ds_deeplab_model *m, const d
                "branch's BatchNorm sees one value per image and rank); use a batch of 2 or more, SyncBN over several "
                "ranks, or eval mode / frozen BN",
                (long long)(batch->N * world));
-    if (m->act_dtype == DS_BF16 && batch->N >= 1 && batch->H >= 1 && batch->W >= 1) {
-        void *buf = m->host_images;
-        DS_TRY(reserve(ctx, &buf, &m->host_images_cap, (size_t)(batch->N * 3 * batch->H * batch->W), sizeof(uint16_t),
-                       "bf16 image staging"));
-        m->host_images = buf;
-    }
-    DS_TRY(forward(ctx, m, &m->saved, batch, training, rng_step, coll, m->host_images, arena));
+    DS_TRY(forward(ctx, m, &m->saved, batch, training, rng_step, coll, arena));
     const ds_deeplab_saved *s = &m->saved;
     *out = (ds_deeplab_output){.out = s->out, .aux = m->cfg.aux ? s->aux_out : (ds_tensor){0},
                                .has_loss = s->has_loss, .loss = NAN};
@@ -242,7 +234,7 @@ static ds_status plan_forward(ds_context *ctx, const ds_deeplab_model *m, int64_
     plan->device = m->params.device;  // so that the conv workspace queries go to the model's backend
     const ds_deeplab_batch shape = {.N = N, .H = H, .W = W};
     // Training with dropout: its buffers are the superset of what eval carves.
-    return forward(ctx, m, s, &shape, true, 0, NULL, NULL, plan);
+    return forward(ctx, m, s, &shape, true, 0, NULL, plan);
 }
 
 ds_status ds_deeplab_arena_bytes(ds_context *ctx, const ds_deeplab_model *m, int64_t N, int64_t H, int64_t W,
