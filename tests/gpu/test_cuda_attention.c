@@ -300,6 +300,13 @@ static void cross_check_cudnn(ds_context *ctx, ds_test *t, const attn_case *c, c
     if (mask_host->data) ds_gpu_test_free(ctx, &mask);
 }
 
+// Every output of two runs (both passes) has the same bits.
+static bool same_result(const gpu_result *a, const gpu_result *b) {
+    return ds_gpu_test_same_bits(&a->out, &b->out) && ds_gpu_test_same_bits(&a->lse, &b->lse) &&
+           ds_gpu_test_same_bits(&a->dq, &b->dq) && ds_gpu_test_same_bits(&a->dk, &b->dk) &&
+           ds_gpu_test_same_bits(&a->dv, &b->dv);
+}
+
 static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t seed) {
     const int64_t shape4[4] = {B_, H_, c->T, c->D};
     inputs in;
@@ -336,11 +343,7 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
         // Determinism: a second run is bit-identical (every output, both passes).
         gpu_result g2 = gpu_run(ctx, t, what, use, c, bf16 ? DS_BF16 : DS_F32, r);
         if (g1.ok && g2.ok)
-            ds_test_check(t,
-                          ds_gpu_test_same_bits(&g1.out, &g2.out) && ds_gpu_test_same_bits(&g1.lse, &g2.lse) &&
-                              ds_gpu_test_same_bits(&g1.dq, &g2.dq) && ds_gpu_test_same_bits(&g1.dk, &g2.dk) &&
-                              ds_gpu_test_same_bits(&g1.dv, &g2.dv),
-                          "%s: two runs differ", what);
+            ds_test_check(t, same_result(&g1, &g2), "%s: two runs differ", what);
         gpu_result_free(&g2);
         // run.attention=cudnn with dropout (BERT's training case): cuDNN refuses it, and the own
         // kernels must run both passes instead (the same bits as FAST) rather than stop.
@@ -354,11 +357,7 @@ static void run_case(ds_context *ctx, ds_test *t, const attn_case *c, uint64_t s
                           "backward (%llu fallbacks)", what,
                           (unsigned long long)(ds_gpu_attention_cudnn_fallbacks(ctx) - fallbacks));
             if (g3.ok)
-                ds_test_check(t,
-                              ds_gpu_test_same_bits(&g1.out, &g3.out) && ds_gpu_test_same_bits(&g1.lse, &g3.lse) &&
-                                  ds_gpu_test_same_bits(&g1.dq, &g3.dq) && ds_gpu_test_same_bits(&g1.dk, &g3.dk) &&
-                                  ds_gpu_test_same_bits(&g1.dv, &g3.dv),
-                              "%s: the cuDNN fallback differs from FAST", what);
+                ds_test_check(t, same_result(&g1, &g3), "%s: the cuDNN fallback differs from FAST", what);
             gpu_result_free(&g3);
         }
         gpu_result_free(&g1);
