@@ -248,10 +248,12 @@ typedef struct speech_unpacked {
     const speech_pack_header *h;
     const int64_t *examples;
     ds_speech_batch b;
+    ds_w2v_batch mb;  // the model's view of b
 } speech_unpacked;
 
 static ds_status unpack_for_forward(ds_context *ctx, speech_state *s, const void *batch, speech_unpacked *u) {
     DS_TRY(ds_speech_unpack(s, batch, &u->h, &u->examples, &u->b, &ctx->err));
+    u->mb = model_batch(&u->b);
     s->pending_rows = u->b.B == 0 ? 0 : -1;
     return DS_OK;
 }
@@ -268,9 +270,8 @@ static ds_status speech_forward_train(ds_context *ctx, ds_task *t, const void *b
     DS_TRY(unpack_for_forward(ctx, s, batch, &u));
     *loss = (ds_task_loss){.value = NAN};
     if (u.b.B == 0) return DS_OK;
-    const ds_w2v_batch mb = model_batch(&u.b);
     ds_w2v_output out;
-    DS_TRY(ds_w2v_forward_train(ctx, &s->model, &mb, rng_step, arena, &out));
+    DS_TRY(ds_w2v_forward_train(ctx, &s->model, &u.mb, rng_step, arena, &out));
     if (!out.has_loss) return DS_OK;
     *loss = (ds_task_loss){.count = 1, .term = {out.loss_term}, .coef = {1.0}, .round_f32 = true, .value = NAN};
     if (out.loss_term.device.kind != DS_DEVICE_CPU && s->model.cfg.ctc_zero_infinity) return DS_OK;
@@ -288,9 +289,8 @@ static ds_status speech_forward(ds_context *ctx, ds_task *t, const void *batch, 
     DS_TRY(unpack_for_forward(ctx, s, batch, &u));
     *loss = NAN;
     if (u.b.B == 0) return DS_OK;
-    const ds_w2v_batch mb = model_batch(&u.b);
     ds_w2v_output out;
-    DS_TRY(ds_w2v_forward(ctx, &s->model, &mb, training, rng_step, arena, &out));
+    DS_TRY(ds_w2v_forward(ctx, &s->model, &u.mb, training, rng_step, arena, &out));
     *loss = out.has_loss ? (double)out.loss : (double)NAN;
     if (training && out.has_loss && isinf(out.loss)) return infinite_loss(ctx, s, u.h, u.examples, &u.b);
     if (!training) DS_TRY(ds_speech_decode_rows(s, &out, u.b.B, &ctx->err));
